@@ -1,0 +1,62 @@
+# Doorstep — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test check bench setup migrate seed browser twilio-mock lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(BIN)/doorstep migrate
+
+seed: migrate
+	$(BIN)/doorstep seed --demo
+
+## Set everything up on SQLite and serve http://$(HOST):$(PORT)
+run: seed
+	$(BIN)/doorstep serve --host $(HOST) --port $(PORT)
+
+## Headless Chromium for the console tests (Debian's package; no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## The local Twilio-compatible server (Twilio's OpenAPI spec served by Prism).
+twilio-mock:
+	@test -d tools/twilio-mock/node_modules || npm ci --prefix tools/twilio-mock --no-audit --no-fund --loglevel=error
+
+## Set up and run every test (PostgreSQL too when DOORSTEP_TEST_POSTGRES_URL is set).
+test: setup browser twilio-mock
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench.vrptw
+	$(PY) -m bench.doorstep_day
+
+## Refresh the pinned versions of every installed package.
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""The audit log: every state change outside a request's own lifecycle events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import JSON, Field, SQLModel
+
+from dispatch.db import UTCDateTime, utcnow
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str
+    entity: str = Field(index=True)
+    entity_id: str
+    action: str
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -1,0 +1,129 @@
+"""The catalogue's service functions: validated creation, lookup, search by speech or text."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from dispatch import validation
+from dispatch.audit import service as audit
+from dispatch.catalogue import rules
+from dispatch.catalogue.models import Service, ServiceCategory
+from dispatch.errors import InvalidInput, NotFound
+from dispatch.states import service as state_service
+
+SKILLS = frozenset({"biometric", "land_records", "business", "driving"})
+
+
+def create(
+    *,
+    session: Session,
+    state_code: str,
+    code: str,
+    name_en: str,
+    name_hi: str,
+    department: str,
+    category: str = "citizen",
+    doorstep_fee_paise: int | None = None,
+    government_fee_paise: int = 0,
+    time_limit_days: int | None = None,
+    visit_minutes: int = 30,
+    required_skill: str | None = None,
+    name_ur: str | None = None,
+    aliases: list[str] | None = None,
+    documents_en: list[str] | None = None,
+    documents_hi: list[str] | None = None,
+    popularity: int = 999,
+    actor: str = "system",
+) -> Service:
+    """Add an e-service. A missing doorstep fee takes the state's rule for the category."""
+    state = state_service.get(session=session, code=state_code)
+    code = validation.text(code, field="code", max_length=48).upper()
+    if session.exec(
+        select(Service).where(Service.state_code == state.code, Service.code == code)
+    ).first():
+        raise InvalidInput("code", code, "a service with this code exists")
+    cat = ServiceCategory(
+        validation.choice(category, field="category", allowed={"citizen", "business"})
+    )
+    if doorstep_fee_paise is None:
+        doorstep_fee_paise = rules.doorstep_fee(
+            cat,
+            citizen_fee_paise=state.citizen_fee_paise,
+            business_fee_paise=state.business_fee_paise,
+        )
+    if time_limit_days is not None:
+        validation.integer(time_limit_days, field="time_limit_days", low=1, high=365)
+    if required_skill:
+        validation.choice(required_skill, field="required_skill", allowed=SKILLS)
+    docs_en = documents_en or []
+    docs_hi = documents_hi or []
+    if docs_hi and len(docs_hi) != len(docs_en):
+        raise InvalidInput("documents_hi", docs_hi, "must list the same documents as documents_en")
+    service = Service(
+        state_code=state.code,
+        code=code,
+        name_en=validation.text(name_en, field="name_en"),
+        name_hi=validation.text(name_hi, field="name_hi"),
+        name_ur=(name_ur or "").strip() or None,
+        aliases=[a.strip() for a in aliases or [] if a.strip()],
+        department=validation.text(department, field="department"),
+        category=cat,
+        doorstep_fee_paise=validation.fee(doorstep_fee_paise, field="doorstep_fee_paise"),
+        government_fee_paise=validation.fee(government_fee_paise, field="government_fee_paise"),
+        time_limit_days=time_limit_days,
+        visit_minutes=validation.integer(visit_minutes, field="visit_minutes", low=5, high=240),
+        required_skill=required_skill or None,
+        documents_en=docs_en,
+        documents_hi=docs_hi,
+        popularity=validation.integer(popularity, field="popularity", low=1),
+    )
+    session.add(service)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="service",
+        entity_id=service.id,
+        action="create",
+        code=code,
+    )
+    return service
+
+
+def get(*, session: Session, service_id: int) -> Service:
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound("service", service_id)
+    return service
+
+
+def get_by_code(*, session: Session, state_code: str, code: str) -> Service:
+    service = session.exec(
+        select(Service).where(Service.state_code == state_code, Service.code == code.upper())
+    ).first()
+    if service is None:
+        raise NotFound("service", code)
+    return service
+
+
+def list_active(*, session: Session, state_code: str) -> list[Service]:
+    stmt = (
+        select(Service)
+        .where(Service.state_code == state_code, col(Service.active))
+        .order_by(col(Service.popularity), col(Service.code))
+    )
+    return list(session.exec(stmt))
+
+
+def most_requested(*, session: Session, state_code: str, limit: int = 8) -> list[Service]:
+    return list_active(session=session, state_code=state_code)[:limit]
+
+
+def search(*, session: Session, state_code: str, text: str, limit: int = 3) -> list[Service]:
+    """Services whose names or aliases match `text` (typed or recognised speech), best first."""
+    services = {str(s.id): s for s in list_active(session=session, state_code=state_code)}
+    candidates = [
+        (key, [s.name_en, s.name_hi, *([s.name_ur] if s.name_ur else []), *s.aliases])
+        for key, s in services.items()
+    ]
+    return [services[m.key] for m in rules.rank(text, candidates, limit=limit)]

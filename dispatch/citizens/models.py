@@ -1,0 +1,38 @@
+"""Citizens who call, and the addresses a field agent visits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from dispatch.db import UTCDateTime, utcnow
+
+
+class Citizen(SQLModel, table=True):
+    """A caller, known by phone (E.164) within a state."""
+
+    __table_args__ = (sa.UniqueConstraint("state_code", "phone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_code: str = Field(foreign_key="state.code", index=True)
+    phone: str = Field(max_length=16)
+    name: str = ""
+    language: str = "hi"
+    senior: bool = False
+    disabled: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Address(SQLModel, table=True):
+    """Where a visit happens: a village, a landmark, coordinates."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    village_id: int = Field(foreign_key="village.id")
+    landmark: str = ""
+    lat: float
+    lon: float
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,123 @@
+"""Citizens and their addresses: find by phone, register, add an address."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from dispatch import validation
+from dispatch.audit import service as audit
+from dispatch.citizens.models import Address, Citizen
+from dispatch.db import utcnow
+from dispatch.errors import InvalidInput, NotFound
+from dispatch.geography import service as geography_service
+from dispatch.states import service as state_service
+
+
+def find_by_phone(*, session: Session, state_code: str, phone: str) -> Citizen | None:
+    try:
+        e164 = validation.phone(phone)
+    except InvalidInput:
+        return None
+    stmt = select(Citizen).where(Citizen.state_code == state_code, Citizen.phone == e164)
+    return session.exec(stmt).first()
+
+
+def get(*, session: Session, citizen_id: int) -> Citizen:
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None:
+        raise NotFound("citizen", citizen_id)
+    return citizen
+
+
+def register(
+    *,
+    session: Session,
+    state_code: str,
+    phone: str,
+    name: str = "",
+    language: str = "hi",
+    senior: bool = False,
+    disabled: bool = False,
+    actor: str = "system",
+) -> Citizen:
+    """Find the citizen with this phone, or register a new one."""
+    state = state_service.get(session=session, code=state_code)
+    e164 = validation.phone(phone)
+    validation.choice(language, field="language", allowed=set(state.languages))
+    existing = find_by_phone(session=session, state_code=state.code, phone=e164)
+    if existing is not None:
+        return existing
+    citizen = Citizen(
+        state_code=state.code,
+        phone=e164,
+        name=validation.text(name, field="name", required=False),
+        language=language,
+        senior=senior,
+        disabled=disabled,
+    )
+    session.add(citizen)
+    session.flush()
+    audit.record(
+        session=session, actor=actor, entity="citizen", entity_id=citizen.id, action="register"
+    )
+    return citizen
+
+
+def add_address(
+    *,
+    session: Session,
+    citizen_id: int,
+    village_id: int,
+    landmark: str = "",
+    lat: float | None = None,
+    lon: float | None = None,
+    actor: str = "system",
+) -> Address:
+    """Add an address in a village; coordinates default to the village's."""
+    citizen = get(session=session, citizen_id=citizen_id)
+    village = geography_service.get_village(session=session, village_id=village_id)
+    lat = village.lat if lat is None else lat
+    lon = village.lon if lon is None else lon
+    state_service.check_inside(
+        state_service.get(session=session, code=citizen.state_code), lat, lon
+    )
+    landmark = validation.text(landmark, field="landmark", required=False)
+    for existing in addresses(session=session, citizen_id=citizen_id):
+        if (
+            existing.village_id == village_id
+            and existing.landmark.casefold() == landmark.casefold()
+        ):
+            existing.last_used_at = utcnow()
+            session.add(existing)
+            return existing
+    assert village.id is not None and citizen.id is not None
+    address = Address(
+        citizen_id=citizen.id, village_id=village.id, landmark=landmark, lat=lat, lon=lon
+    )
+    session.add(address)
+    session.flush()
+    audit.record(
+        session=session, actor=actor, entity="address", entity_id=address.id, action="create"
+    )
+    return address
+
+
+def addresses(*, session: Session, citizen_id: int) -> list[Address]:
+    stmt = (
+        select(Address)
+        .where(Address.citizen_id == citizen_id)
+        .order_by(col(Address.last_used_at).desc())
+    )
+    return list(session.exec(stmt))
+
+
+def last_address(*, session: Session, citizen_id: int) -> Address | None:
+    found = addresses(session=session, citizen_id=citizen_id)
+    return found[0] if found else None
+
+
+def get_address(*, session: Session, address_id: int) -> Address:
+    address = session.get(Address, address_id)
+    if address is None:
+        raise NotFound("address", address_id)
+    return address

@@ -1,0 +1,163 @@
+"""Geography service functions: validated creation (inside the state) and lookups."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from dispatch import validation
+from dispatch.errors import InvalidInput, NotFound
+from dispatch.geography.models import Block, District, Terrain, Village
+from dispatch.states import service as state_service
+
+TERRAINS = frozenset(t.value for t in Terrain)
+
+
+def create_district(
+    *,
+    session: Session,
+    state_code: str,
+    code: str,
+    name: str,
+    lat: float,
+    lon: float,
+    name_hi: str = "",
+) -> District:
+    state = state_service.get(session=session, code=state_code)
+    state_service.check_inside(state, lat, lon)
+    code = validation.text(code, field="code", max_length=8).upper()
+    if session.exec(select(District).where(District.code == code)).first():
+        raise InvalidInput("code", code, "a district with this code exists")
+    district = District(
+        state_code=state.code,
+        code=code,
+        name=validation.text(name, field="name"),
+        name_hi=name_hi.strip(),
+        lat=lat,
+        lon=lon,
+    )
+    session.add(district)
+    session.flush()
+    return district
+
+
+def create_block(
+    *,
+    session: Session,
+    district_code: str,
+    code: str,
+    name: str,
+    lat: float,
+    lon: float,
+    terrain: str,
+) -> Block:
+    district = get_district_by_code(session=session, code=district_code)
+    state_service.check_inside(
+        state_service.get(session=session, code=district.state_code), lat, lon
+    )
+    code = validation.text(code, field="code", max_length=12).upper()
+    if session.exec(select(Block).where(Block.code == code)).first():
+        raise InvalidInput("code", code, "a block with this code exists")
+    assert district.id is not None
+    block = Block(
+        district_id=district.id,
+        code=code,
+        name=validation.text(name, field="name"),
+        lat=lat,
+        lon=lon,
+        terrain=Terrain(validation.choice(terrain, field="terrain", allowed=TERRAINS)),
+    )
+    session.add(block)
+    session.flush()
+    return block
+
+
+def create_village(
+    *,
+    session: Session,
+    block_code: str,
+    name: str,
+    lat: float,
+    lon: float,
+    terrain: str,
+    pincode: str | None = None,
+) -> Village:
+    block = get_block_by_code(session=session, code=block_code)
+    district = session.get(District, block.district_id)
+    assert district is not None and block.id is not None
+    state_service.check_inside(
+        state_service.get(session=session, code=district.state_code), lat, lon
+    )
+    village = Village(
+        block_id=block.id,
+        name=validation.text(name, field="name"),
+        lat=lat,
+        lon=lon,
+        terrain=Terrain(validation.choice(terrain, field="terrain", allowed=TERRAINS)),
+        pincode=validation.pincode(pincode),
+    )
+    session.add(village)
+    session.flush()
+    return village
+
+
+def get_district(*, session: Session, district_id: int) -> District:
+    district = session.get(District, district_id)
+    if district is None:
+        raise NotFound("district", district_id)
+    return district
+
+
+def get_district_by_code(*, session: Session, code: str) -> District:
+    district = session.exec(select(District).where(District.code == code.upper())).first()
+    if district is None:
+        raise NotFound("district", code)
+    return district
+
+
+def get_block_by_code(*, session: Session, code: str) -> Block:
+    block = session.exec(select(Block).where(Block.code == code.upper())).first()
+    if block is None:
+        raise NotFound("block", code)
+    return block
+
+
+def get_village(*, session: Session, village_id: int) -> Village:
+    village = session.get(Village, village_id)
+    if village is None:
+        raise NotFound("village", village_id)
+    return village
+
+
+def districts(*, session: Session, state_code: str) -> list[District]:
+    stmt = select(District).where(District.state_code == state_code).order_by(col(District.name))
+    return list(session.exec(stmt))
+
+
+def blocks(*, session: Session, district_id: int) -> list[Block]:
+    stmt = select(Block).where(Block.district_id == district_id).order_by(col(Block.name))
+    return list(session.exec(stmt))
+
+
+def villages(*, session: Session, block_id: int) -> list[Village]:
+    stmt = select(Village).where(Village.block_id == block_id).order_by(col(Village.name))
+    return list(session.exec(stmt))
+
+
+def find_village(*, session: Session, block_id: int, name: str) -> Village | None:
+    """The village of a block called `name` (case-insensitive), if any."""
+    wanted = name.strip().casefold()
+    for village in villages(session=session, block_id=block_id):
+        if village.name.casefold() == wanted:
+            return village
+    return None
+
+
+def villages_by_pincode(*, session: Session, pincode: str) -> list[Village]:
+    return list(session.exec(select(Village).where(Village.pincode == pincode)))
+
+
+def district_of_village(*, session: Session, village_id: int) -> District:
+    village = get_village(session=session, village_id=village_id)
+    block = session.get(Block, village.block_id)
+    assert block is not None
+    return get_district(session=session, district_id=block.district_id)

@@ -1,0 +1,162 @@
+"""Ledger service functions: charge, collect, waive, refund; balances per request, agent, day.
+
+Entries are only ever added. An `idempotency_key` makes a retried command a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from dispatch import validation
+from dispatch.errors import InvalidFee, InvalidInput
+from dispatch.ledger import rules
+from dispatch.ledger.models import EntryKind, LedgerEntry, PaymentMethod
+from dispatch.requests.models import DoorstepRequest
+
+
+def _existing(session: Session, key: str | None) -> LedgerEntry | None:
+    if key is None:
+        return None
+    return session.exec(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+
+
+def add(
+    *,
+    session: Session,
+    request_id: int,
+    kind: EntryKind,
+    amount_paise: int,
+    actor: str,
+    agent_id: int | None = None,
+    method: PaymentMethod | None = None,
+    upi_reference: str | None = None,
+    note: str = "",
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Append one entry (the lowest-level command; prefer the named ones below)."""
+    if (found := _existing(session, idempotency_key)) is not None:
+        return found
+    validation.fee(amount_paise, field="amount_paise")
+    if amount_paise == 0:
+        raise InvalidFee("amount_paise", 0, "an entry must move money")
+    entry = LedgerEntry(
+        request_id=request_id,
+        agent_id=agent_id,
+        kind=kind,
+        amount_paise=amount_paise,
+        method=method,
+        upi_reference=upi_reference,
+        actor=actor,
+        note=note,
+        idempotency_key=idempotency_key,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def charge(*, session: Session, request: DoorstepRequest, actor: str) -> LedgerEntry | None:
+    """Record the fee the citizen agreed to (doorstep + government fee). Once per request."""
+    assert request.id is not None
+    if request.fee_paise == 0:
+        return None
+    return add(
+        session=session,
+        request_id=request.id,
+        kind=EntryKind.CHARGE,
+        amount_paise=request.fee_paise,
+        actor=actor,
+        note=request.reference,
+        idempotency_key=f"charge:{request.id}",
+    )
+
+
+def collect(
+    *,
+    session: Session,
+    request_id: int,
+    agent_id: int,
+    amount_paise: int,
+    method: str,
+    actor: str,
+    upi_reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """The agent collected money at the door, in cash or by UPI (with its reference)."""
+    if (found := _existing(session, idempotency_key)) is not None:
+        return found
+    pay = PaymentMethod(validation.choice(method, field="method", allowed={"cash", "upi"}))
+    if pay is PaymentMethod.UPI and not (upi_reference or "").strip():
+        raise InvalidInput("upi_reference", upi_reference, "a UPI payment needs its reference")
+    outstanding = balance(session=session, request_id=request_id).outstanding
+    if amount_paise > outstanding:
+        raise InvalidFee("amount_paise", amount_paise, f"more than the {outstanding} paise owed")
+    return add(
+        session=session,
+        request_id=request_id,
+        kind=EntryKind.COLLECT,
+        amount_paise=amount_paise,
+        actor=actor,
+        agent_id=agent_id,
+        method=pay,
+        upi_reference=upi_reference,
+        idempotency_key=idempotency_key,
+    )
+
+
+def settle_closed(
+    *, session: Session, request_id: int, actor: str, reason: str
+) -> list[LedgerEntry]:
+    """Waive what is owed and refund what was paid for a request that ends unserved."""
+    moves = rules.settlement_on_close(balance(session=session, request_id=request_id))
+    return [
+        add(
+            session=session,
+            request_id=request_id,
+            kind=kind,
+            amount_paise=amount,
+            actor=actor,
+            note=reason,
+            idempotency_key=f"settle:{request_id}:{kind.value}",
+        )
+        for kind, amount in moves
+    ]
+
+
+def entries(*, session: Session, request_id: int) -> list[LedgerEntry]:
+    stmt = (
+        select(LedgerEntry)
+        .where(LedgerEntry.request_id == request_id)
+        .order_by(col(LedgerEntry.id))
+    )
+    return list(session.exec(stmt))
+
+
+def balance(*, session: Session, request_id: int) -> rules.Balance:
+    return _sum(session, col(LedgerEntry.request_id) == request_id)
+
+
+def agent_balance(*, session: Session, agent_id: int) -> rules.Balance:
+    """What an agent has collected (and refunded): the cash and UPI they account for."""
+    return _sum(session, col(LedgerEntry.agent_id) == agent_id)
+
+
+def day_balance(*, session: Session, day: dt.date, timezone: str = "Asia/Kolkata") -> rules.Balance:
+    """All movements on one local calendar day."""
+    tz = ZoneInfo(timezone)
+    start = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
+    end = start + dt.timedelta(days=1)
+    return _sum(session, col(LedgerEntry.at) >= start, col(LedgerEntry.at) < end)
+
+
+def _sum(session: Session, *where: sa.ColumnElement[bool]) -> rules.Balance:
+    stmt = (
+        select(LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_paise))
+        .where(*where)
+        .group_by(col(LedgerEntry.kind))
+    )
+    return rules.balance((EntryKind(kind), int(total)) for kind, total in session.exec(stmt))

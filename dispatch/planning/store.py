@@ -1,0 +1,167 @@
+"""Saving a plan: a new version of a zone-day's stops, and the requests updated to match.
+
+A plan computed from version v is saved only if v is still the current version (a
+conditional update of `zone_plan`), so a slow re-plan never overwrites a booking made
+meanwhile: it gets `PlanOutdated` and is computed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, delete, select
+
+from dispatch.db import utcnow
+from dispatch.errors import Conflict
+from dispatch.planning.models import PlanStop, ZonePlan
+from dispatch.planning.zone import Clock, agent_id_of, request_id_of
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
+from routing.plan import Plan
+
+S = RequestStatus
+ACTOR = "planner"
+#: Older versions are kept this long for the board's "what changed"; then pruned.
+KEEP_VERSIONS = 20
+
+
+class PlanOutdated(Conflict):
+    """The plan was computed from a version that is no longer current."""
+
+    def __init__(self, district_id: int, day: dt.date, based_on: int) -> None:
+        super().__init__("plan", f"{district_id}/{day}", f"version {based_on} is no longer current")
+        self.based_on = based_on
+
+
+def bump_version(session: Session, district_id: int, day: dt.date, based_on: int) -> int:
+    """Claim version `based_on + 1` of the zone-day, or raise `PlanOutdated`."""
+    table = ZonePlan.__table__  # type: ignore[attr-defined]
+    if based_on == 0 and session.get(ZonePlan, (district_id, day)) is None:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    sa.insert(table).values(
+                        district_id=district_id, day=day, version=1, updated_at=utcnow()
+                    )
+                )
+            return 1
+        except sa.exc.IntegrityError as exc:
+            raise PlanOutdated(district_id, day, based_on) from exc
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.district_id == district_id, table.c.day == day, table.c.version == based_on)
+        .values(version=based_on + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PlanOutdated(district_id, day, based_on)
+    session.expire_all()
+    return based_on + 1
+
+
+def save(
+    *,
+    session: Session,
+    district_id: int,
+    day: dt.date,
+    based_on: int,
+    plan: Plan,
+    clock: Clock,
+    requests: dict[str, DoorstepRequest],
+    actor: str = ACTOR,
+) -> int:
+    """Persist `plan` as the next version and bring request statuses in line with it."""
+    version = bump_version(session, district_id, day, based_on)
+    for route in plan.routes:
+        agent_id = agent_id_of(route.agent_id)
+        for position, stop in enumerate(route.stops):
+            session.add(
+                PlanStop(
+                    district_id=district_id,
+                    day=day,
+                    version=version,
+                    agent_id=agent_id,
+                    request_id=request_id_of(stop.visit_id),
+                    position=position,
+                    planned_arrival=clock.at(stop.start),
+                )
+            )
+    placed = {s.visit_id: (r.agent_id, s) for r in plan.routes for s in r.stops}
+    for vid, request in requests.items():
+        _align(session, request, placed.get(vid), clock, actor)
+    session.execute(
+        delete(PlanStop).where(
+            col(PlanStop.district_id) == district_id,
+            col(PlanStop.day) == day,
+            col(PlanStop.version) <= version - KEEP_VERSIONS,
+        )
+    )
+    session.flush()
+    return version
+
+
+def _align(
+    session: Session,
+    request: DoorstepRequest,
+    placed: tuple[str, object] | None,
+    clock: Clock,
+    actor: str,
+) -> None:
+    """Set a request's agent and ETA from the plan; `scheduled` <-> `assigned` as needed."""
+    rid = request.id or 0
+    current = session.get(DoorstepRequest, rid)
+    assert current is not None
+    if placed is None:
+        if current.status is S.ASSIGNED:
+            request_service.transition(
+                session=session,
+                request_id=rid,
+                to=S.SCHEDULED,
+                actor=actor,
+                reason="not in the new plan",
+                agent_id=None,
+                planned_arrival=None,
+            )
+        return
+    agent_key, stop = placed
+    agent_id = agent_id_of(agent_key)
+    arrival = clock.at(stop.start)  # type: ignore[attr-defined]
+    if current.status is S.SCHEDULED:
+        request_service.transition(
+            session=session,
+            request_id=rid,
+            to=S.ASSIGNED,
+            actor=actor,
+            agent_id=agent_id,
+            planned_arrival=arrival,
+        )
+    elif current.agent_id != agent_id or current.planned_arrival != arrival:
+        if current.status is S.ASSIGNED:
+            request_service.update(
+                session=session,
+                request_id=rid,
+                actor=actor,
+                agent_id=agent_id,
+                planned_arrival=arrival,
+            )
+        else:  # en route or arrived: pinned, only the estimate moves
+            request_service.update(
+                session=session, request_id=rid, actor=actor, planned_arrival=arrival
+            )
+
+
+def current_stops(*, session: Session, district_id: int, day: dt.date) -> list[PlanStop]:
+    zone = session.get(ZonePlan, (district_id, day))
+    if zone is None:
+        return []
+    stmt = (
+        select(PlanStop)
+        .where(
+            PlanStop.district_id == district_id,
+            PlanStop.day == day,
+            PlanStop.version == zone.version,
+        )
+        .order_by(col(PlanStop.agent_id), col(PlanStop.position))
+    )
+    return list(session.exec(stmt))

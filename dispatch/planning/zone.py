@@ -1,0 +1,284 @@
+"""A zone-day: one district's agents and visits for one local date as a routing problem.
+
+Turns database rows into `routing` types and back: request ids <-> visit ids, agent ids <->
+routing agent ids, aware UTC datetimes <-> integer seconds since local midnight of the day.
+It reads the database but never writes; `dispatch.planning.service` persists plans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from dispatch.agents import service as agent_service
+from dispatch.agents.models import Agent
+from dispatch.catalogue.models import Service
+from dispatch.citizens.models import Address, Citizen
+from dispatch.geography.models import Block, District, Village
+from dispatch.planning.models import PlanStop, ZonePlan
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import PINNED, PLANNED
+from dispatch.states.models import State
+from routing.model import (
+    Agent as RAgent,
+)
+from routing.model import (
+    Break,
+    Location,
+    Pin,
+    Priority,
+    Problem,
+    Terrain,
+    TimeWindow,
+    TravelMode,
+    Visit,
+)
+from routing.plan import Plan, Route, Stop
+from routing.travel import HaversineTravel, TravelTimeProvider
+
+DEFAULT_TRAVEL: TravelTimeProvider = HaversineTravel()
+
+
+def visit_id(request_id: int) -> str:
+    return f"r{request_id}"
+
+
+def request_id_of(visit: str) -> int:
+    return int(visit[1:])
+
+
+def agent_key(agent_id: int) -> str:
+    return f"a{agent_id}"
+
+
+def agent_id_of(key: str) -> int:
+    return int(key[1:])
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Converts between aware datetimes and seconds since local midnight of `day`."""
+
+    day: dt.date
+    tz: ZoneInfo
+
+    @property
+    def origin(self) -> dt.datetime:
+        return dt.datetime.combine(self.day, dt.time(), self.tz)
+
+    def seconds(self, when: dt.datetime) -> int:
+        return int((when - self.origin).total_seconds())
+
+    def at(self, seconds: int) -> dt.datetime:
+        return (self.origin + dt.timedelta(seconds=seconds)).astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ZoneDay:
+    """The routing problem of one district and day, with the current persisted plan."""
+
+    district_id: int
+    day: dt.date
+    version: int
+    clock: Clock
+    problem: Problem
+    plan: Plan
+    #: Requests in the plan's problem, by visit id.
+    requests: dict[str, DoorstepRequest]
+
+
+def _priority(level: int) -> Priority:
+    return Priority(min(level, int(Priority.URGENT)))
+
+
+def routing_agent(agent: Agent, location: Location, clock: Clock) -> RAgent:
+    shift = TimeWindow(agent.shift_start_min * 60, agent.shift_end_min * 60)
+    brk = None
+    if agent.break_start_min is not None and agent.break_minutes > 0:
+        # The break may move an hour either way: agents take it between visits.
+        earliest = max(shift.start, (agent.break_start_min - 60) * 60)
+        latest = min(shift.end - agent.break_minutes * 60, (agent.break_start_min + 60) * 60)
+        if earliest <= latest:
+            brk = Break(earliest, latest, agent.break_minutes * 60)
+    return RAgent(
+        id=agent_key(agent.id or 0),
+        start=location,
+        end=location,
+        shift=shift,
+        mode=TravelMode(agent.travel_mode.value),
+        skills=frozenset(agent.skills),
+        languages=frozenset(agent.languages),
+        break_=brk,
+        max_visits=agent.daily_cap,
+    )
+
+
+def agent_location(session: Session, agent: Agent) -> Location:
+    block = session.get(Block, agent.block_id)
+    terrain = Terrain(block.terrain.value) if block is not None else Terrain.PLAINS
+    return Location(round(agent.lat, 5), round(agent.lon, 5), terrain)
+
+
+def address_location(session: Session, address: Address) -> Location:
+    village = session.get(Village, address.village_id)
+    terrain = Terrain(village.terrain.value) if village is not None else Terrain.PLAINS
+    return Location(round(address.lat, 5), round(address.lon, 5), terrain)
+
+
+def make_visit(
+    *,
+    vid: str,
+    location: Location,
+    windows: Sequence[TimeWindow],
+    service: Service,
+    language: str | None,
+    priority: int,
+    pin: Pin | None = None,
+) -> Visit:
+    return Visit(
+        id=vid,
+        location=location,
+        windows=tuple(windows),
+        service=service.visit_minutes * 60,
+        skills=frozenset([service.required_skill]) if service.required_skill else frozenset(),
+        language=language,
+        priority=_priority(priority),
+        pin=pin,
+    )
+
+
+def visit_language(language: str, agents: Sequence[RAgent]) -> str | None:
+    """Require the caller's language only if some agent of the zone speaks it.
+
+    Hindi is understood across the zone; a rarer language no agent speaks must not leave the
+    citizen without a visit.
+    """
+    return language if any(language in a.languages for a in agents) else None
+
+
+def local_clock(session: Session, district_id: int, day: dt.date) -> Clock:
+    district = session.get(District, district_id)
+    assert district is not None
+    state = session.get(State, district.state_code)
+    assert state is not None
+    return Clock(day, ZoneInfo(state.timezone))
+
+
+def current_version(session: Session, district_id: int, day: dt.date) -> int:
+    zone = session.get(ZonePlan, (district_id, day))
+    return zone.version if zone is not None else 0
+
+
+def load(
+    session: Session, district_id: int, day: dt.date, travel: TravelTimeProvider = DEFAULT_TRAVEL
+) -> ZoneDay:
+    """Build the zone-day from the database: available agents, planned requests, current plan."""
+    clock = local_clock(session, district_id, day)
+    version = current_version(session, district_id, day)
+    agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
+    agents = [routing_agent(a, agent_location(session, a), clock) for a in agents_rows]
+    start, end = clock.origin.astimezone(dt.UTC), (clock.origin + dt.timedelta(days=1))
+    requests = list(
+        session.exec(
+            select(DoorstepRequest).where(
+                DoorstepRequest.district_id == district_id,
+                col(DoorstepRequest.status).in_([s.value for s in PLANNED]),
+                col(DoorstepRequest.window_start) >= start,
+                col(DoorstepRequest.window_start) < end.astimezone(dt.UTC),
+            )
+        )
+    )
+    stops = list(
+        session.exec(
+            select(PlanStop)
+            .where(
+                PlanStop.district_id == district_id,
+                PlanStop.day == day,
+                PlanStop.version == version,
+            )
+            .order_by(col(PlanStop.agent_id), col(PlanStop.position))
+        )
+    )
+    position_of = {s.request_id: (s.agent_id, s.position) for s in stops}
+    agent_ids = {a.id for a in agents}
+    visits: list[Visit] = []
+    by_visit: dict[str, DoorstepRequest] = {}
+    pinned_seq: dict[int, list[int]] = {}
+    for req in requests:
+        assert req.id is not None and req.window_start and req.window_end
+        service = session.get(Service, req.service_id)
+        address = session.get(Address, req.address_id)
+        citizen = session.get(Citizen, req.citizen_id)
+        assert service is not None and address is not None and citizen is not None
+        pin = None
+        if (
+            req.status in PINNED
+            and req.agent_id is not None
+            and agent_key(req.agent_id) in agent_ids
+        ):
+            pinned_seq.setdefault(req.agent_id, []).append(req.id)
+            pin = Pin(agent_key(req.agent_id))
+        vid = visit_id(req.id)
+        visits.append(
+            make_visit(
+                vid=vid,
+                location=address_location(session, address),
+                windows=[
+                    TimeWindow(clock.seconds(req.window_start), clock.seconds(req.window_end))
+                ],
+                service=service,
+                language=visit_language(req.language, agents),
+                priority=req.priority,
+                pin=pin,
+            )
+        )
+        by_visit[vid] = req
+    visits = _sequence_pins(visits, pinned_seq, position_of)
+    problem = Problem.build(agents, visits, travel)
+    plan = _plan_from_stops(problem, stops, clock, set(by_visit))
+    return ZoneDay(district_id, day, version, clock, problem, plan, by_visit)
+
+
+def _sequence_pins(
+    visits: list[Visit], pinned: dict[int, list[int]], position_of: dict[int, tuple[int, int]]
+) -> list[Visit]:
+    """Visits an agent is on the way to or at are fixed as that agent's first stops."""
+    order: dict[str, int] = {}
+    for agent_id, request_ids in pinned.items():
+        ranked = sorted(request_ids, key=lambda r: position_of.get(r, (agent_id, 10**6))[1])
+        for seq, rid in enumerate(ranked):
+            order[visit_id(rid)] = seq
+    out = []
+    for v in visits:
+        if v.id in order and v.pin is not None:
+            v = Visit(
+                v.id,
+                v.location,
+                v.windows,
+                v.service,
+                v.skills,
+                v.language,
+                v.priority,
+                Pin(v.pin.agent_id, order[v.id]),
+                v.load,
+            )
+        out.append(v)
+    return out
+
+
+def _plan_from_stops(
+    problem: Problem, stops: Sequence[PlanStop], clock: Clock, known: set[str]
+) -> Plan:
+    """The persisted plan as routing routes (times as stored; the solver re-times them)."""
+    routes: dict[str, list[Stop]] = {}
+    for s in stops:
+        key, vid = agent_key(s.agent_id), visit_id(s.request_id)
+        if vid not in known or not problem.has_agent(key):
+            continue
+        t = clock.seconds(s.planned_arrival)
+        routes.setdefault(key, []).append(Stop(vid, t, t, t))
+    return Plan(tuple(Route(a, tuple(st), 0, 0) for a, st in routes.items()))

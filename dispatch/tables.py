@@ -1,0 +1,31 @@
+"""Imports every table module so that `SQLModel.metadata` is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from dispatch.agents import models as agents_models
+from dispatch.audit import models as audit_models
+from dispatch.catalogue import models as catalogue_models
+from dispatch.citizens import models as citizens_models
+from dispatch.geography import models as geography_models
+from dispatch.ledger import models as ledger_models
+from dispatch.notifications import models as notifications_models
+from dispatch.planning import models as planning_models
+from dispatch.requests import models as requests_models
+from dispatch.states import models as states_models
+
+MODULES = (
+    states_models,
+    catalogue_models,
+    geography_models,
+    citizens_models,
+    agents_models,
+    requests_models,
+    ledger_models,
+    audit_models,
+    notifications_models,
+    planning_models,
+)
+
+metadata = SQLModel.metadata

@@ -1,0 +1,96 @@
+"""Test fixtures: a migrated, seeded database per engine (SQLite always; PostgreSQL when
+DOORSTEP_TEST_POSTGRES_URL is set, as CI does), sessions rolled back per test, and apps.
+
+Tests that need committed data (concurrency, the web app) use `engine` and make their own
+uniquely-keyed rows; tests that only read or can roll back use `session`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch import migrate, seed
+from dispatch.config import REPO_ROOT, Settings
+from dispatch.db import make_engine, write_session
+
+POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL", "")
+ENGINES = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_engine(schema: str) -> Engine:
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    admin.dispose()
+    return sa.create_engine(
+        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10
+    )
+
+
+def _drop_postgres_schema(schema: str) -> None:
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database holding the real seed data, committed; one per engine kind."""
+    schema = f"doorstep_test_{_worker()}_{uuid.uuid4().hex[:6]}"
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "doorstep.db"
+        eng = make_engine(f"sqlite:///{path}")
+    else:
+        eng = _postgres_engine(schema)
+    migrate.upgrade(eng)
+    with write_session(eng) as s:
+        seed.load(session=s, seed_dir=REPO_ROOT / "seed_data")
+    yield eng
+    eng.dispose()
+    if request.param == "postgres":
+        _drop_postgres_schema(schema)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (commits become savepoints)."""
+    connection = engine.connect()
+    outer = connection.begin()
+    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        public_base_url="https://1447.example.gov.in",
+        twilio_auth_token="test-auth-token",
+        scheduler=False,
+    )
+
+
+def unique_phone() -> str:
+    """A valid, unused Indian mobile number in E.164."""
+    return f"+9197{uuid.uuid4().int % 10**8:08d}"

@@ -1,0 +1,224 @@
+"""TwilioSmsSender through the real twilio library: against Twilio's own OpenAPI spec served by
+a local prism mock (tools/twilio-mock), and against a recording fake for what prism cannot show
+(prism keeps no state, so the fields it received cannot be read back from it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from ivr import twilio_api
+from ivr.sms import TwilioSmsSender
+from tests.ivr.twilio_mock import running_twilio_mock
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "test-auth-token"
+FROM_NUMBER = "+15005550006"
+CITIZEN = "+919876543210"
+MESSAGE_SID = re.compile(r"^SM[0-9a-fA-F]{32}$")
+
+
+@pytest.fixture(scope="module")
+def twilio_mock_url() -> Iterator[str]:
+    """One prism process for the module: it takes a few seconds to start."""
+    with running_twilio_mock() as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def sender(twilio_mock_url: str) -> Iterator[TwilioSmsSender]:
+    with TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=twilio_mock_url,
+        status_callback="https://doorstep.example.in/ivr/sms/status",
+    ) as sender:
+        yield sender
+
+
+def test_send_returns_the_message_sid(sender: TwilioSmsSender) -> None:
+    sid = sender.send(to=CITIZEN, body="Agent Meena will visit between 10:00 and 12:00.")
+
+    assert MESSAGE_SID.fullmatch(sid)
+
+
+def test_mock_rejects_a_malformed_account_sid(twilio_mock_url: str) -> None:
+    """The AccountSid path parameter is checked against the spec's pattern ^AC[0-9a-f]{32}$."""
+    with (
+        TwilioSmsSender(
+            account_sid="AC-not-a-real-account",
+            auth_token=AUTH_TOKEN,
+            from_number=FROM_NUMBER,
+            api_base_url=twilio_mock_url,
+        ) as sender,
+        pytest.raises(twilio_api.TwilioRejected) as caught,
+    ):
+        sender.send(to=CITIZEN, body="hello")
+
+    assert caught.value.status == 422
+    assert isinstance(caught.value.__cause__, TwilioRestException)
+
+
+def test_mock_rejects_a_status_callback_that_is_not_a_url(twilio_mock_url: str) -> None:
+    """StatusCallback has format uri in the spec; prism's validation answers 422."""
+    with (
+        TwilioSmsSender(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            from_number=FROM_NUMBER,
+            api_base_url=twilio_mock_url,
+            status_callback="not a url",
+        ) as sender,
+        pytest.raises(twilio_api.TwilioRejected) as caught,
+    ):
+        sender.send(to=CITIZEN, body="hello")
+
+    assert caught.value.status == 422
+
+
+def test_mock_rejects_a_message_without_to_as_twilio_rest_exception(twilio_mock_url: str) -> None:
+    """twilio-python's create() makes To mandatory, so go one level down (Version.create) to
+    send a request without it: prism answers 422 and twilio raises TwilioRestException."""
+    with twilio_api.make_client(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio_mock_url
+    ) as api:
+        api_2010 = api._client.api.v2010
+        with pytest.raises(TwilioRestException) as caught:
+            api_2010.create(
+                method="POST",
+                uri=f"/Accounts/{ACCOUNT_SID}/Messages.json",
+                data={"From": FROM_NUMBER, "Body": "hello"},
+            )
+
+    assert caught.value.status == 422
+
+
+# --- a recording fake at a port: what exactly goes over the wire ---------------------------
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    authorization: str
+    form: dict[str, list[str]]
+
+
+@dataclass
+class FakeTwilio:
+    base_url: str
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Answers every POST like Twilio's Messages resource and records what it was sent."""
+    recorded: list[RecordedRequest] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+            recorded.append(
+                RecordedRequest(
+                    method="POST",
+                    path=self.path,
+                    authorization=self.headers.get("Authorization", ""),
+                    form=form,
+                )
+            )
+            answer = json.dumps({"sid": "SM" + "f" * 32, "status": "queued"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield FakeTwilio(base_url=f"http://{host!s}:{port}", requests=recorded)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_send_posts_the_message_fields_with_basic_auth(fake_twilio: FakeTwilio) -> None:
+    with TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=fake_twilio.base_url + "/",
+        status_callback="https://doorstep.example.in/ivr/sms/status",
+    ) as sender:
+        sid = sender.send(to=CITIZEN, body="आपका अनुरोध दर्ज हो गया")
+
+    assert sid == "SM" + "f" * 32
+    [request] = fake_twilio.requests
+    assert request.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    expected_auth = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    assert request.authorization == f"Basic {expected_auth}"
+    assert request.form == {
+        "To": [CITIZEN],
+        "From": [FROM_NUMBER],
+        "Body": ["आपका अनुरोध दर्ज हो गया"],
+        "StatusCallback": ["https://doorstep.example.in/ivr/sms/status"],
+    }
+
+
+def test_send_without_status_callback_sends_no_such_field(fake_twilio: FakeTwilio) -> None:
+    with TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=fake_twilio.base_url,
+    ) as sender:
+        sender.send(to=CITIZEN, body="hello")
+
+    [request] = fake_twilio.requests
+    assert "StatusCallback" not in request.form
+
+
+def test_nothing_listening_raises_twilio_unreachable() -> None:
+    """A refused connection surfaces as TwilioUnreachable, not as a requests exception."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The port was free a moment ago and nothing was started on it.
+    with (
+        TwilioSmsSender(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            from_number=FROM_NUMBER,
+            api_base_url=f"http://127.0.0.1:{port}",
+            timeout=2.0,
+        ) as sender,
+        pytest.raises(twilio_api.TwilioUnreachable),
+    ):
+        sender.send(to=CITIZEN, body="hello")
+
+
+def test_api_base_url_must_be_an_http_url() -> None:
+    with pytest.raises(ValueError, match="api_base_url"):
+        twilio_api.make_client(
+            account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url="127.0.0.1:4010"
+        )

@@ -1,0 +1,102 @@
+"""The `doorstep` command line: migrate, seed, serve, solve, and the tools around them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from dispatch import migrate as migrations
+from dispatch import seed as seed_loader
+from dispatch.config import get_settings
+from dispatch.db import make_engine, write_session
+from dispatch.errors import SeedError
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    engine = make_engine(get_settings().database_url)
+    migrations.upgrade(engine)
+    print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with write_session(engine) as session:
+            counts = seed_loader.load(
+                session=session, seed_dir=settings.seed_dir, states=args.state or None
+            )
+    except SeedError as exc:
+        print(f"seed failed, nothing was loaded: {exc}", file=sys.stderr)
+        return 1
+    loaded = {k: v for k, v in counts.items() if v}
+    print("seeded: " + (", ".join(f"{k}={v}" for k, v in loaded.items()) or "already present"))
+    if args.demo:
+        from dispatch import demo
+
+        with write_session(engine) as session:
+            made = demo.add_demo_day(session=session, state_code=settings.default_state)
+        print(f"demo: {made} requests")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("web.app:create_app", factory=True, host=args.host, port=args.port)
+    return 0
+
+
+def _solve(args: argparse.Namespace) -> int:
+    from routing.benchmark_cli import solve_file
+
+    result = solve_file(args.path, fmt=args.format, time_limit=args.time_limit)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['instance']}: {result['vehicles']} vehicles, distance "
+            f"{result['distance']:.2f}, feasible={result['feasible']}, {result['wall_s']:.2f} s"
+        )
+    return 0 if result["feasible"] else 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doorstep", description="Doorstep: doorstep delivery of government e-services."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("seed", help="load states, geography, catalogue and agents (idempotent)")
+    p.add_argument("--demo", action="store_true", help="also add a day of demo requests")
+    p.add_argument("--state", action="append", help="only this state code (repeatable)")
+    p.set_defaults(func=_seed)
+
+    p = sub.add_parser("serve", help="serve the console, IVR webhooks and simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("solve", help="solve a VRPTW benchmark instance file")
+    p.add_argument("path")
+    p.add_argument("--format", default="solomon", choices=["solomon"])
+    p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_solve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,20 @@
+"""The Jinja2 environment shared by the console's screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def rupees(paise: int) -> str:
+    """`₹1,234.50` from integer paise (Indian grouping is not needed at these amounts)."""
+    whole, frac = divmod(paise, 100)
+    return f"₹{whole:,}" if frac == 0 else f"₹{whole:,}.{frac:02d}"
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["rupees"] = rupees
