@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     call_agent_queue: str = "call-agents"
     callback_wait_seconds: int = 120
     offer_horizon_days: int = 3
+    window_hours: int = 2
+    visits_from_hour: int = 9
+    visits_until_hour: int = 17
+    booking_lead_minutes: int = 60
+    replan_seconds: float = 2.0
+    # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
+    # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
+    prompt_audio_base_url: str | None = None
     scheduler: bool = True
     bench_data: Path = REPO_ROOT.parent / "shared" / "bench-data"
 

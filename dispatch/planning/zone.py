@@ -37,7 +37,8 @@ from routing.model import (
     TravelMode,
     Visit,
 )
-from routing.plan import Plan, Route, Stop
+from routing.plan import Plan, Route
+from routing.timing import Indexed, schedule
 from routing.travel import HaversineTravel, TravelTimeProvider
 
 DEFAULT_TRAVEL: TravelTimeProvider = HaversineTravel()
@@ -273,12 +274,23 @@ def _sequence_pins(
 def _plan_from_stops(
     problem: Problem, stops: Sequence[PlanStop], clock: Clock, known: set[str]
 ) -> Plan:
-    """The persisted plan as routing routes (times as stored; the solver re-times them)."""
-    routes: dict[str, list[Stop]] = {}
+    """The persisted sequences, re-timed on today's problem.
+
+    A route that no longer works as stored (an agent's shift changed, say) keeps the longest
+    prefix that still does; the rest is left for the next booking or re-plan to place.
+    """
+    sequences: dict[str, list[int]] = {}
     for s in stops:
         key, vid = agent_key(s.agent_id), visit_id(s.request_id)
-        if vid not in known or not problem.has_agent(key):
-            continue
-        t = clock.seconds(s.planned_arrival)
-        routes.setdefault(key, []).append(Stop(vid, t, t, t))
-    return Plan(tuple(Route(a, tuple(st), 0, 0) for a, st in routes.items()))
+        if vid in known and problem.has_agent(key):
+            sequences.setdefault(key, []).append(problem.visit_index(vid))
+    ix = Indexed.of(problem)
+    routes: list[Route] = []
+    for key, seq in sequences.items():
+        a = problem.agent_index(key)
+        route = None
+        while seq and (route := schedule(ix, a, seq)) is None:
+            seq = seq[:-1]
+        if route is not None:
+            routes.append(route)
+    return Plan(tuple(routes))

@@ -1,0 +1,395 @@
+"""Planning service: window offers and bookings against the live plan, and re-planning.
+
+The IVR, the console and the API all call these. A zone is a district and a plan covers one
+local day. Offers come from exact feasible insertion into the persisted plan (milliseconds,
+`routing.insertion`); a booking inserts the visit at once and saves a new plan version;
+`replan` lets OR-Tools improve the day afterwards, keeping visits with their agents unless
+moving them pays. The only in-process state is a cache of derived zone-days keyed by plan
+version, so every answer is as current as the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from dispatch.agents import service as agent_service
+from dispatch.catalogue import service as catalogue_service
+from dispatch.citizens import service as citizen_service
+from dispatch.config import get_settings
+from dispatch.errors import Conflict, InvalidInput
+from dispatch.geography import service as geography_service
+from dispatch.planning import store, zone
+from dispatch.planning.store import PlanOutdated
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import PLANNED, RequestStatus
+from routing.insertion import SlotFinder, SlotOffer
+from routing.model import TimeWindow, Visit
+from routing.params import SearchParameters
+from routing.solver import solve
+
+S = RequestStatus
+NEW_VISIT = "new"
+
+__all__ = [
+    "PlanOutdated",
+    "ReplanOutcome",
+    "WindowOffer",
+    "WindowTaken",
+    "book",
+    "cancel",
+    "offer_windows",
+    "release",
+    "replan",
+]
+
+
+class WindowTaken(Conflict):
+    """The window offered a moment ago can no longer be met by the live plan."""
+
+    def __init__(self, reference: str, start: dt.datetime) -> None:
+        super().__init__("window", start.isoformat(), f"no longer available for {reference}")
+
+
+@dataclass(frozen=True)
+class WindowOffer:
+    """A visit window the live plan can meet, with the agent and arrival it would have."""
+
+    district_id: int
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    agent_id: int
+    eta: dt.datetime
+    added_travel_s: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "district_id": self.district_id,
+            "day": self.day.isoformat(),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "agent_id": self.agent_id,
+            "eta": self.eta.isoformat(),
+            "added_travel_s": self.added_travel_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WindowOffer:
+        return cls(
+            district_id=int(str(data["district_id"])),
+            day=dt.date.fromisoformat(str(data["day"])),
+            start=dt.datetime.fromisoformat(str(data["start"])),
+            end=dt.datetime.fromisoformat(str(data["end"])),
+            agent_id=int(str(data["agent_id"])),
+            eta=dt.datetime.fromisoformat(str(data["eta"])),
+            added_travel_s=int(str(data["added_travel_s"])),
+        )
+
+
+# --- the zone-day cache -------------------------------------------------------------------
+# A SlotFinder is derived data: rebuilt whenever the zone-day's plan version moves on, and
+# after a short time anyway (agents' leave does not bump the version).
+_CACHE_SECONDS = 60.0
+_Key = tuple[int, dt.date]
+_Stamp = tuple[int, tuple[int, ...]]  # plan version, available agents
+_cache: dict[_Key, tuple[_Stamp, float, zone.ZoneDay, SlotFinder]] = {}
+_cache_lock = threading.Lock()
+
+
+def _finder(session: Session, district_id: int, day: dt.date) -> tuple[zone.ZoneDay, SlotFinder]:
+    """The zone-day and its slot finder, rebuilt when the plan or the agents on duty change."""
+    stamp = (
+        zone.current_version(session, district_id, day),
+        tuple(
+            a.id or 0
+            for a in agent_service.available(session=session, district_id=district_id, day=day)
+        ),
+    )
+    key = (district_id, day)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == stamp and time.monotonic() - hit[1] < _CACHE_SECONDS:
+        return hit[2], hit[3]
+    zd = zone.load(session, district_id, day)
+    finder = SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL)
+    with _cache_lock:
+        _cache[key] = (stamp, time.monotonic(), zd, finder)
+    return zd, finder
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+# --- offers and bookings ------------------------------------------------------------------
+
+
+def candidate_windows(clock: zone.Clock, not_before: dt.datetime) -> list[TimeWindow]:
+    """The day's bookable windows (e.g. 09-11, 11-13, 13-15, 15-17) starting after `not_before`."""
+    settings = get_settings()
+    step = settings.window_hours * 3600
+    out = []
+    start = settings.visits_from_hour * 3600
+    while start + step <= settings.visits_until_hour * 3600:
+        if clock.at(start) >= not_before:
+            out.append(TimeWindow(start, start + step))
+        start += step
+    return out
+
+
+def _days(now: dt.datetime, clock_tz: zone.Clock) -> Iterator[dt.date]:
+    today = now.astimezone(clock_tz.tz).date()
+    for i in range(get_settings().offer_horizon_days + 1):
+        yield today + dt.timedelta(days=i)
+
+
+def offer_windows(
+    *,
+    session: Session,
+    address_id: int,
+    service_id: int,
+    language: str,
+    now: dt.datetime,
+    limit: int = 3,
+    priority: int = 0,
+) -> list[WindowOffer]:
+    """The earliest `limit` distinct windows the live plans of the coming days can meet."""
+    address = citizen_service.get_address(session=session, address_id=address_id)
+    service = catalogue_service.get(session=session, service_id=service_id)
+    district = geography_service.district_of_village(session=session, village_id=address.village_id)
+    assert district.id is not None
+    location = zone.address_location(session, address)
+    not_before = now + dt.timedelta(minutes=get_settings().booking_lead_minutes)
+    offers: list[WindowOffer] = []
+    probe = zone.local_clock(session, district.id, now.date())
+    for day in _days(now, probe):
+        zd, finder = _finder(session, district.id, day)
+        windows = candidate_windows(zd.clock, not_before)
+        if not windows:
+            continue
+        visit = zone.make_visit(
+            vid=NEW_VISIT,
+            location=location,
+            windows=[TimeWindow(0, 86_400)],
+            service=service,
+            language=zone.visit_language(language, zd.problem.agents),
+            priority=priority,
+        )
+        best: dict[TimeWindow, SlotOffer] = {}
+        for offer in finder.offers(visit, windows):
+            if offer.window not in best:  # offers come cheapest first
+                best[offer.window] = offer
+        for window in sorted(best):
+            o = best[window]
+            offers.append(_window_offer(zd, o))
+        if len(offers) >= limit:
+            break
+    offers.sort(key=lambda o: o.start)
+    return offers[:limit]
+
+
+def _window_offer(zd: zone.ZoneDay, o: SlotOffer) -> WindowOffer:
+    return WindowOffer(
+        district_id=zd.district_id,
+        day=zd.day,
+        start=zd.clock.at(o.window.start),
+        end=zd.clock.at(o.window.end),
+        agent_id=zone.agent_id_of(o.agent_id),
+        eta=zd.clock.at(o.eta),
+        added_travel_s=o.added_travel,
+    )
+
+
+def _visit_for(
+    session: Session, zd: zone.ZoneDay, request: DoorstepRequest, window: TimeWindow
+) -> Visit:
+    service = catalogue_service.get(session=session, service_id=request.service_id)
+    address = citizen_service.get_address(session=session, address_id=request.address_id)
+    return zone.make_visit(
+        vid=zone.visit_id(request.id or 0),
+        location=zone.address_location(session, address),
+        windows=[window],
+        service=service,
+        language=zone.visit_language(request.language, zd.problem.agents),
+        priority=request.priority,
+    )
+
+
+def book(*, session: Session, request_id: int, offer: WindowOffer, actor: str) -> DoorstepRequest:
+    """Put the request into the live plan in the offered window, at once.
+
+    The window is checked again against the plan as it is now (someone may have booked in
+    between); if it can no longer be met, `WindowTaken` is raised and nothing changes.
+    """
+    for _attempt in range(3):
+        try:
+            with session.begin_nested():
+                return _book_once(session, request_id, offer, actor)
+        except PlanOutdated:
+            # Someone saved the zone-day meanwhile: look again at the plan as it is now.
+            with _cache_lock:
+                _cache.pop((offer.district_id, offer.day), None)
+    request = request_service.get(session=session, request_id=request_id)
+    raise WindowTaken(request.reference, offer.start)
+
+
+def _book_once(
+    session: Session, request_id: int, offer: WindowOffer, actor: str
+) -> DoorstepRequest:
+    request = request_service.get(session=session, request_id=request_id)
+    if request.district_id != offer.district_id:
+        raise InvalidInput("offer", offer.district_id, "offer is for another district")
+    if request.status in PLANNED:
+        raise InvalidInput("request", request.reference, f"already {request.status}")
+    zd, finder = _finder(session, offer.district_id, offer.day)
+    window = TimeWindow(zd.clock.seconds(offer.start), zd.clock.seconds(offer.end))
+    visit = _visit_for(session, zd, request, window)
+    options = finder.offers(visit, [window])
+    if not options:
+        raise WindowTaken(request.reference, offer.start)
+    chosen = next(
+        (o for o in options if zone.agent_id_of(o.agent_id) == offer.agent_id), options[0]
+    )
+    booking = finder.commit(visit, chosen)
+    request_service.transition(
+        session=session,
+        request_id=request_id,
+        to=S.SCHEDULED,
+        actor=actor,
+        window_start=offer.start,
+        window_end=offer.end,
+    )
+    requests = {**zd.requests, visit.id: request}
+    store.save(
+        session=session,
+        district_id=zd.district_id,
+        day=zd.day,
+        based_on=zd.version,
+        plan=booking.plan,
+        clock=zd.clock,
+        requests=requests,
+        actor=actor,
+    )
+    session.refresh(request)
+    return request
+
+
+def release(*, session: Session, request_id: int, actor: str) -> None:
+    """Take a request's visit out of its day's live plan (before cancelling or rescheduling)."""
+    request = request_service.get(session=session, request_id=request_id)
+    if request.window_start is None:
+        return
+    clock = zone.local_clock(session, request.district_id, request.window_start.date())
+    day = request.window_start.astimezone(clock.tz).date()
+    zd = zone.load(session, request.district_id, day)
+    vid = zone.visit_id(request_id)
+    routes = tuple(
+        type(r)(
+            r.agent_id,
+            tuple(s for s in r.stops if s.visit_id != vid),
+            r.departure,
+            r.arrival,
+            r.break_start,
+        )
+        for r in zd.plan.routes
+    )
+    plan = type(zd.plan)(routes, zd.plan.unassigned)
+    others = {k: v for k, v in zd.requests.items() if k != vid}
+    store.save(
+        session=session,
+        district_id=zd.district_id,
+        day=day,
+        based_on=zd.version,
+        plan=plan,
+        clock=zd.clock,
+        requests=others,
+        actor=actor,
+    )
+
+
+def cancel(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
+    """Cancel a request: out of the plan, charge waived (or refunded), trail recorded."""
+    release(session=session, request_id=request_id, actor=actor)
+    return request_service.transition(
+        session=session,
+        request_id=request_id,
+        to=S.CANCELLED,
+        actor=actor,
+        reason=reason,
+        agent_id=None,
+        planned_arrival=None,
+    )
+
+
+def reschedule(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
+    """Free the request's window; it then waits for a new one (`offer_windows` + `book`)."""
+    release(session=session, request_id=request_id, actor=actor)
+    return request_service.transition(
+        session=session,
+        request_id=request_id,
+        to=S.RESCHEDULED,
+        actor=actor,
+        reason=reason,
+        agent_id=None,
+        planned_arrival=None,
+        window_start=None,
+        window_end=None,
+    )
+
+
+# --- re-planning --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplanOutcome:
+    district_id: int
+    day: dt.date
+    version: int
+    assigned: int
+    unassigned: int
+    wall_s: float
+    source: str
+
+
+def replan(
+    *,
+    session: Session,
+    district_id: int,
+    day: dt.date,
+    time_limit_s: float | None = None,
+    actor: str = store.ACTOR,
+) -> ReplanOutcome:
+    """Improve the day's plan with OR-Tools from the current plan (warm start, stability).
+
+    Raises `PlanOutdated` if a booking saved a newer version meanwhile: compute again.
+    """
+    zd = zone.load(session, district_id, day)
+    limit = time_limit_s if time_limit_s is not None else get_settings().replan_seconds
+    result = solve(zd.problem, SearchParameters(time_limit_s=limit), current=zd.plan)
+    version = store.save(
+        session=session,
+        district_id=district_id,
+        day=day,
+        based_on=zd.version,
+        plan=result.plan,
+        clock=zd.clock,
+        requests=zd.requests,
+        actor=actor,
+    )
+    return ReplanOutcome(
+        district_id,
+        day,
+        version,
+        result.plan.assigned_count,
+        len(result.plan.unassigned),
+        result.wall_s,
+        result.source,
+    )
