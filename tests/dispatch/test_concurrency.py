@@ -77,3 +77,50 @@ def test_concurrent_logging_gives_distinct_references(engine: Engine) -> None:
     for t in threads:
         t.join(timeout=60)
     assert len(refs) == 4 and len(set(refs)) == 4
+
+
+def test_concurrent_bookings_into_one_zone_day_both_land(engine: Engine) -> None:
+    """Two calls book the same district and day at once: the plan version guards the save,
+    the loser looks again at the new plan, and both visits end up in one feasible plan."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from dispatch.planning import service as planning
+    from dispatch.planning import store, zone
+    from routing.checker import check
+
+    now = dt.datetime(2026, 12, 7, 7, 0, tzinfo=ZoneInfo("Asia/Kolkata"))  # a Monday
+    with write_session(engine) as s:
+        reqs = [factories.request(s, district_code="KTH") for _ in range(2)]
+        offers = [
+            planning.offer_windows(
+                session=s,
+                address_id=r.address_id,
+                service_id=r.service_id,
+                language=r.language,
+                now=now,
+            )[0]
+            for r in reqs
+        ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def booker(i: int) -> None:
+        barrier.wait()
+        try:
+            with write_session(engine) as s:
+                planning.book(session=s, request_id=reqs[i].id or 0, offer=offers[i], actor="t")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=booker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with write_session(engine) as s:
+        stops = store.current_stops(session=s, district_id=reqs[0].district_id, day=offers[0].day)
+        assert {st.request_id for st in stops} >= {r.id for r in reqs}
+        zd = zone.load(s, reqs[0].district_id, offers[0].day)
+        assert check(zd.problem, zd.plan, require_all_accounted=False) == []
