@@ -12,6 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
+from dispatch.audit import service as audit
 from dispatch.db import utcnow
 from dispatch.errors import Conflict
 from dispatch.planning.models import PlanStop, ZonePlan
@@ -90,6 +91,15 @@ def save(
     placed = {s.visit_id: (r.agent_id, s) for r in plan.routes for s in r.stops}
     for vid, request in requests.items():
         _align(session, request, placed.get(vid), clock, actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="plan",
+        entity_id=f"{district_id}/{day}",
+        action="save",
+        version=version,
+        visits=len(placed),
+    )
     session.execute(
         delete(PlanStop).where(
             col(PlanStop.district_id) == district_id,

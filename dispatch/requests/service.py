@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dispatch.audit import service as audit
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.db import utcnow
@@ -211,10 +212,25 @@ def update(
 ) -> DoorstepRequest:
     """Change planning fields (window, agent, arrival) without a status change; conditional."""
     request = get(session=session, request_id=request_id)
+    before = {k: _plain(getattr(request, k)) for k in changes}
     _conditional_update(session, request, expected_version, **changes)
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="request",
+        entity_id=request_id,
+        action="update",
+        before=before,
+        after={k: _plain(v) for k, v in changes.items()},
+    )
     session.flush()
     session.refresh(request)
     return request
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of a column value for the audit log."""
+    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 _UPDATABLE = frozenset(

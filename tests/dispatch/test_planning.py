@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from dispatch.agents import service as agent_service
+from dispatch.audit import service as audit
 from dispatch.ledger import service as ledger_service
 from dispatch.planning import service as planning
 from dispatch.planning import store, zone
@@ -82,6 +83,10 @@ def test_booking_puts_the_visit_into_the_plan_at_once(session: Session) -> None:
         e.to_status for e in request_service.events(session=session, request_id=request.id or 0)
     ]
     assert trail == [S.LOGGED, S.SCHEDULED, S.ASSIGNED]
+    saved = audit.history(
+        session=session, entity="plan", entity_id=f"{offer.district_id}/{offer.day}"
+    )
+    assert [(e.action, e.detail["version"], e.actor) for e in saved] == [("save", 1, "ivr")]
     _assert_clean(session, offer.district_id, offer.day)
 
 
