@@ -87,8 +87,9 @@ def check(problem: Problem, plan: Plan, *, require_all_accounted: bool = True) -
         if route.arrival > shift.end:
             bad(ViolationKind.SHIFT, a_id, None, f"back {route.arrival} > {shift.end}")
 
-        # Legs: (from place, leave time, to place, arrive time); the last leg is to the end.
-        legs: list[tuple[int, int, int, int]] = []
+        # Legs: (from place, leave time, to place, arrival, service start there); the last leg
+        # is to the end, where arrival and "start" coincide.
+        legs: list[tuple[int, int, int, int, int]] = []
         here, leave = loc_row[agent.start], route.departure
         load = 0
         count = 0
@@ -141,9 +142,9 @@ def check(problem: Problem, plan: Plan, *, require_all_accounted: bool = True) -
                     f"departure {stop.departure} != start {stop.start} + service {visit.service}",
                 )
             there = loc_row[visit.location]
-            legs.append((here, leave, there, stop.arrival))
+            legs.append((here, leave, there, stop.arrival, stop.start))
             here, leave = there, stop.departure
-        legs.append((here, leave, loc_row[agent.end], route.arrival))
+        legs.append((here, leave, loc_row[agent.end], route.arrival, route.arrival))
 
         # Where is the break? Before leaving, after returning, or inside exactly one leg.
         brk = agent.break_
@@ -162,8 +163,9 @@ def check(problem: Problem, plan: Plan, *, require_all_accounted: bool = True) -
             elif bs + brk.duration <= route.departure or bs >= route.arrival:
                 pass
             else:
-                for i, (_, lv, _, ar) in enumerate(legs):
-                    if lv <= bs and bs + brk.duration <= ar:
+                # Inside a leg: while travelling or waiting, before the next service starts.
+                for i, (_, lv, _, _, st) in enumerate(legs):
+                    if lv <= bs and bs + brk.duration <= st:
                         break_leg = i
                         break
                 if break_leg < 0:
@@ -173,12 +175,21 @@ def check(problem: Problem, plan: Plan, *, require_all_accounted: bool = True) -
                         None,
                         f"break [{bs}, {bs + brk.duration}) overlaps a visit",
                     )
-        for i, (frm, lv, to, ar) in enumerate(legs):
-            need = mat[frm][to] + (brk.duration if i == break_leg and brk is not None else 0)
-            if ar - lv < need:
-                target = route.stops[i].visit_id if i < len(route.stops) else "end"
+        for i, (frm, lv, to, ar, st) in enumerate(legs):
+            target = route.stops[i].visit_id if i < len(route.stops) else "end"
+            if ar - lv < mat[frm][to]:
                 bad(
-                    ViolationKind.TRAVEL, a_id, target, f"leg needs {need}s, plan allows {ar - lv}s"
+                    ViolationKind.TRAVEL,
+                    a_id,
+                    target,
+                    f"leg needs {mat[frm][to]}s, plan allows {ar - lv}s",
+                )
+            elif i == break_leg and brk is not None and st - lv < mat[frm][to] + brk.duration:
+                bad(
+                    ViolationKind.TRAVEL,
+                    a_id,
+                    target,
+                    f"leg needs {mat[frm][to]}s + {brk.duration}s break, plan allows {st - lv}s",
                 )
 
         if agent.max_visits is not None and count > agent.max_visits:

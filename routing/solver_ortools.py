@@ -230,7 +230,9 @@ class _Model:
             index = manager.NodeToIndex(node)
             allowed = spec.allowed[v]
             if len(allowed) < n_agents:
-                routing.SetAllowedVehiclesForIndex(sorted(allowed), index)
+                # SetAllowedVehiclesForIndex rejects Python lists in the 9.15 wrapper (Span
+                # typemap); restricting the vehicle variable is equivalent (-1 = unperformed).
+                routing.VehicleVar(index).SetValues([-1, *sorted(allowed)])
             if problem.objective.allow_unassigned:
                 visit = visits[v]
                 penalty = problem.objective.drop_penalty[visit.priority]
