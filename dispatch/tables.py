@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from dispatch.agents import models as agents_models
 from dispatch.audit import models as audit_models
+from dispatch.calls import models as calls_models
 from dispatch.catalogue import models as catalogue_models
 from dispatch.citizens import models as citizens_models
 from dispatch.geography import models as geography_models
@@ -26,6 +27,7 @@ MODULES = (
     audit_models,
     notifications_models,
     planning_models,
+    calls_models,
 )
 
 metadata = SQLModel.metadata

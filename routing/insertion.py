@@ -69,7 +69,11 @@ class SlotFinder:
                 routes[a].append(problem.visit_index(s.visit_id))
         self._routes = routes
         self._slack = [RouteSlack.of(ix, a, r) for a, r in enumerate(routes)]
-        self._locations = problem.travel.locations
+        # Only the places on routes (and agents' homes) can neighbour a new visit.
+        needed = sorted({loc for rs in self._slack for loc in rs.locs})
+        self._needed = needed
+        self._needed_locations = [problem.travel.locations[i] for i in needed]
+        self._n_locations = len(problem.travel.locations)
 
     def _travel_rows(self, visit: Visit, mode: TravelMode) -> tuple[list[int], list[int]]:
         """Seconds from every known location to the visit, and from the visit to each."""
@@ -84,8 +88,17 @@ class SlotFinder:
                 visit.location,
                 "not in the travel matrix and no travel provider given",
             )
-        into = [r[0] for r in self.travel.durations(self._locations, [visit.location], mode)]
-        out = self.travel.durations([visit.location], self._locations, mode)[0]
+        here = [visit.location]
+        out_row = self.travel.durations(here, self._needed_locations, mode)[0]
+        if getattr(self.travel, "symmetric", False):
+            in_row = out_row
+        else:
+            in_row = [r[0] for r in self.travel.durations(self._needed_locations, here, mode)]
+        into = [0] * self._n_locations
+        out = [0] * self._n_locations
+        for k, i in enumerate(self._needed):
+            into[i] = in_row[k]
+            out[i] = out_row[k]
         return into, out
 
     def offers(self, visit: Visit, windows: Sequence[TimeWindow]) -> list[SlotOffer]:

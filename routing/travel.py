@@ -90,6 +90,12 @@ class HaversineTravel:
     ) -> None:
         self.detour = dict(detour if detour is not None else DEFAULT_DETOUR)
         self.speed_kmh = {m: dict(s) for m, s in (speed_kmh or DEFAULT_SPEED_KMH).items()}
+        self._cache: dict[
+            int, tuple[Sequence[Location], list[tuple[float, float, float, Terrain]]]
+        ] = {}
+        self._last_row: (
+            tuple[Location, list[tuple[float, float, float, Terrain]], list[float]] | None
+        ) = None
         for t, f in self.detour.items():
             if not f >= 1.0:
                 raise ValueError(f"detour[{t}] must be >= 1, got {f}")
@@ -105,32 +111,61 @@ class HaversineTravel:
         metres = haversine_m(a, b) * self.detour[terrain]
         return math.ceil(metres * 3.6 / self.speed_kmh[mode][terrain])
 
+    #: Journeys take as long both ways; callers may time one direction only.
+    symmetric = True
+
+    def _prepared(self, locations: Sequence[Location]) -> list[tuple[float, float, float, Terrain]]:
+        # Slot offers time one new place against the same few hundred places again and again
+        # (the same list object each time): keep the per-place trigonometry of that list.
+        cached = self._cache.get(id(locations))
+        if cached is not None and cached[0] is locations:
+            return cached[1]
+        prepared = [
+            (math.radians(d.lat), math.radians(d.lon), math.cos(math.radians(d.lat)), d.terrain)
+            for d in locations
+        ]
+        if len(self._cache) >= 4:
+            self._cache.pop(next(iter(self._cache), 0), None)
+        self._cache[id(locations)] = (locations, prepared)
+        return prepared
+
+    def _metres(
+        self, origin: Location, dest: list[tuple[float, float, float, Terrain]]
+    ) -> list[float]:
+        # The same origin is often timed for several modes in a row: remember the last row.
+        last = self._last_row
+        if last is not None and last[0] == origin and last[1] is dest:
+            return last[2]
+        p1, l1 = math.radians(origin.lat), math.radians(origin.lon)
+        c1 = math.cos(p1)
+        two_r = 2 * _EARTH_RADIUS_M
+        sin, asin, sqrt = math.sin, math.asin, math.sqrt
+        row = [
+            two_r
+            * asin(min(1.0, sqrt(sin((p2 - p1) / 2) ** 2 + c1 * c2 * sin((l2 - l1) / 2) ** 2)))
+            for p2, l2, c2, _ in dest
+        ]
+        self._last_row = (origin, dest, row)
+        return row
+
     def durations(
         self, origins: Sequence[Location], destinations: Sequence[Location], mode: TravelMode
     ) -> list[list[int]]:
-        # Precompute per-location trigonometry once: this runs for every slot offer.
         speeds = self.speed_kmh[mode]
-        factor = {t: self.detour[t] * 3.6 / speeds[t] for t in Terrain}
-        dest = [
-            (math.radians(d.lat), math.radians(d.lon), math.cos(math.radians(d.lat)), d)
-            for d in destinations
-        ]
-        two_r = 2 * _EARTH_RADIUS_M
+        # seconds per metre, by the worse terrain of the two ends
+        per_m = {
+            (t1, t2): self.detour[w] * 3.6 / speeds[w]
+            for t1 in Terrain
+            for t2 in Terrain
+            for w in (t1 if _SEVERITY[t1] >= _SEVERITY[t2] else t2,)
+        }
+        dest = self._prepared(destinations)
+        ceil = math.ceil
         out: list[list[int]] = []
         for o in origins:
-            p1, l1 = math.radians(o.lat), math.radians(o.lon)
-            c1 = math.cos(p1)
-            sev_o = _SEVERITY[o.terrain]
-            row: list[int] = []
-            for p2, l2, c2, d in dest:
-                if d == o:
-                    row.append(0)
-                    continue
-                h = math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2
-                m = two_r * math.asin(min(1.0, math.sqrt(h)))
-                t = o.terrain if sev_o >= _SEVERITY[d.terrain] else d.terrain
-                row.append(math.ceil(m * factor[t]))
-            out.append(row)
+            to = o.terrain
+            metres = self._metres(o, dest)
+            out.append([ceil(m * per_m[to, d[3]]) for m, d in zip(metres, dest, strict=True)])
         return out
 
 

@@ -50,6 +50,38 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(_args: argparse.Namespace) -> int:
+    import logging
+
+    from web.worker import run_forever
+
+    logging.basicConfig(level=logging.INFO)
+    run_forever()
+    return 0
+
+
+def _replan(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from dispatch.geography import service as geography_service
+    from dispatch.planning import service as planning
+
+    engine = make_engine(get_settings().database_url)
+    with write_session(engine) as session:
+        district = geography_service.get_district_by_code(session=session, code=args.district)
+        outcome = planning.replan(
+            session=session,
+            district_id=district.id or 0,
+            day=dt.date.fromisoformat(args.day),
+            time_limit_s=args.time_limit,
+        )
+    print(
+        f"{district.name} {outcome.day}: plan v{outcome.version}, {outcome.assigned} visits "
+        f"assigned, {outcome.unassigned} left out, {outcome.wall_s:.2f} s ({outcome.source})"
+    )
+    return 0
+
+
 def _solve(args: argparse.Namespace) -> int:
     from routing.benchmark_cli import solve_file
 
@@ -62,6 +94,12 @@ def _solve(args: argparse.Namespace) -> int:
             f"{result['distance']:.2f}, feasible={result['feasible']}, {result['wall_s']:.2f} s"
         )
     return 0 if result["feasible"] else 2
+
+
+def _call(args: argparse.Namespace) -> int:
+    from web import phone
+
+    return phone.main(get_settings(), caller=args.caller, called=args.to, server=args.server)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("worker", help="run the scheduled tasks (one process per deployment)")
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("replan", help="improve one district's plan for a day with OR-Tools")
+    p.add_argument("--district", required=True, help="district code, e.g. JMU")
+    p.add_argument("--day", required=True, help="YYYY-MM-DD")
+    p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
+    p.set_defaults(func=_replan)
+
+    p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
+    p.add_argument("--from", dest="caller", required=True, help="your number, e.g. +919812345678")
+    p.add_argument("--to", default=None, help="the number dialled (default: the state's line)")
+    p.add_argument("--server", default=None, help="a running server's URL (default: in-process)")
+    p.set_defaults(func=_call)
 
     p = sub.add_parser("solve", help="solve a VRPTW benchmark instance file")
     p.add_argument("path")

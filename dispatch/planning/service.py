@@ -32,6 +32,7 @@ from dispatch.requests.rules import PLANNED, RequestStatus
 from routing.insertion import SlotFinder, SlotOffer
 from routing.model import TimeWindow, Visit
 from routing.params import SearchParameters
+from routing.plan import Result
 from routing.solver import solve
 
 S = RequestStatus
@@ -359,6 +360,45 @@ class ReplanOutcome:
     source: str
 
 
+def prepare_replan(*, session: Session, district_id: int, day: dt.date) -> zone.ZoneDay:
+    """Read what a re-plan needs (a read-only session is enough)."""
+    return zone.load(session, district_id, day)
+
+
+def improve(zd: zone.ZoneDay, *, time_limit_s: float, workers: int = 1) -> Result:
+    """Let OR-Tools improve the zone-day's plan: warm start, visits kept with their agents
+    unless moving them pays. Pure computation: hold no transaction open while it runs."""
+    return solve(
+        zd.problem, SearchParameters(time_limit_s=time_limit_s, workers=workers), current=zd.plan
+    )
+
+
+def save_replan(
+    *, session: Session, zd: zone.ZoneDay, result: Result, actor: str = store.ACTOR
+) -> ReplanOutcome:
+    """Save an improved plan if its zone-day has not moved on; else `PlanOutdated`."""
+    version = store.save(
+        session=session,
+        district_id=zd.district_id,
+        day=zd.day,
+        based_on=zd.version,
+        plan=result.plan,
+        clock=zd.clock,
+        requests=zd.requests,
+        actor=actor,
+        improved=True,
+    )
+    return ReplanOutcome(
+        zd.district_id,
+        zd.day,
+        version,
+        result.plan.assigned_count,
+        len(result.plan.unassigned),
+        result.wall_s,
+        result.source,
+    )
+
+
 def replan(
     *,
     session: Session,
@@ -367,29 +407,8 @@ def replan(
     time_limit_s: float | None = None,
     actor: str = store.ACTOR,
 ) -> ReplanOutcome:
-    """Improve the day's plan with OR-Tools from the current plan (warm start, stability).
-
-    Raises `PlanOutdated` if a booking saved a newer version meanwhile: compute again.
-    """
-    zd = zone.load(session, district_id, day)
+    """Prepare, improve and save in one go (tests, the command line). The scheduled
+    improvement splits these so that no write lock is held while OR-Tools searches."""
+    zd = prepare_replan(session=session, district_id=district_id, day=day)
     limit = time_limit_s if time_limit_s is not None else get_settings().replan_seconds
-    result = solve(zd.problem, SearchParameters(time_limit_s=limit), current=zd.plan)
-    version = store.save(
-        session=session,
-        district_id=district_id,
-        day=day,
-        based_on=zd.version,
-        plan=result.plan,
-        clock=zd.clock,
-        requests=zd.requests,
-        actor=actor,
-    )
-    return ReplanOutcome(
-        district_id,
-        day,
-        version,
-        result.plan.assigned_count,
-        len(result.plan.unassigned),
-        result.wall_s,
-        result.source,
-    )
+    return save_replan(session=session, zd=zd, result=improve(zd, time_limit_s=limit), actor=actor)

@@ -36,7 +36,9 @@ class PlanOutdated(Conflict):
         self.based_on = based_on
 
 
-def bump_version(session: Session, district_id: int, day: dt.date, based_on: int) -> int:
+def bump_version(
+    session: Session, district_id: int, day: dt.date, based_on: int, *, improved: bool = False
+) -> int:
     """Claim version `based_on + 1` of the zone-day, or raise `PlanOutdated`."""
     table = ZonePlan.__table__  # type: ignore[attr-defined]
     if based_on == 0 and session.get(ZonePlan, (district_id, day)) is None:
@@ -44,7 +46,11 @@ def bump_version(session: Session, district_id: int, day: dt.date, based_on: int
             with session.begin_nested():
                 session.execute(
                     sa.insert(table).values(
-                        district_id=district_id, day=day, version=1, updated_at=utcnow()
+                        district_id=district_id,
+                        day=day,
+                        version=1,
+                        updated_at=utcnow(),
+                        improved_version=1 if improved else 0,
                     )
                 )
             return 1
@@ -53,7 +59,11 @@ def bump_version(session: Session, district_id: int, day: dt.date, based_on: int
     result = session.execute(
         sa.update(table)
         .where(table.c.district_id == district_id, table.c.day == day, table.c.version == based_on)
-        .values(version=based_on + 1, updated_at=utcnow())
+        .values(
+            version=based_on + 1,
+            updated_at=utcnow(),
+            **({"improved_version": based_on + 1} if improved else {}),
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PlanOutdated(district_id, day, based_on)
@@ -71,9 +81,14 @@ def save(
     clock: Clock,
     requests: dict[str, DoorstepRequest],
     actor: str = ACTOR,
+    improved: bool = False,
 ) -> int:
-    """Persist `plan` as the next version and bring request statuses in line with it."""
-    version = bump_version(session, district_id, day, based_on)
+    """Persist `plan` as the next version and bring request statuses in line with it.
+
+    `improved` marks a plan OR-Tools has improved: the zone-day needs no improvement until
+    the next booking or change.
+    """
+    version = bump_version(session, district_id, day, based_on, improved=improved)
     for route in plan.routes:
         agent_id = agent_id_of(route.agent_id)
         for position, stop in enumerate(route.stops):

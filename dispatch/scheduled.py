@@ -1,0 +1,61 @@
+"""Scheduled tasks as plain functions: no scheduler import here (see `web.worker`).
+
+Each takes an engine and plain values, works one unit at a time in its own session, logs a
+failed unit and carries on with the next, and can run twice without harm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from dispatch.db import read_session, write_session
+from dispatch.planning import service as planning
+from dispatch.planning.models import ZonePlan
+from dispatch.planning.store import PlanOutdated
+
+log = logging.getLogger(__name__)
+IMPROVER = "planner:improve"
+
+
+def zone_days_to_improve(*, engine: Engine, today: dt.date) -> list[tuple[int, dt.date]]:
+    """Zone-days from `today` on whose plan changed since OR-Tools last improved it."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(col(ZonePlan.district_id), col(ZonePlan.day))
+            .where(
+                col(ZonePlan.day) >= today, col(ZonePlan.version) > col(ZonePlan.improved_version)
+            )
+            .order_by(col(ZonePlan.day), col(ZonePlan.updated_at))
+        ).all()
+    return [(int(d), day) for d, day in rows]
+
+
+def improve_plans(
+    *, engine: Engine, today: dt.date, time_limit_s: float, workers: int = 1, most: int = 20
+) -> list[planning.ReplanOutcome]:
+    """Re-plan changed zone-days with OR-Tools, holding no write lock while it searches.
+
+    A booking that lands meanwhile wins: the improved plan is then outdated, dropped, and
+    the zone-day is improved again on the next run.
+    """
+    outcomes: list[planning.ReplanOutcome] = []
+    for district_id, day in zone_days_to_improve(engine=engine, today=today)[:most]:
+        try:
+            with read_session(engine) as session:
+                zd = planning.prepare_replan(session=session, district_id=district_id, day=day)
+            result = planning.improve(zd, time_limit_s=time_limit_s, workers=workers)
+            with write_session(engine) as session:
+                outcomes.append(
+                    planning.save_replan(session=session, zd=zd, result=result, actor=IMPROVER)
+                )
+        except PlanOutdated:
+            log.info(
+                "plan of district %s on %s changed while improving; next run", district_id, day
+            )
+        except Exception:
+            log.exception("improving the plan of district %s on %s failed", district_id, day)
+    return outcomes

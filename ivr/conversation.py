@@ -1,0 +1,219 @@
+"""One webhook, one transaction: find the call, replay a stored answer or run the step's
+handler, store the answer with the call's new place, commit — and always answer TwiML.
+
+A retried webhook (same CallSid, same step and turn, same input) gets the stored answer and
+changes nothing. The turn travels in every action URL (`?t=`), so a caller who meets the same
+step twice is not mistaken for a retry. Whatever fails inside, the caller hears an apology and
+is asked again, and after repeated failures is put through to a person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch.calls import service as call_service
+from dispatch.citizens import service as citizen_service
+from dispatch.config import Settings
+from dispatch.db import write_session
+from dispatch.states import service as state_service
+from dispatch.states.models import State
+from ivr import languages, steps
+from ivr.flow import ANSWER, ASK, PERSON_KEY, Ctx, Said
+from ivr.progress import Progress
+from ivr.prompts import P, Prompts
+from ivr.twiml import Enqueue, Hangup, Redirect, Reply
+
+log = logging.getLogger(__name__)
+
+#: Failed steps in one call before the caller is put through to a person.
+MAX_ERRORS = 2
+#: Steps whose keys are not a menu choice, so 0 does not mean "a person".
+_NO_PERSON_KEY = frozenset({"person", "queue_left"})
+
+steps.register()
+
+
+@dataclass
+class Outcome:
+    twiml: str
+    outbox: list[int] = field(default_factory=list)
+
+
+def said_from(form: Mapping[str, str]) -> Said:
+    return Said(digits=form.get("Digits", "").strip(), speech=form.get("SpeechResult", "").strip())
+
+
+def input_hash(form: Mapping[str, str]) -> str:
+    """What the caller (or Twilio) sent to a step: a retry sends the same."""
+    parts = [form.get(k, "") for k in ("Digits", "SpeechResult", "QueueResult", "QueueTime")]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def state_for(session: Session, settings: Settings, to_number: str) -> State:
+    """The state whose toll-free number was called, else the default state."""
+    digits = "".join(ch for ch in to_number if ch.isdigit())
+    if digits:
+        found = state_service.get_by_toll_free(session=session, number=digits)
+        if found is not None:
+            return found
+        for state in state_service.list_all(session=session):
+            if digits.endswith(state.toll_free):
+                return state
+    return state_service.get(session=session, code=settings.default_state)
+
+
+def handle(
+    *,
+    engine: Engine,
+    settings: Settings,
+    prompts: Prompts,
+    kind: str,
+    step: str,
+    turn: int,
+    form: Mapping[str, str],
+    now: dt.datetime,
+) -> Outcome:
+    """Answer the webhook `kind` ("incoming", "ask" or "answer") for `step`."""
+    call_sid = form.get("CallSid", "")
+    if not call_sid:
+        return Outcome(_apology(settings, prompts, language="hi", redirect=None, person=False))
+    if step not in (ANSWER if kind == "answer" else ASK):
+        log.warning("call %s: unknown step %s/%s", call_sid, kind, step)
+        return _failed(engine, settings, prompts, call_sid, step)
+    try:
+        with write_session(engine) as session:
+            if kind == "incoming":
+                _open(session, settings, call_sid, form, now)
+            call = call_service.get_for_update(session=session, call_sid=call_sid)
+            key = f"{kind}/{step}"
+            digest = input_hash(form)
+            stored = call_service.stored_answer(
+                session=session, call_sid=call_sid, step=key, turn=turn, input_hash=digest
+            )
+            if stored is not None:
+                return Outcome(stored)
+            ctx = Ctx(
+                session=session,
+                settings=settings,
+                prompts=prompts,
+                call=call,
+                state=state_service.get(session=session, code=call.state_code),
+                progress=Progress.from_json(call.data),
+                now=now,
+                step=step,
+                form=dict(form),
+            )
+            reply = _run(ctx, kind, step, said_from(form))
+            twiml = reply.to_xml()
+            call_service.store_answer(
+                session=session,
+                call_sid=call_sid,
+                step=key,
+                turn=turn,
+                input_hash=digest,
+                answer=twiml,
+                now=now,
+            )
+            call_service.advance(
+                session=session,
+                call=call,
+                step=ctx.at or step,
+                data=ctx.progress.to_json(),
+                now=now,
+            )
+            return Outcome(twiml, ctx.outbox)
+    except Exception:
+        log.exception("call %s: step %s/%s failed", call_sid, kind, step)
+        return _failed(engine, settings, prompts, call_sid, step)
+
+
+def _open(
+    session: Session, settings: Settings, call_sid: str, form: Mapping[str, str], now: dt.datetime
+) -> None:
+    if call_service.find(session=session, call_sid=call_sid) is not None:
+        return
+    state = state_for(session, settings, form.get("To", ""))
+    caller = form.get("From", "")
+    citizen = citizen_service.find_by_phone(session=session, state_code=state.code, phone=caller)
+    offered = languages.offered(
+        state.languages, recorded_prompts=bool(settings.prompt_audio_base_url)
+    )
+    codes = [lang.code for lang in offered] or [languages.FALLBACK]
+    language = citizen.language if citizen and citizen.language in codes else codes[0]
+    call_service.start(
+        session=session,
+        call_sid=call_sid,
+        state_code=state.code,
+        from_number=caller,
+        to_number=form.get("To", ""),
+        language=language,
+        citizen_id=citizen.id if citizen else None,
+        now=now,
+    )
+
+
+def _run(ctx: Ctx, kind: str, step: str, said: Said) -> Reply:
+    if kind == "incoming" or kind == "ask":
+        return ASK[step](ctx)
+    if said.digits == PERSON_KEY and step not in _NO_PERSON_KEY:
+        ctx.progress.retries.pop(step, None)
+        return ASK["person"](ctx)
+    return ANSWER[step](ctx, said)
+
+
+def _failed(
+    engine: Engine, settings: Settings, prompts: Prompts, call_sid: str, step: str
+) -> Outcome:
+    """The apology after a failed step: ask again, or after repeated failures, a person (or,
+    if leaving the person queue failed, goodbye: never a loop back into the queue)."""
+    language, at, turn, errors = "hi", None, 0, MAX_ERRORS + 1
+    try:
+        with write_session(engine) as session:
+            errors = call_service.count_error(session=session, call_sid=call_sid)
+            call = call_service.find(session=session, call_sid=call_sid)
+            if call is not None:
+                language, at, turn = call.language, call.step, call.turn
+    except Exception:
+        log.exception("call %s: could not even count the failure", call_sid)
+    base = settings.public_base_url.rstrip("/")
+    if at is not None and at in ASK and at != "goodbye" and errors <= MAX_ERRORS:
+        redirect = f"{base}/ivr/voice/ask/{at}?t={turn + 1}"
+        return Outcome(_apology(settings, prompts, language=language, redirect=redirect))
+    person = step != "queue_left"
+    return Outcome(_apology(settings, prompts, language=language, redirect=None, person=person))
+
+
+def _apology(
+    settings: Settings,
+    prompts: Prompts,
+    *,
+    language: str,
+    redirect: str | None,
+    person: bool = True,
+) -> str:
+    """TwiML that needs no database: sorry, then ask again, a person, or goodbye."""
+    reply = Reply.of(prompts.say(P.ERROR, language))
+    base = settings.public_base_url.rstrip("/")
+    if redirect is not None:
+        reply += Reply((Redirect(redirect),))
+    elif person:
+        reply += Reply.of(prompts.say(P.TO_PERSON, language))
+        reply += Reply(
+            (
+                Enqueue(
+                    queue=settings.call_agent_queue,
+                    action=f"{base}/ivr/voice/answer/queue_left?t=0",
+                    wait_url=f"{base}/ivr/voice/queue/wait",
+                ),
+            )
+        )
+    else:
+        reply += Reply((Hangup(),))
+    return reply.to_xml()

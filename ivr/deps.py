@@ -1,0 +1,66 @@
+"""Dependency aliases for the IVR webhooks: settings, engine, prompts, clock, SMS sender.
+
+The composition root (`web.app.create_app`) puts settings and the engine on `app.state`;
+tests override these functions through `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+
+from dispatch.config import Settings
+from dispatch.notifications.service import OutboxSender
+from dispatch.ports import Clock, SmsSender, SystemClock
+from ivr import prompts as prompt_files
+from ivr.sms import TwilioSmsSender
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_prompts(settings: Annotated[Settings, Depends(get_settings)]) -> prompt_files.Prompts:
+    return prompt_files.load(settings.seed_dir / "prompts", settings.prompt_audio_base_url)
+
+
+def get_clock() -> Clock:
+    return SystemClock()
+
+
+def make_sms_sender(settings: Settings) -> SmsSender:
+    """The SMS port's adapter for `settings.sms_backend`: Twilio, or the development outbox."""
+    if settings.sms_backend == "twilio":
+        return TwilioSmsSender(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_from_number,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    return OutboxSender()
+
+
+def get_sms_sender(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> SmsSender:
+    """One sender per app (the Twilio one pools its connections)."""
+    sender: SmsSender | None = getattr(request.app.state, "sms_sender", None)
+    if sender is None:
+        sender = make_sms_sender(settings)
+        request.app.state.sms_sender = sender
+    return sender
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+PromptsDep = Annotated[prompt_files.Prompts, Depends(get_prompts)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SmsSenderDep = Annotated[SmsSender, Depends(get_sms_sender)]

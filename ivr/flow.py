@@ -1,0 +1,240 @@
+"""The conversation's building blocks: the per-webhook context, the step registry, menus.
+
+A step has an *ask* (speak a question, gather the answer with an action URL back to the step)
+and an *answer* (act on the keys or speech, then ask the next step in the same reply, so the
+caller hears no gap). Handlers register with `@asks(name)` / `@answers(name)` and return a
+`Reply`; `Ctx.goto(step)` renders another step's question. A wrong or missing answer is
+re-prompted twice, then the caller is put through to a person: never a dead end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlmodel import Session
+
+from dispatch import validation
+from dispatch.calls import service as call_service
+from dispatch.calls.models import CallSession, CallStatus
+from dispatch.citizens.models import Citizen
+from dispatch.config import Settings
+from dispatch.errors import InvalidInput
+from dispatch.states.models import State
+from ivr import languages
+from ivr.progress import Progress
+from ivr.prompts import P, Prompts, Value
+from ivr.speech import Speech
+from ivr.twiml import Gather, Hangup, Prompt, Reply, Say
+
+#: Re-prompts after a missing or wrong answer before the caller is offered a person.
+MAX_RETRIES = 2
+#: Items per page of a keypad menu: keys 1-8, 9 for the next page, 0 for a person.
+PAGE_SIZE = 8
+MORE_KEY = "9"
+PERSON_KEY = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """What the caller answered: keys pressed and/or recognised speech (either may be empty)."""
+
+    digits: str = ""
+    speech: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.digits and not self.speech.strip()
+
+
+@dataclass
+class Ctx:
+    """Everything one webhook's handler needs; built and committed by `ivr.conversation`."""
+
+    session: Session
+    settings: Settings
+    prompts: Prompts
+    call: CallSession
+    state: State
+    progress: Progress
+    now: dt.datetime
+    step: str  # the step being answered (or asked)
+    at: str = ""  # the step the reply leaves the caller at
+    form: dict[str, str] = field(default_factory=dict)  # the webhook's parameters
+    outbox: list[int] = field(default_factory=list)  # SMS to send once committed
+
+    @property
+    def lang(self) -> str:
+        return self.call.language
+
+    @property
+    def locale(self) -> languages.Language:
+        return languages.LANGUAGES.get(self.lang, languages.LANGUAGES[languages.FALLBACK])
+
+    @property
+    def value_lang(self) -> str:
+        """The language values (names, amounts, times) are put into words in."""
+        return languages.speaking(self.lang).code
+
+    @property
+    def speech(self) -> Speech:
+        return Speech(self.prompts, self.value_lang, self.state.timezone)
+
+    @property
+    def offered(self) -> list[languages.Language]:
+        return languages.offered(
+            self.state.languages, recorded_prompts=bool(self.settings.prompt_audio_base_url)
+        )
+
+    @property
+    def citizen(self) -> Citizen | None:
+        if self.call.citizen_id is None:
+            return None
+        return self.session.get(Citizen, self.call.citizen_id)
+
+    def caller_phone(self) -> str | None:
+        """The caller's mobile number in E.164: keyed in, or their caller ID if it is valid."""
+        if self.progress.phone:
+            return self.progress.phone
+        try:
+            return validation.phone(self.call.from_number)
+        except InvalidInput:
+            return None
+
+    # --- building replies -------------------------------------------------------------------
+
+    def url(self, kind: str, step: str) -> str:
+        """An absolute webhook URL under the public base URL, carrying the next turn."""
+        base = self.settings.public_base_url.rstrip("/")
+        return f"{base}/ivr/voice/{kind}/{step}?t={self.call.turn + 1}"
+
+    def words(self, key: P, **values: Value) -> list[Prompt]:
+        return self.prompts.say(key, self.lang, **values)
+
+    def say(self, key: P, **values: Value) -> Reply:
+        return Reply.of(self.words(key, **values))
+
+    def gather(
+        self,
+        step: str,
+        prompts: Sequence[Prompt],
+        *,
+        speech: bool = False,
+        num_digits: int | None = 1,
+        timeout: int = 6,
+        hints: str | None = None,
+    ) -> Reply:
+        """Ask at `step`: speak `prompts` while listening for keys (and speech if asked and the
+        language has recognition); the answer goes to the step's answer handler."""
+        self.at = step
+        with_speech = speech and self.locale.has_tts
+        return Reply(
+            (
+                Gather(
+                    action=self.url("answer", step),
+                    prompts=tuple(prompts),
+                    speech=with_speech,
+                    language=self.locale.locale or "hi-IN",
+                    num_digits=num_digits,
+                    timeout=timeout,
+                    hints=hints if with_speech else None,
+                ),
+            )
+        )
+
+    def goto(self, step: str) -> Reply:
+        """Ask another step (or the same one again) in this reply."""
+        if step != self.step:
+            self.progress.retries.pop(self.step, None)
+        return ASK[step](self)
+
+    def retry(self, problem: P) -> Reply:
+        """Say what was wrong and ask again; after `MAX_RETRIES`, put through to a person."""
+        count = self.progress.retries.get(self.step, 0) + 1
+        self.progress.retries[self.step] = count
+        if count > MAX_RETRIES:
+            self.progress.retries.pop(self.step, None)
+            return self.say(problem) + self.say(P.TO_PERSON) + ASK["person"](self)
+        return self.say(problem) + ASK[self.step](self)
+
+    def unclear(self, said: Said) -> Reply:
+        return self.retry(P.NO_INPUT if said.empty else P.WRONG_KEY)
+
+    def goodbye(self) -> Reply:
+        """Thank the caller and hang up; a call that settled nothing else is completed."""
+        self.at = "goodbye"
+        if self.call.status is CallStatus.ACTIVE:
+            call_service.settle(session=self.session, call=self.call, status=CallStatus.COMPLETED)
+        return self.say(P.GOODBYE, service_name=self.state.service_name) + Reply((Hangup(),))
+
+    def tts(self, text: str, language: str | None = None) -> Reply:
+        """Speak a free text (e.g. what the caller said back to them) in a voice."""
+        lang = languages.speaking(language or self.lang)
+        assert lang.locale is not None
+        return Reply((Say(text, lang.locale, lang.voice),))
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+AskHandler = Callable[[Ctx], Reply]
+AnswerHandler = Callable[[Ctx, Said], Reply]
+ASK: dict[str, AskHandler] = {}
+ANSWER: dict[str, AnswerHandler] = {}
+A = TypeVar("A", bound=AskHandler)
+B = TypeVar("B", bound=AnswerHandler)
+
+
+def asks(step: str) -> Callable[[A], A]:
+    def register(handler: A) -> A:
+        ASK[step] = handler
+        return handler
+
+    return register
+
+
+def answers(step: str) -> Callable[[B], B]:
+    def register(handler: B) -> B:
+        ANSWER[step] = handler
+        return handler
+
+    return register
+
+
+# --- paged keypad menus ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    name: Value
+
+
+def page_of(items: Sequence[Item], page: int) -> tuple[list[Item], bool]:
+    """The items read out on `page` (keys 1..8) and whether a further page exists."""
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = page % pages
+    shown = list(items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE])
+    return shown, pages > 1
+
+
+def menu_words(ctx: Ctx, items: Sequence[Item], page: int) -> list[Prompt]:
+    shown, more = page_of(items, page)
+    words: list[Prompt] = []
+    for key, item in enumerate(shown, start=1):
+        words += ctx.words(P.OPTION, name=item.name, digit=key)
+    if more:
+        words += ctx.words(P.MORE_OPTION)
+    words += ctx.words(P.PERSON_OPTION)
+    return words
+
+
+def menu_choice(ctx: Ctx, items: Sequence[Item], said: Said) -> Item | str | None:
+    """The item keyed on the current page, "more" for the next page, or None."""
+    shown, more = page_of(items, ctx.progress.page)
+    if more and said.digits == MORE_KEY:
+        return "more"
+    if said.digits.isdigit() and 1 <= int(said.digits) <= len(shown):
+        return shown[int(said.digits) - 1]
+    return None

@@ -1,0 +1,272 @@
+"""Where the agent should come: the caller's last address, or district and block by paged
+keypad menus (or by name), then the village by name or PIN code, and a landmark in the
+caller's own words. A caller without caller ID keys in a mobile number first (it is where the
+confirmation SMS goes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dispatch import validation
+from dispatch.catalogue import rules as matching
+from dispatch.citizens import service as citizen_service
+from dispatch.citizens.models import Address
+from dispatch.errors import InvalidInput
+from dispatch.geography import service as geography_service
+from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words
+from ivr.prompts import P
+from ivr.steps import words
+from ivr.twiml import Reply
+
+LANDMARK_MAX = 120
+
+
+def start(ctx: Ctx) -> Reply:
+    """The first question about the address."""
+    if ctx.caller_phone() is None:
+        return ctx.goto("phone")
+    return _known_or_new(ctx)
+
+
+def _known_or_new(ctx: Ctx) -> Reply:
+    citizen = ctx.citizen
+    if (
+        citizen is not None
+        and citizen.id is not None
+        and citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
+    ):
+        return ctx.goto("address_known")
+    ctx.progress.page = 0
+    return ctx.goto("district")
+
+
+def _by_name(said: str, items: Sequence[Item], names: dict[int, list[str]]) -> Item | None:
+    """The item whose names best match what was said, if any matches well enough."""
+    ranked = matching.rank(said, [(str(i.id), names[i.id]) for i in items], limit=1)
+    if not ranked:
+        return None
+    return next(i for i in items if str(i.id) == ranked[0].key)
+
+
+@asks("phone")
+def ask_phone(ctx: Ctx) -> Reply:
+    return ctx.gather("phone", ctx.words(P.PHONE_ASK), num_digits=10, timeout=12)
+
+
+@answers("phone")
+def on_phone(ctx: Ctx, said: Said) -> Reply:
+    if said.empty:
+        return ctx.unclear(said)
+    try:
+        phone = validation.phone(said.digits)
+    except InvalidInput:
+        return ctx.retry(P.PHONE_INVALID)
+    ctx.progress.phone = phone
+    known = citizen_service.find_by_phone(
+        session=ctx.session, state_code=ctx.state.code, phone=phone
+    )
+    if known is not None:
+        ctx.call.citizen_id = known.id
+    return _known_or_new(ctx)
+
+
+@asks("address_known")
+def ask_address_known(ctx: Ctx) -> Reply:
+    citizen = ctx.citizen
+    assert citizen is not None and citizen.id is not None
+    last = citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
+    assert last is not None
+    return ctx.gather("address_known", ctx.words(P.ADDRESS_KNOWN, place=words.place(ctx, last)))
+
+
+@answers("address_known")
+def on_address_known(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == "1":
+        citizen = ctx.citizen
+        assert citizen is not None and citizen.id is not None
+        last = citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
+        assert last is not None
+        ctx.progress.address_id = last.id
+        return ctx.goto("windows")
+    if said.digits == "2":
+        ctx.progress.page = 0
+        return ctx.goto("district")
+    return ctx.unclear(said)
+
+
+# --- district and block: paged menus, or the name said aloud ----------------------------------
+
+
+def _districts(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
+    found = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
+    items = [Item(d.id or 0, words.district_name(ctx, d)) for d in found]
+    return items, {d.id or 0: [d.name, d.name_hi] for d in found}
+
+
+def _blocks(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
+    assert ctx.progress.district_id is not None
+    found = geography_service.blocks(session=ctx.session, district_id=ctx.progress.district_id)
+    return [Item(b.id or 0, b.name) for b in found], {b.id or 0: [b.name] for b in found}
+
+
+def _villages(ctx: Ctx, *, only_matches: bool = False) -> tuple[list[Item], dict[int, list[str]]]:
+    assert ctx.progress.block_id is not None
+    found = geography_service.villages(session=ctx.session, block_id=ctx.progress.block_id)
+    if only_matches and ctx.progress.matches:
+        found = [v for v in found if v.id in ctx.progress.matches]
+    return [Item(v.id or 0, v.name) for v in found], {v.id or 0: [v.name] for v in found}
+
+
+def _hints(names: dict[int, list[str]]) -> str:
+    return ", ".join(n for group in names.values() for n in group if n)[:900]
+
+
+@asks("district")
+def ask_district(ctx: Ctx) -> Reply:
+    items, names = _districts(ctx)
+    prompts = ctx.words(P.DISTRICT_ASK) if ctx.progress.page == 0 else []
+    prompts += menu_words(ctx, items, ctx.progress.page)
+    return ctx.gather("district", prompts, speech=True, timeout=8, hints=_hints(names))
+
+
+@answers("district")
+def on_district(ctx: Ctx, said: Said) -> Reply:
+    items, names = _districts(ctx)
+    choice = _choose(ctx, said, items, names)
+    if choice == "more":
+        ctx.progress.page += 1
+        return ctx.goto("district")
+    if isinstance(choice, Item):
+        ctx.progress.district_id, ctx.progress.page = choice.id, 0
+        return ctx.goto("block")
+    return ctx.unclear(said)
+
+
+@asks("block")
+def ask_block(ctx: Ctx) -> Reply:
+    items, names = _blocks(ctx)
+    prompts = ctx.words(P.BLOCK_ASK) if ctx.progress.page == 0 else []
+    prompts += menu_words(ctx, items, ctx.progress.page)
+    return ctx.gather("block", prompts, speech=True, timeout=8, hints=_hints(names))
+
+
+@answers("block")
+def on_block(ctx: Ctx, said: Said) -> Reply:
+    items, names = _blocks(ctx)
+    choice = _choose(ctx, said, items, names)
+    if choice == "more":
+        ctx.progress.page += 1
+        return ctx.goto("block")
+    if isinstance(choice, Item):
+        ctx.progress.block_id, ctx.progress.page = choice.id, 0
+        return ctx.goto("village")
+    return ctx.unclear(said)
+
+
+def _choose(
+    ctx: Ctx, said: Said, items: list[Item], names: dict[int, list[str]]
+) -> Item | str | None:
+    if said.speech and not said.digits:
+        return _by_name(said.speech, items, names)
+    return menu_choice(ctx, items, said)
+
+
+# --- village and landmark ---------------------------------------------------------------------
+
+
+@asks("village")
+def ask_village(ctx: Ctx) -> Reply:
+    _, names = _villages(ctx)
+    return ctx.gather(
+        "village",
+        ctx.words(P.VILLAGE_ASK),
+        speech=True,
+        num_digits=6,
+        timeout=10,
+        hints=_hints(names),
+    )
+
+
+@answers("village")
+def on_village(ctx: Ctx, said: Said) -> Reply:
+    if said.empty:
+        return ctx.unclear(said)
+    items, names = _villages(ctx)
+    ctx.progress.page, ctx.progress.matches = 0, []
+    if said.digits:  # a PIN code: one village, or a short menu of the villages sharing it
+        by_pin = geography_service.villages_by_pincode(session=ctx.session, pincode=said.digits)
+        ids = {v.id for v in by_pin if v.block_id == ctx.progress.block_id}
+        found = [i for i in items if i.id in ids]
+        if len(found) > 1:
+            ctx.progress.matches = [i.id for i in found]
+            return ctx.goto("village_menu")
+    else:
+        best = _by_name(said.speech, items, names)
+        found = [best] if best else []
+    if not found:
+        return ctx.say(P.VILLAGE_NOT_FOUND) + ctx.goto("village_menu")
+    ctx.progress.village_id = found[0].id
+    return ctx.goto("landmark")
+
+
+@asks("village_menu")
+def ask_village_menu(ctx: Ctx) -> Reply:
+    items, _ = _villages(ctx, only_matches=True)
+    prompts = ctx.words(P.VILLAGE_CHOOSE) if ctx.progress.page == 0 else []
+    return ctx.gather("village_menu", prompts + menu_words(ctx, items, ctx.progress.page))
+
+
+@answers("village_menu")
+def on_village_menu(ctx: Ctx, said: Said) -> Reply:
+    items, _ = _villages(ctx, only_matches=True)
+    choice = menu_choice(ctx, items, said)
+    if choice == "more":
+        ctx.progress.page += 1
+        return ctx.goto("village_menu")
+    if isinstance(choice, Item):
+        ctx.progress.village_id, ctx.progress.page, ctx.progress.matches = choice.id, 0, []
+        return ctx.goto("landmark")
+    return ctx.unclear(said)
+
+
+@asks("landmark")
+def ask_landmark(ctx: Ctx) -> Reply:
+    return ctx.gather("landmark", ctx.words(P.LANDMARK_ASK), speech=True, timeout=8)
+
+
+@answers("landmark")
+def on_landmark(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == "1":
+        landmark = ""
+    elif said.speech and not said.digits:
+        landmark = " ".join(said.speech.split())[:LANDMARK_MAX]
+    else:
+        return ctx.unclear(said)
+    address = _save_address(ctx, landmark)
+    return ctx.say(P.ADDRESS_NOTED, place=words.place(ctx, address)) + ctx.goto("windows")
+
+
+def _save_address(ctx: Ctx, landmark: str) -> Address:
+    phone = ctx.caller_phone()
+    assert phone is not None and ctx.progress.village_id is not None
+    citizen = ctx.citizen
+    if citizen is None:
+        language = ctx.lang if ctx.lang in ctx.state.languages else ctx.state.languages[0]
+        citizen = citizen_service.register(
+            session=ctx.session,
+            state_code=ctx.state.code,
+            phone=phone,
+            language=language,
+            actor=f"ivr:{ctx.call.call_sid}",
+        )
+        ctx.call.citizen_id = citizen.id
+    assert citizen.id is not None
+    address = citizen_service.add_address(
+        session=ctx.session,
+        citizen_id=citizen.id,
+        village_id=ctx.progress.village_id,
+        landmark=landmark,
+        actor=f"ivr:{ctx.call.call_sid}",
+    )
+    ctx.progress.address_id = address.id
+    return address

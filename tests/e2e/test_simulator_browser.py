@@ -1,0 +1,123 @@
+"""A real browser books a visit through the phone simulator, by clicking its keypad: the
+softphone page, its JavaScript and the signed webhooks behind it, end to end."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from dispatch.calls.models import CallSession, CallStatus
+from dispatch.config import Settings
+from dispatch.db import read_session
+from dispatch.ledger import service as ledger_service
+from dispatch.notifications import service as notification_service
+from dispatch.planning import service as planning_service
+from dispatch.requests import service as request_service
+from ivr.deps import get_clock
+from tests.conftest import unique_phone
+from tests.ivr.conftest import MONDAY_MORNING, FixedClock
+from web.app import create_app
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn on a free port, in a thread."""
+    planning_service.clear_cache()
+    app = create_app(settings=settings, engine=engine)
+    app.dependency_overrides[get_clock] = lambda: FixedClock(MONDAY_MORNING)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        planning_service.clear_cache()
+
+
+def _turn(page: Page) -> int:
+    return int(page.get_attribute("#status", "data-turn") or "0")
+
+
+def _press(page: Page, keys: str) -> str:
+    """Click the keys on the keypad and wait for the line's next question; return the text."""
+    before = _turn(page)
+    for key in keys:
+        page.click(f'#keys button[data-key="{key}"]')
+    page.wait_for_function(f"Number(document.getElementById('status').dataset.turn) > {before}")
+    return page.inner_text("#transcript")
+
+
+@pytest.mark.browser
+def test_booking_a_visit_by_clicking_the_keypad(live_url: str, engine: Engine) -> None:
+    caller = unique_phone()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_url}/simulator")
+            page.uncheck("#aloud")
+            page.fill("#caller", caller)
+            page.click("#dial")
+            page.wait_for_function("document.getElementById('status').dataset.turn === '1'")
+            assert "For English, press 2" in page.inner_text("#transcript")
+            _press(page, "2")  # English
+            _press(page, "1")  # a new request
+            assert "Income Certificate" in _press(page, "2")
+            _press(page, "1")  # Anantnag
+            _press(page, "1")  # block Anantnag
+            _press(page, "192201")  # Achabal's PIN code
+            page.fill("#speech", "near the post office")
+            before = _turn(page)
+            page.click("#say")
+            page.wait_for_function(
+                f"Number(document.getElementById('status').dataset.turn) > {before}"
+            )
+            assert "An agent can come at these times" in page.inner_text("#transcript")
+            _press(page, "1")  # the first window
+            assert "Your visit is booked" in _press(page, "1")  # agree to the fee
+            page.click("#hangup")
+            page.wait_for_function("document.getElementById('status').dataset.ended === 'true'")
+            status = page.inner_text("#status")
+        finally:
+            browser.close()
+    assert "logged as booked" in status and "request JK-30-" in status
+    with read_session(engine) as session:
+        call = session.exec(select(CallSession).where(CallSession.from_number == caller)).one()
+        assert call.status is CallStatus.BOOKED and call.request_id is not None
+        request = request_service.get(session=session, request_id=call.request_id)
+        charges = ledger_service.entries(session=session, request_id=call.request_id)
+        [sms] = notification_service.for_request(session=session, request_id=call.request_id)
+        trail = request_service.events(session=session, request_id=call.request_id)
+    assert request.reference in status and len(charges) == 1
+    assert sms.to == caller and request.reference in sms.body
+    assert len(trail) >= 2

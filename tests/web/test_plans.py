@@ -1,0 +1,55 @@
+"""The plan board shows each agent's visits in order with ETAs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from dispatch.config import Settings
+from dispatch.db import write_session
+from dispatch.planning import service as planning
+from tests import factories
+from web.app import create_app
+
+
+def test_board_lists_booked_visits_by_agent(engine: Engine, settings: Settings) -> None:
+    now = dt.datetime(2026, 12, 9, 7, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+    planning.clear_cache()
+    with write_session(engine) as s:
+        r = factories.request(s, district_code="RSI")
+        offer = planning.offer_windows(
+            session=s,
+            address_id=r.address_id,
+            service_id=r.service_id,
+            language=r.language,
+            now=now,
+        )[0]
+        booked = planning.book(session=s, request_id=r.id or 0, offer=offer, actor="t")
+    client = TestClient(create_app(settings=settings, engine=engine))
+    response = client.get("/plans", params={"district": "RSI", "day": "2026-12-09"})
+    assert response.status_code == 200
+    ctx = response.context  # type: ignore[attr-defined]
+    assert ctx["district"].code == "RSI" and ctx["version"] >= 1
+    rows = {row.reference: (agent.id, row) for agent, rs in ctx["routes"] for row in rs}
+    agent_id, row = rows[booked.reference]
+    assert agent_id == booked.agent_id and row.status == "assigned"
+    assert row.eta == booked.planned_arrival.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")  # type: ignore[union-attr]
+    assert booked.reference in response.text
+
+
+def test_board_rejects_a_malformed_day_readably(engine: Engine, settings: Settings) -> None:
+    client = TestClient(create_app(settings=settings, engine=engine))
+    response = client.get("/plans", params={"day": "tomorrow"})
+    assert response.status_code == 422
+    assert "day" in response.text
+
+
+def test_a_browser_gets_the_error_as_a_page(engine: Engine, settings: Settings) -> None:
+    client = TestClient(create_app(settings=settings, engine=engine))
+    response = client.get("/plans", params={"day": "tomorrow"}, headers={"accept": "text/html"})
+    assert response.status_code == 422
+    assert response.template.name == "error.html"  # type: ignore[attr-defined]
+    assert "day: Input should be a valid date" in response.text
