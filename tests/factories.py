@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlmodel import Session, col, select
 
 from dispatch.catalogue.models import Service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
 from dispatch.geography.models import Block, District, Village
+from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
@@ -75,3 +78,25 @@ def request(
         actor="test",
         idempotency_key=key,
     )
+
+
+def offers_for(
+    session: Session, request: DoorstepRequest, now: dt.datetime
+) -> list[planning.WindowOffer]:
+    """The windows the live plan offers this request's citizen at `now`."""
+    return planning.offer_windows(
+        session=session,
+        address_id=request.address_id,
+        service_id=request.service_id,
+        language=request.language,
+        now=now,
+    )
+
+
+def booked_request(
+    session: Session, *, district_code: str, now: dt.datetime, choice: int = 0
+) -> tuple[DoorstepRequest, planning.WindowOffer]:
+    """A new request booked into the `choice`-th window offered at `now`."""
+    req = request(session, district_code=district_code)
+    offer = offers_for(session, req, now)[choice]
+    return planning.book(session=session, request_id=req.id or 0, offer=offer, actor="test"), offer

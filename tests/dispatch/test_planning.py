@@ -36,13 +36,7 @@ def fresh_cache() -> Iterator[None]:
 def _offers(
     session: Session, request: DoorstepRequest, now: dt.datetime = MONDAY_MORNING
 ) -> list[planning.WindowOffer]:
-    return planning.offer_windows(
-        session=session,
-        address_id=request.address_id,
-        service_id=request.service_id,
-        language=request.language,
-        now=now,
-    )
+    return factories.offers_for(session, request, now)
 
 
 def _assert_clean(session: Session, district_id: int, day: dt.date) -> zone.ZoneDay:

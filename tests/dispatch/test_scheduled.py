@@ -21,15 +21,7 @@ def test_changed_plans_are_improved_once(engine: Engine) -> None:
     planning.clear_cache()
     with write_session(engine) as s:
         for _ in range(6):
-            r = factories.request(s, district_code="UDH")
-            offer = planning.offer_windows(
-                session=s,
-                address_id=r.address_id,
-                service_id=r.service_id,
-                language=r.language,
-                now=now,
-            )[0]
-            planning.book(session=s, request_id=r.id or 0, offer=offer, actor="t")
+            r, offer = factories.booked_request(s, district_code="UDH", now=now)
         district_id, day = r.district_id, offer.day
     assert (district_id, day) in scheduled.zone_days_to_improve(engine=engine, today=day)
     outcomes = scheduled.improve_plans(engine=engine, today=day, time_limit_s=0.3)

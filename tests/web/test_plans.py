@@ -19,15 +19,7 @@ def test_board_lists_booked_visits_by_agent(engine: Engine, settings: Settings) 
     now = dt.datetime(2026, 12, 9, 7, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
     planning.clear_cache()
     with write_session(engine) as s:
-        r = factories.request(s, district_code="RSI")
-        offer = planning.offer_windows(
-            session=s,
-            address_id=r.address_id,
-            service_id=r.service_id,
-            language=r.language,
-            now=now,
-        )[0]
-        booked = planning.book(session=s, request_id=r.id or 0, offer=offer, actor="t")
+        booked, _ = factories.booked_request(s, district_code="RSI", now=now)
     client = TestClient(create_app(settings=settings, engine=engine))
     response = client.get("/plans", params={"district": "RSI", "day": "2026-12-09"})
     assert response.status_code == 200
