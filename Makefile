@@ -53,6 +53,7 @@ check: setup
 bench: setup
 	$(PY) -m bench.vrptw
 	$(PY) -m bench.doorstep_day
+	$(PY) -m bench.ivr
 
 ## Refresh the pinned versions of every installed package.
 lock:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
     # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
     prompt_audio_base_url: str | None = None
+    # The phone simulator (/simulator) lets anyone pick a caller ID: turn it off in production.
+    simulator: bool = True
     scheduler: bool = True
     bench_data: Path = REPO_ROOT.parent / "shared" / "bench-data"
 

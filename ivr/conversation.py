@@ -94,11 +94,14 @@ def handle(
             call = call_service.get_for_update(session=session, call_sid=call_sid)
             key = f"{kind}/{step}"
             digest = input_hash(form)
-            stored = call_service.stored_answer(
-                session=session, call_sid=call_sid, step=key, turn=turn, input_hash=digest
-            )
-            if stored is not None:
-                return Outcome(stored)
+            # Answers are stored with the turn they advanced the call past, so only a request
+            # for an earlier turn can be a retry: a fresh one costs no lookup.
+            if turn < call.turn:
+                stored = call_service.stored_answer(
+                    session=session, call_sid=call_sid, step=key, turn=turn, input_hash=digest
+                )
+                if stored is not None:
+                    return Outcome(stored)
             ctx = Ctx(
                 session=session,
                 settings=settings,

@@ -6,6 +6,7 @@ tests override these functions through `app.dependency_overrides`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -59,8 +60,30 @@ def get_sms_sender(
     return sender
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """Everything a voice webhook needs, resolved as one dependency (each costs time)."""
+
+    settings: Settings
+    engine: Engine
+    prompts: prompt_files.Prompts
+    clock: Clock
+    sender: SmsSender
+
+
+def get_line(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    clock: Annotated[Clock, Depends(get_clock)],
+) -> Line:
+    return Line(
+        settings=settings,
+        engine=get_engine(request),
+        prompts=get_prompts(settings),
+        clock=clock,
+        sender=get_sms_sender(request, settings),
+    )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-PromptsDep = Annotated[prompt_files.Prompts, Depends(get_prompts)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-SmsSenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
+LineDep = Annotated[Line, Depends(get_line)]

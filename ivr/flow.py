@@ -27,7 +27,7 @@ from ivr import languages
 from ivr.progress import Progress
 from ivr.prompts import P, Prompts, Value
 from ivr.speech import Speech
-from ivr.twiml import Gather, Hangup, Prompt, Reply, Say
+from ivr.twiml import Gather, Hangup, Prompt, Reply
 
 #: Re-prompts after a missing or wrong answer before the caller is offered a person.
 MAX_RETRIES = 2
@@ -168,12 +168,6 @@ class Ctx:
         if self.call.status is CallStatus.ACTIVE:
             call_service.settle(session=self.session, call=self.call, status=CallStatus.COMPLETED)
         return self.say(P.GOODBYE, service_name=self.state.service_name) + Reply((Hangup(),))
-
-    def tts(self, text: str, language: str | None = None) -> Reply:
-        """Speak a free text (e.g. what the caller said back to them) in a voice."""
-        lang = languages.speaking(language or self.lang)
-        assert lang.locale is not None
-        return Reply((Say(text, lang.locale, lang.voice),))
 
 
 # --- the registry -----------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class Speech:
         return next(key for limit, key in _PERIODS if local.hour < limit)
 
     def clock(self, moment: dt.datetime, *, bare: bool = False) -> str:
-        """"10 in the morning", "2 30 in the afternoon", "12 noon"; `bare` leaves out the part
+        """ "10 in the morning", "2 30 in the afternoon", "12 noon"; `bare` leaves out the part
         of the day (when the end of a window names it)."""
         local = self.local(moment)
         hour, minute = local.hour, local.minute

@@ -23,7 +23,7 @@ from dispatch.db import write_session
 from dispatch.notifications import service as notification_service
 from dispatch.ports import SmsSender
 from ivr import conversation, signature
-from ivr.deps import ClockDep, EngineDep, PromptsDep, SettingsDep, SmsSenderDep
+from ivr.deps import Line, LineDep, SettingsDep
 from ivr.steps import person
 from ivr.twiml import Reply
 
@@ -63,96 +63,59 @@ def _deliver(engine: Engine, sender: SmsSender, message_ids: list[int]) -> None:
 
 
 def _step(
-    kind: str,
-    step: str,
-    turn: int,
-    form: dict[str, str],
-    engine: Engine,
-    settings: SettingsDep,
-    prompts: PromptsDep,
-    clock: ClockDep,
-    background: BackgroundTasks,
-    sender: SmsSender,
+    kind: str, step: str, turn: int, form: dict[str, str], line: Line, background: BackgroundTasks
 ) -> Response:
     outcome = conversation.handle(
-        engine=engine,
-        settings=settings,
-        prompts=prompts,
+        engine=line.engine,
+        settings=line.settings,
+        prompts=line.prompts,
         kind=kind,
         step=step,
         turn=turn,
         form=form,
-        now=clock.now(),
+        now=line.clock.now(),
     )
     if outcome.outbox:
-        background.add_task(_deliver, engine, sender, outcome.outbox)
+        background.add_task(_deliver, line.engine, line.sender, outcome.outbox)
     return Response(content=outcome.twiml, media_type=XML)
 
 
 @router.post("/incoming")
-def incoming(
-    form: TwilioForm,
-    engine: EngineDep,
-    settings: SettingsDep,
-    prompts: PromptsDep,
-    clock: ClockDep,
-    background: BackgroundTasks,
-    sender: SmsSenderDep,
-) -> Response:
-    return _step(
-        "incoming", "incoming", 0, form, engine, settings, prompts, clock, background, sender
-    )
+def incoming(form: TwilioForm, line: LineDep, background: BackgroundTasks) -> Response:
+    return _step("incoming", "incoming", 0, form, line, background)
 
 
 @router.post("/ask/{step}")
 def ask(
-    step: str,
-    form: TwilioForm,
-    engine: EngineDep,
-    settings: SettingsDep,
-    prompts: PromptsDep,
-    clock: ClockDep,
-    background: BackgroundTasks,
-    sender: SmsSenderDep,
-    t: int = 0,
+    step: str, form: TwilioForm, line: LineDep, background: BackgroundTasks, t: int = 0
 ) -> Response:
-    return _step("ask", step, t, form, engine, settings, prompts, clock, background, sender)
+    return _step("ask", step, t, form, line, background)
 
 
 @router.post("/answer/{step}")
 def answer(
-    step: str,
-    form: TwilioForm,
-    engine: EngineDep,
-    settings: SettingsDep,
-    prompts: PromptsDep,
-    clock: ClockDep,
-    background: BackgroundTasks,
-    sender: SmsSenderDep,
-    t: int = 0,
+    step: str, form: TwilioForm, line: LineDep, background: BackgroundTasks, t: int = 0
 ) -> Response:
-    return _step("answer", step, t, form, engine, settings, prompts, clock, background, sender)
+    return _step("answer", step, t, form, line, background)
 
 
 @router.post("/status")
-def status(form: TwilioForm, engine: EngineDep, clock: ClockDep) -> Response:
+def status(form: TwilioForm, line: LineDep) -> Response:
     """The call is over (or changed state): an unsettled call is logged as abandoned at the
     step it reached. Only final statuses end a session."""
     if form.get("CallStatus") in {"completed", "busy", "failed", "no-answer", "canceled"}:
         duration = form.get("CallDuration", "")
-        with write_session(engine) as session:
+        with write_session(line.engine) as session:
             call_service.end(
                 session=session,
                 call_sid=form.get("CallSid", ""),
                 duration_s=int(duration) if duration.isdigit() else None,
-                now=clock.now(),
+                now=line.clock.now(),
             )
     return Response(content=Reply().to_xml(), media_type=XML)
 
 
 @router.post("/queue/wait")
-def queue_wait(
-    form: TwilioForm, engine: EngineDep, settings: SettingsDep, prompts: PromptsDep
-) -> Response:
-    reply = person.hold(engine=engine, settings=settings, prompts=prompts, form=form)
+def queue_wait(form: TwilioForm, line: LineDep) -> Response:
+    reply = person.hold(engine=line.engine, settings=line.settings, prompts=line.prompts, form=form)
     return Response(content=reply.to_xml(), media_type=XML)

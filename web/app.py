@@ -39,6 +39,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(home.router)
     app.include_router(plans.router)
     app.include_router(ivr_webhooks.router)
-    app.include_router(simulator.router)
+    if settings.simulator:
+        app.include_router(simulator.router)
     errors.install(app)
     return app

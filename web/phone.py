@@ -115,6 +115,8 @@ def main(
         stdout.write("keys or words> ")
         stdout.flush()
         got = stdin.readline()
+        if not stdin.isatty():  # piped answers: show them, as a terminal would have
+            stdout.write(got if got.endswith("\n") else got + "\n")
         return got if got else None
 
     def write(text: str) -> None:

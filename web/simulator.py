@@ -10,6 +10,7 @@ cannot tell the simulator from Twilio. `Call` does the same from Python, for `do
 
 from __future__ import annotations
 
+import secrets
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -20,8 +21,10 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
 from dispatch.calls import service as call_service
+from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
 from dispatch.db import read_session
 from dispatch.requests import service as request_service
@@ -31,6 +34,8 @@ from web.deps import EngineDep, ReadSessionDep, SettingsDep
 from web.templating import templates
 
 VerbJson = dict[str, Any]
+#: Known citizens offered as caller IDs on the page (to hear the returning-caller greeting).
+KNOWN_CALLERS = 6
 #: Posts signed parameters to a webhook URL and returns the TwiML answered.
 Post = Callable[[str, dict[str, str]], str]
 
@@ -206,12 +211,20 @@ async def _post_in_process(request: Request, url: str, params: dict[str, str]) -
 
 @router.get("", response_class=HTMLResponse)
 def page(request: Request, session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The softphone; a new caller's number by default, known citizens to pick from."""
     states = state_service.list_all(session=session)
     default = next((s for s in states if s.code == settings.default_state), None)
+    known = session.exec(
+        select(Citizen)
+        .where(Citizen.state_code == settings.default_state)
+        .order_by(col(Citizen.id))
+        .limit(KNOWN_CALLERS)
+    ).all()
     context = {
         "states": states,
         "called": default.toll_free if default else "",
-        "caller": "+919812345678",
+        "caller": f"+9198{secrets.randbelow(10**8):08d}",
+        "known": known,
     }
     return templates.TemplateResponse(request, "simulator/index.html", context)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dispatch.calls.models import (
@@ -56,7 +57,8 @@ def start(
     citizen_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> CallSession:
-    """Open the session of a new call; a call already known is returned unchanged."""
+    """Open the session of a new call; a call already known is returned unchanged (also when
+    a duplicate delivery of the first webhook opened it a moment ago)."""
     existing = find(session=session, call_sid=call_sid)
     if existing is not None:
         return existing
@@ -71,8 +73,14 @@ def start(
         started_at=now,
         updated_at=now,
     )
-    session.add(call)
-    session.flush()
+    try:
+        with session.begin_nested():  # flushed here: a duplicate fails now, not at commit
+            session.add(call)
+    except sa.exc.IntegrityError:
+        found = find(session=session, call_sid=call_sid)
+        if found is None:
+            raise
+        return found
     return call
 
 

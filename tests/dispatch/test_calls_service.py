@@ -116,3 +116,20 @@ def test_the_wait_is_the_mean_of_the_recent_observations(session: Session) -> No
             now=NOW - dt.timedelta(minutes=minutes_ago),
         )
     assert call_service.estimated_wait_seconds(session=session, queue=queue, now=NOW) == 200
+
+
+def test_a_call_opened_meanwhile_by_another_delivery_is_returned(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deliveries of the first webhook race: the loser gets the winner's session."""
+    sid = "CA" + "5" * 32
+    winner = _start(session, sid)
+    original_find = call_service.find
+    looks = {"n": 0}
+
+    def find_misses_once(*, session: Session, call_sid: str) -> CallSession | None:
+        looks["n"] += 1  # the first look happens before the other delivery's insert
+        return None if looks["n"] == 1 else original_find(session=session, call_sid=call_sid)
+
+    monkeypatch.setattr(call_service, "find", find_misses_once)
+    assert _start(session, sid).id == winner.id

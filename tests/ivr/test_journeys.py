@@ -243,3 +243,14 @@ def test_a_second_booking_on_the_same_call_is_a_second_request(
     finish_booking(call)
     second = booked(engine, call).request
     assert second.id != first.id and second.idempotency_key == f"call:{call.call_sid}:2"
+
+
+def test_the_number_dialled_picks_the_state(app: FastAPI, caller: str) -> None:
+    """Punjab's 1076 (dialled as +911076): its service name, its languages with a voice."""
+    call = phone(app, caller=caller, called="+911076")
+    call.dial()
+    assert "Tuhade Dwar" in heard(call)
+    assert "For English, press 2" in heard(call) and "اردو" not in heard(call)
+    unknown = phone(app, caller=caller, called="+911800000000")
+    unknown.dial()
+    assert "DigiDost" in heard(unknown)  # an unknown number: the default state

@@ -7,6 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from dispatch.config import Settings
+from web.app import create_app
 
 
 def _turn(client: TestClient, sid: str, caller: str, url: str, **input: str) -> Any:
@@ -54,3 +58,9 @@ def test_the_simulator_only_calls_this_lines_webhooks(app: FastAPI, caller: str)
         "url": "https://evil.example.com/ivr/voice/incoming",
     }
     assert TestClient(app).post("/simulator/api/turn", json=body).status_code == 422
+
+
+def test_the_simulator_can_be_turned_off(engine: Engine, settings: Settings) -> None:
+    """In production it must be: it lets anyone choose the caller ID."""
+    app = create_app(settings=settings.model_copy(update={"simulator": False}), engine=engine)
+    assert TestClient(app).get("/simulator").status_code == 404
