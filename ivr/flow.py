@@ -214,7 +214,10 @@ def page_of(items: Sequence[Item], page: int) -> tuple[list[Item], bool]:
 
 
 def menu_words(ctx: Ctx, items: Sequence[Item], page: int) -> list[Prompt]:
+    """Read out one page of a menu; remember what each key meant, so the answer picks what
+    the caller heard even if the list changes meanwhile."""
     shown, more = page_of(items, page)
+    ctx.progress.shown, ctx.progress.more = [item.id for item in shown], more
     words: list[Prompt] = []
     for key, item in enumerate(shown, start=1):
         words += ctx.words(P.OPTION, name=item.name, digit=key)
@@ -224,10 +227,10 @@ def menu_words(ctx: Ctx, items: Sequence[Item], page: int) -> list[Prompt]:
     return words
 
 
-def menu_choice(ctx: Ctx, items: Sequence[Item], said: Said) -> Item | str | None:
-    """The item keyed on the current page, "more" for the next page, or None."""
-    shown, more = page_of(items, ctx.progress.page)
-    if more and said.digits == MORE_KEY:
+def menu_choice(ctx: Ctx, said: Said) -> int | str | None:
+    """The id keyed on the page read out, "more" for the next page, or None."""
+    shown = ctx.progress.shown
+    if ctx.progress.more and said.digits == MORE_KEY:
         return "more"
     if said.digits.isdigit() and 1 <= int(said.digits) <= len(shown):
         return shown[int(said.digits) - 1]

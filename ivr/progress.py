@@ -15,6 +15,8 @@ from typing import Any
 class Progress:
     retries: dict[str, int] = field(default_factory=dict)  # re-prompts per step
     page: int = 0  # the page of the paged menu being read out
+    shown: list[int] = field(default_factory=list)  # ids read out on it, for keys 1, 2, ...
+    more: bool = False  # whether key 9 was offered for a further page
     service_id: int | None = None
     matches: list[int] = field(default_factory=list)  # services (or villages) to choose from
     phone: str | None = None  # keyed in when caller ID is missing

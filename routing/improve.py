@@ -134,6 +134,8 @@ def improve_by_groups(
     problem = ix.problem
     routes = [tuple(r) for r in seed]
     rng = random.Random(0)
+    if worker is not None and not worker.wait_ready(min(0.5, 0.15 * (deadline - time.monotonic()))):
+        worker = None  # not up in time: one process it is
     procs = 2 if worker is not None else 1
     while True:
         remaining = deadline - time.monotonic() - _FINISH_S
@@ -147,15 +149,22 @@ def improve_by_groups(
             break
         mine, theirs = groups[0::procs], groups[1::procs]
         tasks: dict[int, Group] = {}
-        if worker is not None:
-            for g in theirs:
-                sub = subproblem(problem, g)
-                sub_spec = _subspec(spec, g, allowed, prefix, slice_s * 0.95)
-                task = worker.submit(
-                    sub, replace(sub_spec, deadline=deadline - _FINISH_S - 0.01 * len(theirs))
+        if worker is not None and theirs:
+            batch = [
+                (
+                    subproblem(problem, g),
+                    replace(
+                        _subspec(spec, g, allowed, prefix, slice_s * 0.95),
+                        deadline=deadline - _FINISH_S - 0.01 * len(theirs),
+                    ),
                 )
+                for g in theirs
+            ]
+            for task, g in zip(worker.submit_many(batch), theirs, strict=True):
                 if task >= 0:
                     tasks[task] = g
+                else:
+                    mine.append(g)
         for g in mine:
             left = deadline - time.monotonic() - _FINISH_S
             if left < MIN_SLICE_S:

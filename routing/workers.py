@@ -14,6 +14,7 @@ goes on in one process.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -42,12 +43,14 @@ def _context() -> Any:
 def _main(conn: Connection) -> None:
     try:
         while True:
-            task = conn.recv()
-            if task is None:
+            batch = conn.recv()
+            if batch is None:
                 return
-            task_id, problem, spec = task
-            out = search(problem, spec)
-            conn.send((task_id, out.routes))
+            # The whole batch is read before searching: the parent's send must never wait for
+            # a search to end (it would stall the parent's own searches).
+            for task_id, problem, spec in batch:
+                out = search(problem, spec)
+                conn.send((task_id, out.routes))
     except (EOFError, OSError, KeyboardInterrupt):
         return
     finally:
@@ -55,40 +58,103 @@ def _main(conn: Connection) -> None:
 
 
 class Worker:
-    """One child process running searches; results are matched to tasks by id."""
+    """One child process running searches; results are matched to tasks by id.
 
-    def __init__(self, process: Any, conn: Connection) -> None:
+    Starting a forkserver child blocks until the server has imported OR-Tools (~0.5 s the
+    first time in a process), so the start runs in a background thread: the caller goes on
+    building its own plan, and tasks submitted before the child is up are queued and sent as
+    soon as it is (their deadlines are absolute, so a late start only shortens them).
+    """
+
+    def __init__(self, process: Any, conn: Connection, child: Connection) -> None:
         self._process = process
         self._conn = conn
+        self._child = child
         self._next_id = 0
+        self._started = threading.Event()
+        self._failed = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pending: list[list[tuple[int, Problem, SearchSpec]]] = []
+        self._thread = threading.Thread(target=self._start, name="routing-worker", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._process.start()
+        except Exception:  # no second core then: e.g. an unguarded entry script
+            self._failed = True
+            return
+        finally:
+            self._child.close()
+        with self._lock:
+            if self._closed:
+                self._started.set()
+                self._stop()
+                return
+            try:
+                for batch in self._pending:
+                    self._conn.send(batch)
+            except (OSError, ValueError):
+                self._failed = True
+            self._pending.clear()
+            self._started.set()
 
     @classmethod
     def start(cls) -> Worker | None:
         ctx = _context()
+        if multiprocessing.current_process().daemon:
+            return None  # daemonic processes may not have children
         parent, child = ctx.Pipe(duplex=True)
         process = ctx.Process(target=_main, args=(child,), daemon=True)
-        try:
-            process.start()
-        except (OSError, RuntimeError):
-            parent.close()
-            child.close()
-            return None
-        child.close()
-        return cls(process, parent)
+        return cls(process, parent, child)
+
+    @property
+    def ready(self) -> bool:
+        return self._started.is_set() and not self._failed
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the child to be up. Call it before a long OR-Tools call
+        in this process: OR-Tools holds the GIL, so the start thread would stall meanwhile."""
+        self._started.wait(max(0.0, timeout))
+        return self.ready
 
     def submit(self, problem: Problem, spec: SearchSpec) -> int:
-        """Queue a search; returns its task id."""
-        self._next_id += 1
-        try:
-            self._conn.send((self._next_id, problem, spec))
-        except (OSError, ValueError):
-            return -1
-        return self._next_id
+        """Queue one search; returns its task id, or -1 if the child could not be started."""
+        return self.submit_many([(problem, spec)])[0]
+
+    def submit_many(self, tasks: list[tuple[Problem, SearchSpec]]) -> list[int]:
+        """Queue searches to run one after the other, sent as one message; their task ids
+        (all -1 if the child could not be started)."""
+        with self._lock:
+            if self._failed or self._closed:
+                return [-1] * len(tasks)
+            batch = []
+            for problem, spec in tasks:
+                self._next_id += 1
+                batch.append((self._next_id, problem, spec))
+            ids = [t[0] for t in batch]
+            if not self._started.is_set():
+                self._pending.append(batch)
+                return ids
+            try:
+                self._conn.send(batch)
+            except (OSError, ValueError):
+                return [-1] * len(tasks)
+            return ids
 
     def results(self, until: float, wanted: set[int]) -> dict[int, Routes | None]:
         """Results of the `wanted` tasks that arrive before `until` (time.monotonic())."""
         got: dict[int, Routes | None] = {}
         while wanted - set(got):
+            if self._failed:
+                break
+            if not self._started.is_set():
+                # Not up yet: wait for the start (or the deadline), then for results.
+                self._started.wait(max(0.0, min(0.05, until - time.monotonic())))
+                if time.monotonic() >= until:
+                    break
+                continue
             timeout = until - time.monotonic()
             try:
                 if timeout <= 0 or not self._conn.poll(timeout):
@@ -100,11 +166,19 @@ class Worker:
                 got[task_id] = routes
         return got
 
-    def close(self) -> None:
-        """Stop the child now, whatever it is doing."""
+    def _stop(self) -> None:
         try:
             self._conn.close()
         finally:
             if self._process.is_alive():
                 self._process.kill()
             self._process.join(timeout=1.0)
+
+    def close(self) -> None:
+        """Stop the child now, whatever it is doing (or as soon as it has started)."""
+        with self._lock:
+            self._closed = True
+            if self._started.is_set():
+                self._stop()
+            elif self._failed:
+                self._conn.close()

@@ -199,6 +199,14 @@ def store_answer(
     return row
 
 
+def forget_answers(*, session: Session, before: dt.datetime) -> int:
+    """Delete stored answers older than `before` (retries come within seconds; the answers
+    are large). Returns how many were deleted. Meant for a daily scheduled task."""
+    table = CallAnswer.__table__  # type: ignore[attr-defined]
+    result = session.execute(sa.delete(table).where(table.c.at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 # --- call-backs -----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
@@ -25,6 +25,7 @@ from dispatch.config import get_settings
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.geography import service as geography_service
 from dispatch.planning import store, zone
+from dispatch.planning.models import ZonePlan
 from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -95,34 +96,53 @@ class WindowOffer:
 
 
 # --- the zone-day cache -------------------------------------------------------------------
-# A SlotFinder is derived data: rebuilt whenever the zone-day's plan version moves on, and
-# after a short time anyway (agents' leave does not bump the version).
+# A SlotFinder is derived data. It is valid while the zone-day's plan row is unchanged (its
+# version and the moment it was saved: a rolled-back save cannot pass for a committed one)
+# and the same agents are on duty, and for a minute at most. A booking puts the grown plan
+# in the cache itself, so the next caller in the district does not wait for a rebuild.
 _CACHE_SECONDS = 60.0
-_Key = tuple[int, dt.date]
-_Stamp = tuple[int, tuple[int, ...]]  # plan version, available agents
+_Key = tuple[str, int, dt.date]  # database, district, day
+_Stamp = tuple[int, dt.datetime | None, tuple[int, ...]]  # version, saved at, agents on duty
 _cache: dict[_Key, tuple[_Stamp, float, zone.ZoneDay, SlotFinder]] = {}
 _cache_lock = threading.Lock()
 
 
+def _key(session: Session, district_id: int, day: dt.date) -> _Key:
+    return (str(session.get_bind().engine.url), district_id, day)
+
+
+def _stamp(session: Session, district_id: int, day: dt.date) -> _Stamp:
+    row = session.get(ZonePlan, (district_id, day), populate_existing=True)
+    agents = agent_service.available(session=session, district_id=district_id, day=day)
+    return (
+        row.version if row else 0,
+        row.updated_at if row else None,
+        tuple(a.id or 0 for a in agents),
+    )
+
+
 def _finder(session: Session, district_id: int, day: dt.date) -> tuple[zone.ZoneDay, SlotFinder]:
     """The zone-day and its slot finder, rebuilt when the plan or the agents on duty change."""
-    stamp = (
-        zone.current_version(session, district_id, day),
-        tuple(
-            a.id or 0
-            for a in agent_service.available(session=session, district_id=district_id, day=day)
-        ),
-    )
-    key = (district_id, day)
+    stamp, key = _stamp(session, district_id, day), _key(session, district_id, day)
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == stamp and time.monotonic() - hit[1] < _CACHE_SECONDS:
         return hit[2], hit[3]
     zd = zone.load(session, district_id, day)
-    finder = SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL)
+    _remember(session, zd, SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL))
     with _cache_lock:
-        _cache[key] = (stamp, time.monotonic(), zd, finder)
-    return zd, finder
+        return _cache[key][2], _cache[key][3]
+
+
+def _remember(session: Session, zd: zone.ZoneDay, finder: SlotFinder) -> None:
+    stamp = _stamp(session, zd.district_id, zd.day)
+    with _cache_lock:
+        _cache[_key(session, zd.district_id, zd.day)] = (stamp, time.monotonic(), zd, finder)
+
+
+def _forget(session: Session, district_id: int, day: dt.date) -> None:
+    with _cache_lock:
+        _cache.pop(_key(session, district_id, day), None)
 
 
 def clear_cache() -> None:
@@ -236,8 +256,8 @@ def book(*, session: Session, request_id: int, offer: WindowOffer, actor: str) -
                 return _book_once(session, request_id, offer, actor)
         except PlanOutdated:
             # Someone saved the zone-day meanwhile: look again at the plan as it is now.
-            with _cache_lock:
-                _cache.pop((offer.district_id, offer.day), None)
+            _forget(session, offer.district_id, offer.day)
+            session.expire_all()  # rows refreshed inside the rolled-back savepoint are stale
     request = request_service.get(session=session, request_id=request_id)
     raise WindowTaken(request.reference, offer.start)
 
@@ -268,8 +288,8 @@ def _book_once(
         window_start=offer.start,
         window_end=offer.end,
     )
-    requests = {**zd.requests, visit.id: request}
-    store.save(
+    requests = {**zd.requests, visit.id: request_id}
+    version = store.save(
         session=session,
         district_id=zd.district_id,
         day=zd.day,
@@ -279,6 +299,10 @@ def _book_once(
         requests=requests,
         actor=actor,
     )
+    grown = replace(
+        zd, version=version, problem=booking.problem, plan=booking.plan, requests=requests
+    )
+    _remember(session, grown, SlotFinder(booking.problem, booking.plan, zone.DEFAULT_TRAVEL))
     session.refresh(request)
     return request
 

@@ -79,7 +79,7 @@ def save(
     based_on: int,
     plan: Plan,
     clock: Clock,
-    requests: dict[str, DoorstepRequest],
+    requests: dict[str, int],
     actor: str = ACTOR,
     improved: bool = False,
 ) -> int:
@@ -104,8 +104,8 @@ def save(
                 )
             )
     placed = {s.visit_id: (r.agent_id, s) for r in plan.routes for s in r.stops}
-    for vid, request in requests.items():
-        _align(session, request, placed.get(vid), clock, actor)
+    for vid, request_id in requests.items():
+        _align(session, request_id, placed.get(vid), clock, actor)
     audit.record(
         session=session,
         actor=actor,
@@ -128,13 +128,12 @@ def save(
 
 def _align(
     session: Session,
-    request: DoorstepRequest,
+    rid: int,
     placed: tuple[str, object] | None,
     clock: Clock,
     actor: str,
 ) -> None:
     """Set a request's agent and ETA from the plan; `scheduled` <-> `assigned` as needed."""
-    rid = request.id or 0
     current = session.get(DoorstepRequest, rid)
     assert current is not None
     if placed is None:

@@ -88,8 +88,9 @@ class ZoneDay:
     clock: Clock
     problem: Problem
     plan: Plan
-    #: Requests in the plan's problem, by visit id.
-    requests: dict[str, DoorstepRequest]
+    #: Ids of the requests in the plan's problem, by visit id (ids, not rows: a zone-day is
+    #: cached across sessions).
+    requests: dict[str, int]
 
 
 def _priority(level: int) -> Priority:
@@ -214,7 +215,7 @@ def load(
     position_of = {s.request_id: (s.agent_id, s.position) for s in stops}
     agent_ids = {a.id for a in agents}
     visits: list[Visit] = []
-    by_visit: dict[str, DoorstepRequest] = {}
+    by_visit: dict[str, int] = {}
     pinned_seq: dict[int, list[int]] = {}
     for req, service, address, village in rows:
         assert req.id is not None and req.window_start and req.window_end
@@ -240,7 +241,7 @@ def load(
                 pin=pin,
             )
         )
-        by_visit[vid] = req
+        by_visit[vid] = req.id
     visits = _sequence_pins(visits, pinned_seq, position_of)
     problem = Problem.build(agents, visits, travel)
     plan = _plan_from_stops(problem, stops, clock, set(by_visit))

@@ -5,7 +5,7 @@ confirmation SMS goes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dispatch import validation
 from dispatch.catalogue import rules as matching
@@ -131,13 +131,12 @@ def ask_district(ctx: Ctx) -> Reply:
 
 @answers("district")
 def on_district(ctx: Ctx, said: Said) -> Reply:
-    items, names = _districts(ctx)
-    choice = _choose(ctx, said, items, names)
+    choice = _choose(ctx, said, _districts)
     if choice == "more":
         ctx.progress.page += 1
         return ctx.goto("district")
-    if isinstance(choice, Item):
-        ctx.progress.district_id, ctx.progress.page = choice.id, 0
+    if isinstance(choice, int):
+        ctx.progress.district_id, ctx.progress.page = choice, 0
         return ctx.goto("block")
     return ctx.unclear(said)
 
@@ -152,23 +151,26 @@ def ask_block(ctx: Ctx) -> Reply:
 
 @answers("block")
 def on_block(ctx: Ctx, said: Said) -> Reply:
-    items, names = _blocks(ctx)
-    choice = _choose(ctx, said, items, names)
+    choice = _choose(ctx, said, _blocks)
     if choice == "more":
         ctx.progress.page += 1
         return ctx.goto("block")
-    if isinstance(choice, Item):
-        ctx.progress.block_id, ctx.progress.page = choice.id, 0
+    if isinstance(choice, int):
+        ctx.progress.block_id, ctx.progress.page = choice, 0
         return ctx.goto("village")
     return ctx.unclear(said)
 
 
-def _choose(
-    ctx: Ctx, said: Said, items: list[Item], names: dict[int, list[str]]
-) -> Item | str | None:
+Listing = Callable[[Ctx], tuple[list[Item], dict[int, list[str]]]]
+
+
+def _choose(ctx: Ctx, said: Said, listing: Listing) -> int | str | None:
+    """A key from the page read out, or a name said aloud matched against the whole list."""
     if said.speech and not said.digits:
-        return _by_name(said.speech, items, names)
-    return menu_choice(ctx, items, said)
+        items, names = listing(ctx)
+        found = _by_name(said.speech, items, names)
+        return found.id if found else None
+    return menu_choice(ctx, said)
 
 
 # --- village and landmark ---------------------------------------------------------------------
@@ -218,13 +220,12 @@ def ask_village_menu(ctx: Ctx) -> Reply:
 
 @answers("village_menu")
 def on_village_menu(ctx: Ctx, said: Said) -> Reply:
-    items, _ = _villages(ctx, only_matches=True)
-    choice = menu_choice(ctx, items, said)
+    choice = menu_choice(ctx, said)
     if choice == "more":
         ctx.progress.page += 1
         return ctx.goto("village_menu")
-    if isinstance(choice, Item):
-        ctx.progress.village_id, ctx.progress.page, ctx.progress.matches = choice.id, 0, []
+    if isinstance(choice, int):
+        ctx.progress.village_id, ctx.progress.page, ctx.progress.matches = choice, 0, []
         return ctx.goto("landmark")
     return ctx.unclear(said)
 

@@ -45,14 +45,12 @@ def on_service(ctx: Ctx, said: Said) -> Reply:
             return ctx.retry(P.SERVICE_NOT_FOUND)
         ctx.progress.matches = [s.id for s in found if s.id is not None]
         return ctx.goto("service_heard")
-    services = _catalogue(ctx)
-    choice = menu_choice(ctx, _items(ctx, services), said)
+    choice = menu_choice(ctx, said)
     if choice == "more":
         ctx.progress.page += 1
         return ctx.goto("service_menu")
-    if isinstance(choice, Item):
-        service = catalogue_service.get(session=ctx.session, service_id=choice.id)
-        return chosen(ctx, service)
+    if isinstance(choice, int):
+        return chosen(ctx, catalogue_service.get(session=ctx.session, service_id=choice))
     return ctx.unclear(said)
 
 

@@ -133,3 +133,31 @@ def test_a_call_opened_meanwhile_by_another_delivery_is_returned(
 
     monkeypatch.setattr(call_service, "find", find_misses_once)
     assert _start(session, sid).id == winner.id
+
+
+def test_old_answers_can_be_forgotten(session: Session) -> None:
+    sid = "CA" + "6" * 32
+    for turn, age in ((1, dt.timedelta(days=3)), (2, dt.timedelta(minutes=5))):
+        call_service.store_answer(
+            session=session,
+            call_sid=sid,
+            step="ask/x",
+            turn=turn,
+            input_hash="h",
+            answer="<Response/>",
+            now=NOW - age,
+        )
+    deleted = call_service.forget_answers(session=session, before=NOW - dt.timedelta(days=1))
+    assert deleted >= 1
+    assert (
+        call_service.stored_answer(
+            session=session, call_sid=sid, step="ask/x", turn=1, input_hash="h"
+        )
+        is None
+    )
+    assert (
+        call_service.stored_answer(
+            session=session, call_sid=sid, step="ask/x", turn=2, input_hash="h"
+        )
+        == "<Response/>"
+    )

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.agents import service as agent_service
 from dispatch.audit import service as audit
+from dispatch.db import write_session
 from dispatch.ledger import service as ledger_service
 from dispatch.planning import service as planning
 from dispatch.planning import store, zone
@@ -182,3 +184,22 @@ def test_a_language_is_required_only_if_an_agent_of_the_zone_speaks_it(session: 
     assert any("ks" in a.languages for a in zd.problem.agents)
     assert zone.visit_language("ks", zd.problem.agents) == "ks"
     assert zone.visit_language("zz", zd.problem.agents) is None
+
+
+def test_the_plan_a_booking_leaves_in_the_cache_is_the_plan_in_the_database(engine: Engine) -> None:
+    """After a booking, the next caller is answered from the grown plan the booking cached;
+    those answers equal what a fresh load from the database gives."""
+    now = dt.datetime(2026, 12, 10, 7, 0, tzinfo=IST)
+    for _ in range(3):
+        with write_session(engine) as s:
+            factories.booked_request(s, district_code="GBL", now=now)
+    with write_session(engine) as s:
+        probe = factories.request(s, district_code="GBL")
+        cached = factories.offers_for(s, probe, now)
+        planning.clear_cache()
+        fresh = factories.offers_for(s, probe, now)
+        assert [(o.start, o.agent_id, o.eta) for o in cached] == [
+            (o.start, o.agent_id, o.eta) for o in fresh
+        ]
+        booked = planning.book(session=s, request_id=probe.id or 0, offer=cached[0], actor="t")
+        assert booked.status == S.ASSIGNED

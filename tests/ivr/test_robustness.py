@@ -308,3 +308,42 @@ def test_a_caller_without_caller_id_keys_in_a_mobile_number(
             select(OutboxMessage).where(OutboxMessage.request_id == request.id)
         ).all()
     assert sms.to == caller
+
+
+def test_a_queue_that_cannot_take_the_call_leads_to_a_call_back(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    call = phone(app, caller=caller)
+    call.dial()
+    call.press("2")
+    call.press("0")
+    enqueue = next(v for v in call.verbs if v["verb"] == "enqueue")
+    params = twilio_params(
+        call.settings,
+        call_sid=call.call_sid,
+        caller=caller,
+        called="1447",
+        QueueResult="queue-full",
+        QueueTime="0",
+    )
+    answer = call.post(str(enqueue["action"]), params)
+    assert "no one is free to take your call" in answer and "call you back" in answer
+    assert answer.rstrip().endswith("<Hangup /></Response>")
+    with read_session(engine) as session:
+        callback = session.exec(select(Callback).where(Callback.call_sid == call.call_sid)).one()
+    assert callback.reason is CallbackReason.NO_AGENT
+
+
+def test_an_unknown_step_or_a_request_without_a_call_still_gets_twiml(
+    app: FastAPI, caller: str
+) -> None:
+    call = phone(app, caller=caller)
+    call.dial()
+    base = call.settings.public_base_url
+    params = twilio_params(call.settings, call_sid=call.call_sid, caller=caller, called="1447")
+    answer = call.post(f"{base}/ivr/voice/answer/no-such-step?t=1", params)
+    assert "something went wrong" in answer or "कुछ गड़बड़" in answer
+    assert "<Redirect" in answer  # back to where the call stood
+    no_call = {k: v for k, v in params.items() if k != "CallSid"}
+    answer = call.post(f"{base}/ivr/voice/incoming", no_call)
+    assert "<Hangup />" in answer
