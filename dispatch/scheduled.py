@@ -12,10 +12,13 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from dispatch.calls import service as call_service
 from dispatch.db import read_session, write_session
+from dispatch.notifications import service as notification_service
 from dispatch.planning import service as planning
 from dispatch.planning.models import ZonePlan
 from dispatch.planning.store import PlanOutdated
+from dispatch.ports import SmsSender
 
 log = logging.getLogger(__name__)
 IMPROVER = "planner:improve"
@@ -59,3 +62,35 @@ def improve_plans(
         except Exception:
             log.exception("improving the plan of district %s on %s failed", district_id, day)
     return outcomes
+
+
+def send_pending_sms(
+    *, engine: Engine, sender: SmsSender, now: dt.datetime, settle_s: float = 30.0
+) -> int:
+    """Send queued SMS the request that queued them did not get out (a crash, a provider
+    failure), and retry failed ones. Messages younger than `settle_s` are left to their own
+    request; a conditional claim makes sure no message goes out twice."""
+    with read_session(engine) as session:
+        ids = [
+            m.id
+            for m in notification_service.pending(session=session)
+            if m.id is not None and (now - m.created_at).total_seconds() >= settle_s
+        ]
+    sent = 0
+    for message_id in ids:
+        try:
+            with write_session(engine) as session:
+                message = notification_service.deliver(
+                    session=session, message_id=message_id, sender=sender, now=now
+                )
+                sent += message.status == "sent"
+        except Exception:
+            log.exception("sending SMS %s failed", message_id)
+    return sent
+
+
+def forget_call_answers(*, engine: Engine, before: dt.datetime) -> int:
+    """Drop the stored webhook answers of calls older than `before` (kept only so that a
+    retried webhook gets the same answer)."""
+    with write_session(engine) as session:
+        return call_service.forget_answers(session=session, before=before)

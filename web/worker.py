@@ -54,6 +54,27 @@ def improve_plans_task() -> int:
     return len(outcomes)
 
 
+def send_sms_task() -> int:
+    """Scheduled task: send what is left in the SMS outbox."""
+    from ivr.deps import make_sms_sender
+
+    settings = get_settings()
+    return scheduled.send_pending_sms(
+        engine=_engine(settings.database_url),
+        sender=make_sms_sender(settings),
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
+def forget_answers_task() -> int:
+    """Scheduled task: drop stored IVR answers older than a day."""
+    settings = get_settings()
+    return scheduled.forget_call_answers(
+        engine=_engine(settings.database_url),
+        before=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+    )
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
     """A scheduler with the plan-improvement task; not started."""
     context = multiprocessing.get_context("forkserver")
@@ -72,6 +93,10 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         id="improve-plans",
         executor="solver",
         replace_existing=True,
+    )
+    scheduler.add_job(send_sms_task, "interval", seconds=30, id="send-sms", replace_existing=True)
+    scheduler.add_job(
+        forget_answers_task, "interval", hours=1, id="forget-answers", replace_existing=True
     )
     return scheduler
 

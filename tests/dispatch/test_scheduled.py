@@ -35,10 +35,49 @@ def test_changed_plans_are_improved_once(engine: Engine) -> None:
     assert (district_id, day) not in scheduled.zone_days_to_improve(engine=engine, today=day)
 
 
-def test_the_scheduler_has_the_improvement_task() -> None:
+class RecordingSender:
+    """A fake SMS port that records what it was asked to send, failing the first `fail` times."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail = fail
+
+    def send(self, *, to: str, body: str) -> str:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("provider down")
+        self.sent.append((to, body))
+        return f"SM{len(self.sent):032d}"
+
+
+def test_left_over_sms_are_sent_once_and_failures_retried(engine: Engine) -> None:
+    from dispatch.notifications import service as notification_service
+    from tests.conftest import unique_phone
+
+    old = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    phone = unique_phone()
+    with write_session(engine) as s:
+        message = notification_service.queue(
+            session=s, to=phone, body="Visit booked", kind="test", now=old
+        )
+        message_id = message.id
+    sender = RecordingSender(fail=1)
+    later = old + dt.timedelta(minutes=5)
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
+    assert sender.sent == []  # the provider failed once
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
+    assert sender.sent == [(phone, "Visit booked")]
+    with read_session(engine) as s:
+        stored = s.get(notification_service.OutboxMessage, message_id)
+        assert stored is not None and stored.status == "sent" and stored.attempts == 2
+
+
+def test_the_scheduler_has_every_task() -> None:
     from dispatch.config import Settings
     from web.worker import build_scheduler
 
     scheduler = build_scheduler(Settings(scheduler=True))
-    job = scheduler.get_job("improve-plans")
-    assert job is not None and job.executor == "solver"
+    assert {j.id for j in scheduler.get_jobs()} == {"improve-plans", "send-sms", "forget-answers"}
+    improve = scheduler.get_job("improve-plans")
+    assert improve is not None and improve.executor == "solver"  # never in the web's threads
