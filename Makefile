@@ -50,7 +50,9 @@ check: setup
 	$(BIN)/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Benchmarks (figures printed and written to var/bench/*.json); PyVRP and VROOM compared.
 bench: setup
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench.vrptw
 	$(PY) -m bench.doorstep_day
 	$(PY) -m bench.ivr
