@@ -156,7 +156,8 @@ class SlotFinder:
             for added, gap in gaps:
                 if len(best) == len(wins):
                     break
-                for lo, hi in _intervals(rs, ix, a, gap, into, outof, visit.service):
+                t1, t2 = into[locs[gap]], outof[locs[gap + 1]]
+                for lo, hi in rs.intervals_between(ix, gap, t1, t2, visit.service):
                     if lo > hi:
                         continue
                     # Offered windows that can overlap [lo, hi] (sorted by start).
@@ -217,39 +218,6 @@ class SlotFinder:
 
 def _bounds(wins: Sequence[TimeWindow]) -> tuple[list[int], list[int]]:
     return [w.start for w in wins], [w.end for w in wins]
-
-
-def _intervals(
-    rs: RouteSlack,
-    ix: Indexed,
-    agent: int,
-    gap: int,
-    into: Sequence[int],
-    outof: Sequence[int],
-    service: int,
-) -> list[tuple[int, int]]:
-    """Like RouteSlack.insertion_intervals, with travel from rows (new location)."""
-    prev, nxt = rs.locs[gap], rs.locs[gap + 1]
-    t1, t2 = into[prev], outof[nxt]
-    out: list[tuple[int, int]] = []
-    db, dn = rs.dep_b[gap], rs.dep_nb[gap]
-    lb, ln = rs.lat_b[gap + 1], rs.lat_nb[gap + 1]
-    neg = -INF
-    hi_b = lb - t2 - service if lb > neg else neg
-    if db < INF and hi_b > neg:
-        out.append((db + t1, hi_b))
-    brk = ix.a_break[agent]
-    if brk is None or dn >= INF:
-        return out
-    e, latest, d = brk
-    if ln > neg:
-        out.append((dn + t1, ln - t2 - service))
-    if lb > neg:
-        if max(dn, e) <= latest:
-            out.append((max(dn + t1, e) + d, hi_b))
-        if e + d <= lb:
-            out.append((dn + t1, min(latest, lb - t2 - d) - service))
-    return out
 
 
 def offer_slots(

@@ -294,9 +294,15 @@ class RouteSlack:
         """Intervals [lo, hi] of service-start times for a new visit placed after position
         `gap` (0 = right after the start) that keep the route feasible (windows ignored)."""
         dur = ix.a_dur[self.agent]
-        prev, nxt = self.locs[gap], self.locs[gap + 1]
-        t1 = dur[prev][loc]
-        t2 = dur[loc][nxt]
+        t1 = dur[self.locs[gap]][loc]
+        t2 = dur[loc][self.locs[gap + 1]]
+        return self.intervals_between(ix, gap, t1, t2, service)
+
+    def intervals_between(
+        self, ix: Indexed, gap: int, t1: int, t2: int, service: int
+    ) -> list[tuple[int, int]]:
+        """`insertion_intervals` given the travel times into (`t1`) and out of (`t2`) the new
+        visit, for a location the matrix does not hold yet."""
         out: list[tuple[int, int]] = []
         db, dn = self.dep_b[gap], self.dep_nb[gap]
         lb, ln = self.lat_b[gap + 1], self.lat_nb[gap + 1]
