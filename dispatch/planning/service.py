@@ -129,13 +129,16 @@ def _finder(session: Session, district_id: int, day: dt.date) -> tuple[zone.Zone
     if hit is not None and hit[0] == stamp and time.monotonic() - hit[1] < _CACHE_SECONDS:
         return hit[2], hit[3]
     zd = zone.load(session, district_id, day)
-    _remember(session, zd, SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL))
-    with _cache_lock:
-        return _cache[key][2], _cache[key][3]
+    finder = SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL)
+    _remember(session, zd, finder, stamp)
+    return zd, finder
 
 
-def _remember(session: Session, zd: zone.ZoneDay, finder: SlotFinder) -> None:
-    stamp = _stamp(session, zd.district_id, zd.day)
+def _remember(
+    session: Session, zd: zone.ZoneDay, finder: SlotFinder, stamp: _Stamp | None = None
+) -> None:
+    """Cache a zone-day under `stamp`, or under the stamp its plan row has now."""
+    stamp = stamp if stamp is not None else _stamp(session, zd.district_id, zd.day)
     with _cache_lock:
         _cache[_key(session, zd.district_id, zd.day)] = (stamp, time.monotonic(), zd, finder)
 

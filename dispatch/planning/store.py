@@ -20,7 +20,7 @@ from dispatch.planning.zone import Clock, agent_id_of, request_id_of
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
-from routing.plan import Plan
+from routing.plan import Plan, Stop
 
 S = RequestStatus
 ACTOR = "planner"
@@ -129,7 +129,7 @@ def save(
 def _align(
     session: Session,
     rid: int,
-    placed: tuple[str, object] | None,
+    placed: tuple[str, Stop] | None,
     clock: Clock,
     actor: str,
 ) -> None:
@@ -150,7 +150,7 @@ def _align(
         return
     agent_key, stop = placed
     agent_id = agent_id_of(agent_key)
-    arrival = clock.at(stop.start)  # type: ignore[attr-defined]
+    arrival = clock.at(stop.start)
     if current.status is S.SCHEDULED:
         request_service.transition(
             session=session,

@@ -97,7 +97,7 @@ def _priority(level: int) -> Priority:
     return Priority(min(level, int(Priority.URGENT)))
 
 
-def routing_agent(agent: Agent, location: Location, clock: Clock) -> RAgent:
+def routing_agent(agent: Agent, location: Location) -> RAgent:
     shift = TimeWindow(agent.shift_start_min * 60, agent.shift_end_min * 60)
     brk = None
     if agent.break_start_min is not None and agent.break_minutes > 0:
@@ -185,7 +185,7 @@ def load(
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
     agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
-    agents = [routing_agent(a, agent_location(session, a), clock) for a in agents_rows]
+    agents = [routing_agent(a, agent_location(session, a)) for a in agents_rows]
     start, end = clock.origin.astimezone(dt.UTC), (clock.origin + dt.timedelta(days=1))
     # One query for the requests with what a visit needs: no per-row look-ups.
     rows = session.exec(
