@@ -25,7 +25,7 @@ IMPROVER = "planner:improve"
 
 
 def zone_days_to_improve(*, engine: Engine, today: dt.date) -> list[tuple[int, dt.date]]:
-    """Zone-days from `today` on whose plan changed since OR-Tools last improved it."""
+    """Zone-days from `today` on whose plan changed since the solver last improved it."""
     with read_session(engine) as session:
         rows = session.exec(
             select(col(ZonePlan.district_id), col(ZonePlan.day))
@@ -40,7 +40,7 @@ def zone_days_to_improve(*, engine: Engine, today: dt.date) -> list[tuple[int, d
 def improve_plans(
     *, engine: Engine, today: dt.date, time_limit_s: float, workers: int = 1, most: int = 20
 ) -> list[planning.ReplanOutcome]:
-    """Re-plan changed zone-days with OR-Tools, holding no write lock while it searches.
+    """Re-plan changed zone-days, holding no write lock while the solver searches.
 
     A booking that lands meanwhile wins: the improved plan is then outdated, dropped, and
     the zone-day is improved again on the next run.

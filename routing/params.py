@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from routing.errors import InvalidProblem
 
+#: The search engines `routing.solver.solve` can run.
+ENGINES = ("sisr", "ortools")
+
 
 @dataclass(frozen=True, slots=True)
 class SearchParameters:
@@ -15,12 +18,15 @@ class SearchParameters:
     time_limit_s: hard wall-clock budget of `solve`, model building included; the call returns
         within this plus a small overhead (tens of milliseconds).
     workers: 1 = one search in this process; 2 = also a second, differently seeded search in a
-        separate process (OR-Tools holds the GIL, so threads would not help); best plan kept.
+        separate process (both engines hold the GIL, so threads would not help); best plan kept.
+    engine: "sisr" (default) = the library's string-removal search (`routing.sisr`);
+        "ortools" = OR-Tools' iterated local search (`routing.solver_ortools`).
     log_search: let OR-Tools print its search log (debugging only).
     """
 
     time_limit_s: float = 5.0
     workers: int = 1
+    engine: str = "sisr"
     log_search: bool = False
 
     def __post_init__(self) -> None:
@@ -29,3 +35,5 @@ class SearchParameters:
             raise InvalidProblem("params.time_limit_s", t, "must be a positive finite number")
         if not isinstance(self.workers, int) or not 1 <= self.workers <= 2:
             raise InvalidProblem("params.workers", self.workers, "must be 1 or 2")
+        if self.engine not in ENGINES:
+            raise InvalidProblem("params.engine", self.engine, f"must be one of {ENGINES}")

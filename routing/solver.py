@@ -1,39 +1,33 @@
 """`solve`: plan a day within a hard wall-clock budget, and never return an infeasible plan.
 
-Holds the orchestration around the OR-Tools search (`routing.solver_ortools`): which visits can
-be served at all and by whom, the warm start repaired from the current plan, the library's own
-construction as insurance, a second search in a separate process, the objective used to choose
-between candidate plans, and the reasons attached to unassigned visits. Every candidate is
-re-timed by `routing.timing.schedule` and must pass `routing.checker.check` before it can be
-returned; the fallback chain is OR-Tools -> warm start -> own construction.
-It does not build OR-Tools models itself and holds no time arithmetic of its own.
+Holds the orchestration of a solve: which visits can be served at all and by whom, the warm
+start repaired from the current plan, the construction (cheapest insertion, `routing.sisr`),
+the search by the chosen engine (`routing.engines`: our string-removal search by default, or
+OR-Tools), the objective used to choose between candidate plans, and the reasons attached to
+unassigned visits. Every candidate is re-timed by `routing.timing.schedule` and must pass
+`routing.checker.check` before it can be returned; the warm start and the construction are
+always candidates, so the returned plan is never worse than either.
+It builds no OR-Tools model and holds no time arithmetic of its own.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from routing import engines, sisr
 from routing.checker import check
-from routing.construction import insert_all, nearest_visits
-from routing.improve import Coster, improve_by_groups
+from routing.cost import Coster
 from routing.model import Problem
 from routing.params import SearchParameters
 from routing.plan import Plan, PlanCost, Result, Route, Unassigned, UnassignedReason
-from routing.solver_ortools import SearchSpec, search
+from routing.solver_ortools import SearchSpec
 from routing.timing import INF, Indexed, earliest_in, schedule
 from routing.workers import Worker
 
 #: Wall time kept back for timing, checking and choosing between candidates.
 _FINISH_S = 0.03
-#: Above this many visits OR-Tools' own first solution may overrun a short budget, so the
-#: in-process search starts from our construction instead.
-LARGE = 300
-#: From this many visits on, the search continues group by group (routing.improve).
-GROUPS_FROM = 150
-#: Share of the budget spent on the whole problem before working on groups (up to LARGE).
-WHOLE_SHARE = 0.6
 
 Routes = tuple[tuple[int, ...], ...]
 
@@ -58,37 +52,36 @@ def solve(
     t0 = time.monotonic()
     # Timing and checking the candidates at the end grows with the plan (~40 ms each at 1000
     # visits); keep that back from the search.
-    deadline = t0 + params.time_limit_s - 0.0001 * len(problem.visits)
+    deadline = t0 + params.time_limit_s - _FINISH_S - 0.0001 * len(problem.visits)
     ix = Indexed.of(problem)
     analysis = _analyse(ix)
     previous_agent, old_links = _previous(problem, current)
     servable = any(analysis.allowed)
     worker = Worker.start() if params.workers >= 2 and servable else None
     try:
+        data = sisr.prepare(ix, analysis.allowed, analysis.prefix, previous_agent, old_links)
+        order = _insertion_order(ix)
         candidates: list[tuple[str, Routes]] = []
-        nearest = nearest_visits(ix, 24) if len(problem.visits) > 1 else None
         warm: Routes | None = None
         if current is not None:
-            warm = _repair(ix, analysis, current)
-            warm = _complete(ix, analysis, warm, deadline, nearest)
+            warm = sisr.complete(data, _repair(ix, analysis, current), order)
             candidates.append(("warm_start", warm))
-        base = _complete(ix, analysis, analysis.prefix, deadline, nearest)
-        candidates.append(("construction", base))
-        spec = _spec(analysis, previous_agent, old_links, params)
-        n = len(problem.visits)
-        if servable and n > GROUPS_FROM:
-            if n <= LARGE:
-                # OR-Tools on the whole problem first, then groups of routes from its result.
-                first_deadline = t0 + WHOLE_SHARE * (deadline - t0)
-                candidates.extend(_search_whole(problem, spec, warm, worker, first_deadline))
-            coster = Coster(ix, previous_agent, old_links)
-            seed = min((r for _, r in candidates), key=coster.total)
-            routes = improve_by_groups(
-                ix, analysis.allowed, analysis.prefix, spec, seed, coster, worker, deadline
+        candidates.append(("construction", sisr.complete(data, analysis.prefix, order)))
+        if servable and params.engine == "ortools":
+            spec = SearchSpec(
+                time_limit_s=0.0,
+                first_solution="parallel_cheapest_insertion",
+                allowed=analysis.allowed,
+                prefix=analysis.prefix,
+                previous_agent=previous_agent,
+                previous_next=old_links,
+                log_search=params.log_search,
             )
-            candidates.append(("search", routes))
+            candidates.extend(engines.search_ortools(problem, spec, warm, worker, deadline))
         elif servable:
-            candidates.extend(_search_whole(problem, spec, warm, worker, deadline))
+            coster = Coster(ix, previous_agent, old_links)
+            start = min((r for _, r in candidates), key=coster.total)
+            candidates.extend(engines.search_sisr(data, start, worker, deadline))
     finally:
         if worker is not None:
             worker.close()
@@ -102,54 +95,13 @@ def solve(
     )
 
 
-def _search_whole(
-    problem: Problem,
-    spec: SearchSpec,
-    warm: Routes | None,
-    worker: Worker | None,
-    deadline: float,
-) -> list[tuple[str, Routes]]:
-    """Up to a few hundred visits: OR-Tools on the whole problem, a second search beside it."""
-    found: list[tuple[str, Routes]] = []
-    task = -1
-    if worker is not None:
-        limit = deadline - time.monotonic() - _FINISH_S - _margin(problem)
-        if limit > 0.05:
-            task = worker.submit(
-                problem,
-                replace(
-                    spec,
-                    time_limit_s=limit,
-                    first_solution="savings",
-                    deadline=deadline - _FINISH_S - _margin(problem),
-                ),
-            )
-    if worker is not None:
-        worker.wait_ready(min(0.5, 0.15 * (deadline - time.monotonic())))
-    budget = deadline - time.monotonic() - _FINISH_S - _margin(problem)
-    if warm is not None and budget > 0.02:
-        # Greedy descent from the live plan keeps its shape (stability) and is cheap.
-        out = search(
-            problem, replace(spec, time_limit_s=budget * 0.3, warm_routes=warm, iterated=False)
-        )
-        if out.routes is not None:
-            found.append(("search", out.routes))
-        budget = deadline - time.monotonic() - _FINISH_S - _margin(problem)
-    if budget > 0.02:
-        out = search(problem, replace(spec, time_limit_s=budget))
-        if out.routes is not None:
-            found.append(("search", out.routes))
-    if worker is not None and task >= 0:
-        routes = worker.results(deadline - _FINISH_S, {task}).get(task)
-        if routes is not None:
-            found.append(("second_search", routes))
-    return found
-
-
-def _margin(problem: Problem) -> float:
-    """OR-Tools overshoots its limit by about one local-search move; moves grow with size."""
-    # Measured: ~0.07 s past the limit at 200 visits with iterated local search.
-    return 0.02 + 0.0005 * len(problem.visits)
+def _insertion_order(ix: Indexed) -> list[int]:
+    """Construction order: highest priority first, then the earliest-closing window."""
+    visits = ix.problem.visits
+    return sorted(
+        range(len(visits)),
+        key=lambda v: (-visits[v].priority, ix.v_wend[v][-1], ix.v_wstart[v][0]),
+    )
 
 
 # --------------------------------------------------------------------------- analysis
@@ -290,39 +242,6 @@ def _repair(ix: Indexed, analysis: _Analysis, current: Plan) -> Routes:
                     taken.add(v)
         routes.append(tuple(seq))
     return tuple(routes)
-
-
-def _complete(
-    ix: Indexed,
-    analysis: _Analysis,
-    routes: Routes,
-    deadline: float,
-    nearest: list[list[int]] | None,
-) -> Routes:
-    """`routes` with every servable visit not yet routed inserted where cheapest."""
-    work = [list(r) for r in routes]
-    routed = {v for r in work for v in r}
-    pending = [v for v, ok in enumerate(analysis.allowed) if ok and v not in routed]
-    if pending:
-        insert_all(ix, work, pending, analysis.allowed, deadline=deadline, nearest=nearest)
-    return tuple(tuple(r) for r in work)
-
-
-def _spec(
-    analysis: _Analysis,
-    previous_agent: tuple[int, ...],
-    old_links: frozenset[tuple[int, int, int]],
-    params: SearchParameters,
-) -> SearchSpec:
-    return SearchSpec(
-        time_limit_s=0.0,
-        first_solution="parallel_cheapest_insertion",
-        allowed=analysis.allowed,
-        prefix=analysis.prefix,
-        previous_agent=previous_agent,
-        previous_next=old_links,
-        log_search=params.log_search,
-    )
 
 
 # --------------------------------------------------------------------------- choosing

@@ -1,10 +1,11 @@
 """A search worker in a separate process, for the second core.
 
-OR-Tools holds the GIL while it searches, so a parallel search needs a process. Holds `Worker`:
-one child process (forkserver context preloading OR-Tools, so it forks in milliseconds after the
-first start) that runs `routing.solver_ortools.search` on (problem, spec) tasks, one at a time,
-and sends back the routes. The parent can always abandon it: `close()` kills the child, so a
-late search never delays a return. It decides nothing about which tasks to run.
+OR-Tools and the compiled string-removal kernels hold the GIL while they search, so a parallel
+search needs a process. Holds `Worker`: one child process (forkserver context preloading
+OR-Tools and the kernels, so it forks in milliseconds after the first start) that runs tasks
+-- a module-level function and its arguments, all picklable -- one at a time, and sends back
+their results. The parent can always abandon it: `close()` kills the child, so a late search
+never delays a return. It decides nothing about which tasks to run.
 
 The caller's entry script must be import-safe (``if __name__ == "__main__":``), as for any
 non-fork multiprocessing; if the child cannot start, `Worker.start` returns None and the solve
@@ -16,15 +17,17 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from routing.model import Problem
-from routing.solver_ortools import SearchSpec, search
-
-Routes = tuple[tuple[int, ...], ...]
-
 _CONTEXT: Any = None
+#: Modules the fork server imports once, so that each child starts with them loaded.
+_PRELOAD = ["routing.preload"]
+
+#: One unit of work: a module-level function and its positional arguments.
+Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 def _context() -> Any:
@@ -33,7 +36,7 @@ def _context() -> Any:
         ctx: Any
         try:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["routing.solver_ortools"])
+            ctx.set_forkserver_preload(_PRELOAD)
         except ValueError:  # platforms without forkserver
             ctx = multiprocessing.get_context("spawn")
         _CONTEXT = ctx
@@ -48,9 +51,13 @@ def _main(conn: Connection) -> None:
                 return
             # The whole batch is read before searching: the parent's send must never wait for
             # a search to end (it would stall the parent's own searches).
-            for task_id, problem, spec in batch:
-                out = search(problem, spec)
-                conn.send((task_id, out.routes))
+            for task_id, fn, args in batch:
+                try:
+                    result = fn(*args)
+                except Exception:  # the parent goes on without this result
+                    traceback.print_exc()
+                    result = None
+                conn.send((task_id, result))
     except (EOFError, OSError, KeyboardInterrupt):
         return
     finally:
@@ -60,8 +67,8 @@ def _main(conn: Connection) -> None:
 class Worker:
     """One child process running searches; results are matched to tasks by id.
 
-    Starting a forkserver child blocks until the server has imported OR-Tools (~0.5 s the
-    first time in a process), so the start runs in a background thread: the caller goes on
+    Starting a forkserver child blocks until the server has loaded OR-Tools and the kernels
+    (~1 s the first time in a process), so the start runs in a background thread: the caller goes on
     building its own plan, and tasks submitted before the child is up are queued and sent as
     soon as it is (their deadlines are absolute, so a late start only shortens them).
     """
@@ -75,7 +82,7 @@ class Worker:
         self._failed = False
         self._closed = False
         self._lock = threading.Lock()
-        self._pending: list[list[tuple[int, Problem, SearchSpec]]] = []
+        self._pending: list[list[tuple[int, Callable[..., Any], tuple[Any, ...]]]] = []
         self._thread = threading.Thread(target=self._start, name="routing-worker", daemon=True)
         self._thread.start()
 
@@ -119,20 +126,20 @@ class Worker:
         self._started.wait(max(0.0, timeout))
         return self.ready
 
-    def submit(self, problem: Problem, spec: SearchSpec) -> int:
-        """Queue one search; returns its task id, or -1 if the child could not be started."""
-        return self.submit_many([(problem, spec)])[0]
+    def submit(self, fn: Callable[..., Any], *args: Any) -> int:
+        """Queue `fn(*args)`; returns its task id, or -1 if the child could not be started."""
+        return self.submit_many([(fn, args)])[0]
 
-    def submit_many(self, tasks: list[tuple[Problem, SearchSpec]]) -> list[int]:
+    def submit_many(self, tasks: list[Task]) -> list[int]:
         """Queue searches to run one after the other, sent as one message; their task ids
         (all -1 if the child could not be started)."""
         with self._lock:
             if self._failed or self._closed:
                 return [-1] * len(tasks)
             batch = []
-            for problem, spec in tasks:
+            for fn, args in tasks:
                 self._next_id += 1
-                batch.append((self._next_id, problem, spec))
+                batch.append((self._next_id, fn, args))
             ids = [t[0] for t in batch]
             if not self._started.is_set():
                 self._pending.append(batch)
@@ -143,9 +150,9 @@ class Worker:
                 return [-1] * len(tasks)
             return ids
 
-    def results(self, until: float, wanted: set[int]) -> dict[int, Routes | None]:
+    def results(self, until: float, wanted: set[int]) -> dict[int, Any]:
         """Results of the `wanted` tasks that arrive before `until` (time.monotonic())."""
-        got: dict[int, Routes | None] = {}
+        got: dict[int, Any] = {}
         while wanted - set(got):
             if self._failed:
                 break
@@ -159,11 +166,11 @@ class Worker:
             try:
                 if timeout <= 0 or not self._conn.poll(timeout):
                     break
-                task_id, routes = self._conn.recv()
+                task_id, result = self._conn.recv()
             except (EOFError, OSError):
                 break
             if task_id in wanted:
-                got[task_id] = routes
+                got[task_id] = result
         return got
 
     def _stop(self) -> None:

@@ -12,6 +12,7 @@ from dispatch import seed as seed_loader
 from dispatch.config import get_settings
 from dispatch.db import make_engine, write_session
 from dispatch.errors import SeedError
+from routing.params import ENGINES
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -85,7 +86,7 @@ def _replan(args: argparse.Namespace) -> int:
 def _solve(args: argparse.Namespace) -> int:
     from routing.benchmark_cli import solve_file
 
-    result = solve_file(args.path, fmt=args.format, time_limit=args.time_limit)
+    result = solve_file(args.path, fmt=args.format, time_limit=args.time_limit, engine=args.engine)
     if args.json:
         print(json.dumps(result))
     else:
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run the scheduled tasks (one process per deployment)")
     p.set_defaults(func=_worker)
 
-    p = sub.add_parser("replan", help="improve one district's plan for a day with OR-Tools")
+    p = sub.add_parser("replan", help="improve one district's plan for a day now")
     p.add_argument("--district", required=True, help="district code, e.g. JMU")
     p.add_argument("--day", required=True, help="YYYY-MM-DD")
     p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
@@ -140,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--format", default="solomon", choices=["solomon"])
     p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
+    p.add_argument(
+        "--engine",
+        default="sisr",
+        choices=list(ENGINES),
+        help="search engine: our string-removal search (default) or OR-Tools",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_solve)
     return parser

@@ -2,7 +2,7 @@
 
 `make run` embeds it in the web process (`start_in_process`); a deployment with several web
 processes runs `doorstep worker` once instead and sets DOORSTEP_SCHEDULER=false for the web.
-OR-Tools holds the GIL, so plan improvement runs in a child process (forkserver), never in
+The solver holds the GIL, so plan improvement runs in a child process (forkserver), never in
 the web process's threads. Tasks take plain values and open their own engine.
 """
 

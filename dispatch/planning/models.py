@@ -19,7 +19,7 @@ class ZonePlan(SQLModel, table=True):
     district_id: int = Field(foreign_key="district.id")
     day: dt.date
     version: int = 0
-    #: The last version OR-Tools improved; below `version`, the scheduled task re-plans.
+    #: The last version the solver improved; below `version`, the scheduled task re-plans.
     improved_version: int = 0
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

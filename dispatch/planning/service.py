@@ -3,7 +3,7 @@
 The IVR, the console and the API all call these. A zone is a district and a plan covers one
 local day. Offers come from exact feasible insertion into the persisted plan (milliseconds,
 `routing.insertion`); a booking inserts the visit at once and saves a new plan version;
-`replan` lets OR-Tools improve the day afterwards, keeping visits with their agents unless
+`replan` lets the solver improve the day afterwards, keeping visits with their agents unless
 moving them pays. The only in-process state is a cache of derived zone-days keyed by plan
 version, so every answer is as current as the database.
 """
@@ -393,7 +393,7 @@ def prepare_replan(*, session: Session, district_id: int, day: dt.date) -> zone.
 
 
 def improve(zd: zone.ZoneDay, *, time_limit_s: float, workers: int = 1) -> Result:
-    """Let OR-Tools improve the zone-day's plan: warm start, visits kept with their agents
+    """Let the solver improve the zone-day's plan: warm start, visits kept with their agents
     unless moving them pays. Pure computation: hold no transaction open while it runs."""
     return solve(
         zd.problem, SearchParameters(time_limit_s=time_limit_s, workers=workers), current=zd.plan
@@ -435,7 +435,7 @@ def replan(
     actor: str = store.ACTOR,
 ) -> ReplanOutcome:
     """Prepare, improve and save in one go (tests, the command line). The scheduled
-    improvement splits these so that no write lock is held while OR-Tools searches."""
+    improvement splits these so that no write lock is held while the solver searches."""
     zd = prepare_replan(session=session, district_id=district_id, day=day)
     limit = time_limit_s if time_limit_s is not None else get_settings().replan_seconds
     return save_replan(session=session, zd=zd, result=improve(zd, time_limit_s=limit), actor=actor)

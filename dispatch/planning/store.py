@@ -85,7 +85,7 @@ def save(
 ) -> int:
     """Persist `plan` as the next version and bring request statuses in line with it.
 
-    `improved` marks a plan OR-Tools has improved: the zone-day needs no improvement until
+    `improved` marks a plan the solver has improved: the zone-day needs no improvement until
     the next booking or change.
     """
     version = bump_version(session, district_id, day, based_on, improved=improved)
