@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from routing.errors import InstanceFormatError
 from routing.model import (
     Agent,
@@ -217,21 +219,10 @@ def to_problem(inst: VrptwInstance) -> Problem:
     for x, y in inst.coords:
         if (x, y) not in keys:
             keys[(x, y)] = Location(lat=y * 1e-3, lon=x * 1e-3)
-    pts = list(keys)
-    n = len(pts)
-    dur: list[tuple[int, ...]] = []
-    cost: list[tuple[int, ...]] = []
-    for i in range(n):
-        xi, yi = pts[i]
-        drow: list[int] = []
-        crow: list[int] = []
-        for j in range(n):
-            xj, yj = pts[j]
-            d = math.hypot(xj - xi, yj - yi) * SCALE
-            drow.append(math.ceil(d))
-            crow.append(round(d))
-        dur.append(tuple(drow))
-        cost.append(tuple(crow))
+    pts = np.array(list(keys), dtype=np.float64).reshape(-1, 2)
+    exact = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) * SCALE
+    dur = tuple(map(tuple, np.ceil(exact).astype(np.int64).tolist()))
+    cost = tuple(map(tuple, np.rint(exact).astype(np.int64).tolist()))
     mode = TravelMode.FOUR_WHEEL_DRIVE
     travel = TravelMatrix(tuple(keys.values()), {mode: tuple(dur)}, {mode: tuple(cost)})
     depot = keys[inst.coords[0]]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from routing.errors import InvalidProblem
 
 if TYPE_CHECKING:
@@ -241,12 +243,15 @@ class TravelMatrix:
 
     `costs` optionally gives a different arc-cost matrix per mode (benchmarks rank by rounded
     distance while timing with rounded-up durations); by default cost = duration.
+    Validation converts each matrix to a numpy array once; `array` hands that copy to code
+    that works on arrays (the compiled search), so it is never converted twice.
     """
 
     locations: tuple[Location, ...]
     durations: Mapping[TravelMode, Matrix]
     costs: Mapping[TravelMode, Matrix] | None = None
     _index: dict[Location, int] = field(init=False, repr=False, compare=False)
+    _arrays: dict[tuple[str, TravelMode], np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.locations)
@@ -254,14 +259,22 @@ class TravelMatrix:
         if len(index) != n:
             raise _fail("travel.locations", n, "locations must be distinct")
         object.__setattr__(self, "_index", index)
+        arrays: dict[tuple[str, TravelMode], np.ndarray] = {}
         for name, mats in (("durations", self.durations), ("costs", self.costs or {})):
             for mode, mat in mats.items():
                 if len(mat) != n or any(len(row) != n for row in mat):
                     raise _fail(f"travel.{name}[{mode}]", len(mat), f"must be {n}x{n}")
-                if any(v < 0 for row in mat for v in row):
+                try:  # fromiter over the flattened rows: ~3x faster than np.asarray on tuples
+                    flat = itertools.chain.from_iterable(mat)
+                    arr = np.fromiter(flat, dtype=np.int64, count=n * n).reshape(n, n)
+                except (ValueError, TypeError, OverflowError) as exc:
+                    raise _fail(f"travel.{name}[{mode}]", "values", "must be integers") from exc
+                if n and arr.min() < 0:
                     raise _fail(f"travel.{name}[{mode}]", "negative", "must be >= 0")
+                arrays[(name, mode)] = arr
         if self.costs is not None and set(self.costs) != set(self.durations):
             raise _fail("travel.costs", sorted(self.costs), "must cover the same modes")
+        object.__setattr__(self, "_arrays", arrays)
 
     def index(self, location: Location) -> int:
         """Row/column of `location`; raises InvalidProblem if it is not in the matrix."""
@@ -275,6 +288,15 @@ class TravelMatrix:
 
     def cost_matrix(self, mode: TravelMode) -> Matrix:
         return self.costs[mode] if self.costs is not None else self.durations[mode]
+
+    def array(self, mode: TravelMode, kind: str = "durations") -> np.ndarray:
+        """The durations (or, kind="costs", the arc costs) of `mode` as a read-only int64 array."""
+        key = (kind, mode)
+        if kind == "costs" and self.costs is None:
+            key = ("durations", mode)
+        arr = self._arrays[key]
+        arr.flags.writeable = False
+        return arr
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,10 @@ class PlanCost:
 class Result:
     """Outcome of `routing.solver.solve`: a checker-clean plan and how it was obtained.
 
-    `source` names where the returned plan came from: ``"search"`` (OR-Tools, this process),
-    ``"second_search"`` (the parallel process), ``"warm_start"`` (the given current plan,
-    repaired) or ``"construction"`` (the library's own cheapest insertion).
+    `source` names where the returned plan came from: ``"search"`` (the engine in this
+    process), ``"second_search"`` (the worker process), ``"warm_start"`` (the given current
+    plan, repaired and completed) or ``"construction"`` (cheapest insertion from scratch).
+    `candidates` gives every candidate's objective by ``"<i>:<source>"``.
     """
 
     plan: Plan

@@ -61,20 +61,6 @@ class Settings:
     near_routes: int = 0
 
 
-_MATRIX_CACHE: list[tuple[object, np.ndarray]] = []
-
-
-def _array(mat: Sequence[Sequence[int]]) -> np.ndarray:
-    """The matrix as int64 numpy, cached by identity (problems share their travel matrix)."""
-    for src, arr in _MATRIX_CACHE:
-        if src is mat:
-            return arr
-    arr = np.asarray(mat, dtype=np.int64)
-    _MATRIX_CACHE.append((mat, arr))
-    del _MATRIX_CACHE[:-6]
-    return arr
-
-
 def prepare(
     ix: Indexed,
     allowed: Sequence[frozenset[int]],
@@ -88,8 +74,8 @@ def prepare(
     modes = sorted({a.mode for a in agents})
     mode_ix = {m: i for i, m in enumerate(modes)}
     tm = problem.travel
-    dur = np.stack([_array(tm.durations[m]) for m in modes])
-    cost = np.stack([_array(tm.cost_matrix(m)) for m in modes])
+    dur = np.stack([tm.array(m) for m in modes])
+    cost = np.stack([tm.array(m, "costs") for m in modes])
     ag = np.zeros((n_a, k.A_COLS), dtype=np.int64)
     ag[:, k.A_MODE] = [mode_ix[a.mode] for a in agents]
     ag[:, k.A_START] = ix.a_start

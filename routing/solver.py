@@ -85,13 +85,9 @@ def solve(
     finally:
         if worker is not None:
             worker.close()
-    best = _choose(ix, analysis, candidates, previous_agent, old_links)
+    source, plan, cost, priced = _choose(ix, analysis, candidates, previous_agent, old_links)
     return Result(
-        plan=best[1],
-        cost=best[2],
-        wall_s=time.monotonic() - t0,
-        source=best[0],
-        candidates={f"{i}:{name}": c.total for i, (name, _, c) in enumerate(best[3])},
+        plan=plan, cost=cost, wall_s=time.monotonic() - t0, source=source, candidates=priced
     )
 
 
@@ -275,31 +271,29 @@ def _choose(
     candidates: list[tuple[str, Routes]],
     previous_agent: Sequence[int],
     old_links: frozenset[tuple[int, int, int]],
-) -> tuple[str, Plan, PlanCost, list[tuple[str, Plan, PlanCost]]]:
-    scored: list[tuple[str, Plan, PlanCost]] = []
+) -> tuple[str, Plan, PlanCost, dict[str, int]]:
+    """The cheapest candidate that passes the checker: (source, plan, cost, every candidate's
+    cost by "i:source"). Candidates are priced first (cheap) and only then timed and checked,
+    cheapest first, until one passes; a plan found twice is priced once."""
     coster = Coster(ix, previous_agent, old_links)
     everyone = range(len(ix.problem.visits))
-    seen: dict[Routes, tuple[Plan, PlanCost] | None] = {}
-    for name, routes in candidates:
+    priced: dict[Routes, PlanCost] = {}
+    named: dict[str, int] = {}
+    order: list[tuple[int, int, str, Routes]] = []
+    for i, (name, routes) in enumerate(candidates):
         if len(routes) != len(ix.problem.agents):
             continue
-        if routes not in seen:  # the same plan from two sources is timed and checked once
-            plan = _to_plan(ix, analysis, routes)
-            if plan is None or check(ix.problem, plan):
-                seen[routes] = None
-            else:
-                travel, drop, stability = coster.parts(range(len(routes)), routes, everyone)
-                seen[routes] = (plan, PlanCost(travel, drop, stability))
-        found = seen[routes]
-        if found is not None:
-            scored.append((name, *found))
-    if not scored:
-        # Cannot happen unless the shared timing code is wrong: the construction only builds
-        # routes it has timed. Fall back to the empty plan, which is always feasible.
-        empty: Routes = tuple(() for _ in ix.problem.agents)
-        plan = _to_plan(ix, analysis, empty)
-        assert plan is not None
-        travel, drop, stability = coster.parts(range(len(empty)), empty, everyone)
-        return "empty", plan, PlanCost(travel, drop, stability), []
-    best = min(scored, key=lambda s: s[2].total)
-    return best[0], best[1], best[2], scored
+        if routes not in priced:
+            priced[routes] = PlanCost(*coster.parts(range(len(routes)), routes, everyone))
+        named[f"{i}:{name}"] = priced[routes].total
+        order.append((priced[routes].total, i, name, routes))
+    for _, _, name, routes in sorted(order, key=lambda o: (o[0], o[1])):
+        plan = _to_plan(ix, analysis, routes)
+        if plan is not None and not check(ix.problem, plan):
+            return name, plan, priced[routes], named
+    # Cannot happen unless the shared timing code is wrong: the construction only builds
+    # routes it has timed. Fall back to the empty plan, which is always feasible.
+    empty: Routes = tuple(() for _ in ix.problem.agents)
+    plan = _to_plan(ix, analysis, empty)
+    assert plan is not None
+    return "empty", plan, PlanCost(*coster.parts(range(len(empty)), empty, everyone)), named
