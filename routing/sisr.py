@@ -58,7 +58,7 @@ class Settings:
     blink: float = 0.01
     t_start: float = 1.0
     t_end: float = 0.01
-    near_routes: int = 0
+    near_routes: int = 40
 
 
 def prepare(
