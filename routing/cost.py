@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from routing.model import Problem
 from routing.timing import Indexed
+
+#: A pinned visit was already promised to the citizen: leaving it out costs this much more.
+PIN_DROP_FACTOR = 10
+
+
+def drop_penalties(problem: Problem) -> list[int]:
+    """What leaving each visit unplanned costs: its priority's penalty, more if pinned."""
+    obj = problem.objective
+    return [
+        obj.drop_penalty[v.priority] * (PIN_DROP_FACTOR if v.pin is not None else 1)
+        for v in problem.visits
+    ]
 
 
 class Coster:
@@ -25,11 +38,7 @@ class Coster:
         self.ix = ix
         self.previous = previous_agent
         self.links = old_links
-        obj = ix.problem.objective
-        self.drop = [
-            obj.drop_penalty[v.priority] * (10 if v.pin is not None else 1)
-            for v in ix.problem.visits
-        ]
+        self.drop = drop_penalties(ix.problem)
 
     def parts(
         self, agents: Sequence[int], routes: Sequence[Sequence[int]], visits: Sequence[int]

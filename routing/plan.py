@@ -14,6 +14,7 @@ from enum import StrEnum
 class UnassignedReason(StrEnum):
     """Why a visit is not in any route."""
 
+    NO_AGENT_ON_DUTY = "no_agent_on_duty"  # the problem has no agent at all
     NO_AGENT_WITH_SKILL = "no_agent_with_skill"
     NO_AGENT_WITH_LANGUAGE = "no_agent_with_language"
     CAPACITY = "capacity"  # load exceeds every qualified agent's capacity, or all are full

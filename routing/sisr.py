@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing import sisr_kernels as k
+from routing.cost import drop_penalties
 from routing.timing import INF, Indexed
 
 Routes = tuple[tuple[int, ...], ...]
@@ -37,6 +38,9 @@ Routes = tuple[tuple[int, ...], ...]
 NEIGHBOURS = 64
 #: Wall time of one compiled chunk of steps (between clock reads and temperature updates).
 CHUNK_S = 0.02
+#: Insertion tries the routes of this many nearest visits first (measured on GH600 at 10 s:
+#: 2.8 % mean gap against 3.9 % trying every route; neutral at 100-200 visits).
+NEAR_ROUTES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ class Settings:
     blink: float = 0.01
     t_start: float = 1.0
     t_end: float = 0.01
-    near_routes: int = 40
+    near_routes: int = NEAR_ROUTES
 
 
 def prepare(
@@ -68,6 +72,9 @@ def prepare(
     previous_agent: Sequence[int],
     old_links: frozenset[tuple[int, int, int]],
 ) -> k.Data:
+    """The kernels' arrays for `ix`: `allowed` agents per visit (none = never routed),
+    `prefix` fixed leading visits per agent, and the current plan's agent per visit and
+    (agent, visit, next visit) links for the stability costs (empty: none)."""
     problem = ix.problem
     agents, visits = problem.agents, problem.visits
     n_a, n_v = len(agents), len(visits)
@@ -105,9 +112,7 @@ def prepare(
         dtype=np.int64,
     ).reshape(-1, 2)
     obj = problem.objective
-    vi[:, k.V_DROP] = [
-        obj.drop_penalty[v.priority] * (10 if v.pin is not None else 1) for v in visits
-    ]
+    vi[:, k.V_DROP] = drop_penalties(problem)
     vi[:, k.V_PREV] = previous_agent if previous_agent else -1
     vi[:, k.V_OLD_SUCC] = -2
     for a, u, w in old_links:
@@ -170,7 +175,9 @@ def _shape(d: k.Data) -> tuple[int, int]:
     return d.ag.shape[0], d.vi.shape[0]
 
 
-def complete(d: k.Data, routes: Routes, order: Sequence[int], near_routes: int = 40) -> Routes:
+def complete(
+    d: k.Data, routes: Routes, order: Sequence[int], near_routes: int = NEAR_ROUTES
+) -> Routes:
     """`routes` (feasible) with the visits of `order` that they lack inserted one by one, in
     that order, at the cheapest feasible position; visits that fit nowhere stay out."""
     n_a, n_v = _shape(d)

@@ -59,29 +59,12 @@ def solve(
     servable = any(analysis.allowed)
     worker = Worker.start() if params.workers >= 2 and servable else None
     try:
-        data = sisr.prepare(ix, analysis.allowed, analysis.prefix, previous_agent, old_links)
-        order = _insertion_order(ix)
-        candidates: list[tuple[str, Routes]] = []
-        warm: Routes | None = None
-        if current is not None:
-            warm = sisr.complete(data, _repair(ix, analysis, current), order)
-            candidates.append(("warm_start", warm))
-        candidates.append(("construction", sisr.complete(data, analysis.prefix, order)))
-        if servable and params.engine == "ortools":
-            spec = SearchSpec(
-                time_limit_s=0.0,
-                first_solution="parallel_cheapest_insertion",
-                allowed=analysis.allowed,
-                prefix=analysis.prefix,
-                previous_agent=previous_agent,
-                previous_next=old_links,
-                log_search=params.log_search,
+        if servable:
+            candidates = _candidates(
+                ix, analysis, previous_agent, old_links, current, params, worker, deadline
             )
-            candidates.extend(engines.search_ortools(problem, spec, warm, worker, deadline))
-        elif servable:
-            coster = Coster(ix, previous_agent, old_links)
-            start = min((r for _, r in candidates), key=coster.total)
-            candidates.extend(engines.search_sisr(data, start, worker, deadline))
+        else:  # nobody can serve anything (e.g. no agent on duty): the empty plan
+            candidates = [("construction", analysis.prefix)]
     finally:
         if worker is not None:
             worker.close()
@@ -89,6 +72,43 @@ def solve(
     return Result(
         plan=plan, cost=cost, wall_s=time.monotonic() - t0, source=source, candidates=priced
     )
+
+
+def _candidates(
+    ix: Indexed,
+    analysis: _Analysis,
+    previous_agent: tuple[int, ...],
+    old_links: frozenset[tuple[int, int, int]],
+    current: Plan | None,
+    params: SearchParameters,
+    worker: Worker | None,
+    deadline: float,
+) -> list[tuple[str, Routes]]:
+    """The warm start (if there is a live plan), the construction and the engine's plans."""
+    data = sisr.prepare(ix, analysis.allowed, analysis.prefix, previous_agent, old_links)
+    order = _insertion_order(ix)
+    found: list[tuple[str, Routes]] = []
+    warm: Routes | None = None
+    if current is not None:
+        warm = sisr.complete(data, _repair(ix, analysis, current), order)
+        found.append(("warm_start", warm))
+    found.append(("construction", sisr.complete(data, analysis.prefix, order)))
+    if params.engine == "ortools":
+        spec = SearchSpec(
+            time_limit_s=0.0,
+            first_solution="parallel_cheapest_insertion",
+            allowed=analysis.allowed,
+            prefix=analysis.prefix,
+            previous_agent=previous_agent,
+            previous_next=old_links,
+            log_search=params.log_search,
+        )
+        found.extend(engines.search_ortools(ix.problem, spec, warm, worker, deadline))
+    else:
+        coster = Coster(ix, previous_agent, old_links)
+        start = min((r for _, r in found), key=coster.total)
+        found.extend(engines.search_sisr(data, start, worker, deadline))
+    return found
 
 
 def _insertion_order(ix: Indexed) -> list[int]:
@@ -160,6 +180,8 @@ def _why_nobody(ix: Indexed, v: int) -> tuple[UnassignedReason, str]:
     problem = ix.problem
     visit = problem.visits[v]
     agents = problem.agents
+    if not agents:
+        return UnassignedReason.NO_AGENT_ON_DUTY, "no agent is on duty"
     if visit.pin is not None:
         return UnassignedReason.PIN_INFEASIBLE, f"pinned agent {visit.pin.agent_id} cannot do it"
     skilled = [a for a in agents if visit.skills <= a.skills]

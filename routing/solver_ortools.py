@@ -20,6 +20,7 @@ from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from routing.cost import drop_penalties
 from routing.model import Problem
 
 _FIRST = routing_enums_pb2.FirstSolutionStrategy
@@ -242,6 +243,7 @@ class _Model:
             moved.SetSpanCostCoefficientForAllVehicles(problem.objective.reassign_cost)
 
         n_agents = len(agents)
+        drop = drop_penalties(problem)
         for v in self.visit_nodes:
             index = manager.NodeToIndex(self.node_of_visit[v])
             allowed = spec.allowed[v]
@@ -250,11 +252,7 @@ class _Model:
                 # typemap); restricting the vehicle variable is equivalent (-1 = unperformed).
                 routing.VehicleVar(index).SetValues([-1, *sorted(allowed)])
             if problem.objective.allow_unassigned:
-                visit = visits[v]
-                penalty = problem.objective.drop_penalty[visit.priority]
-                if visit.pin is not None:
-                    penalty *= 10  # a promise already made to the citizen
-                routing.AddDisjunction([index], penalty)
+                routing.AddDisjunction([index], drop[v])
         for k, prefix in enumerate(spec.prefix):
             prev_index = routing.Start(k)
             for v in prefix:

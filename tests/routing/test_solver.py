@@ -215,3 +215,13 @@ def test_two_workers(engine: str) -> None:
 def test_empty_problem(fast: SearchParameters) -> None:
     r = solve_checked(problem([agent()], []), fast)
     assert r.plan.routes == ()
+
+
+def test_no_agent_on_duty(fast: SearchParameters) -> None:
+    """A district with nobody on duty: every visit comes back unassigned, with its reason."""
+    r = solve_checked(problem([], [visit("v1", 10), visit("v2", 20, skills=["x"])]), fast)
+    assert r.plan.routes == ()
+    assert reasons(r) == {
+        "v1": UnassignedReason.NO_AGENT_ON_DUTY,
+        "v2": UnassignedReason.NO_AGENT_ON_DUTY,
+    }
