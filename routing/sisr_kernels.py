@@ -501,6 +501,52 @@ def _insert(
 
 
 @njit(cache=True)
+def _place(
+    dur: np.ndarray,
+    cost: np.ndarray,
+    ag: np.ndarray,
+    vi: np.ndarray,
+    win: np.ndarray,
+    allowed: np.ndarray,
+    weights: np.ndarray,
+    near: np.ndarray,
+    routes: np.ndarray,
+    rlen: np.ndarray,
+    slack: np.ndarray,
+    rinfo: np.ndarray,
+    agent_of: np.ndarray,
+    v: int,
+    blink: float,
+    near_k: int,
+    mark: np.ndarray,
+    token: int,
+    cand: np.ndarray,
+) -> int:
+    """Insert v at its cheapest feasible position among the routes of its `near_k` nearest
+    visits and the empty routes, or among every route if none of those fits (near_k = 0:
+    every route at once); returns the agent, -1 if v fits nowhere. `mark` and `token` as for
+    `_near_routes`; `cand` is scratch space of one slot per agent."""
+    n_agents = rlen.shape[0]
+    a, g = -1, -1
+    if near_k > 0:
+        n_cand = _near_routes(near, agent_of, rlen, v, near_k, mark, token, cand)
+        _, a, g = _best_insertion(
+            dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
+            v, blink, cand, n_cand,
+        )  # fmt: skip
+    if a < 0:
+        for i in range(n_agents):
+            cand[i] = i
+        _, a, g = _best_insertion(
+            dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
+            v, blink, cand, n_agents,
+        )  # fmt: skip
+    if a >= 0:
+        _insert(dur, cost, ag, vi, win, weights, routes, rlen, slack, rinfo, agent_of, a, g, v)
+    return a
+
+
+@njit(cache=True)
 def _order(vi: np.ndarray, pending: np.ndarray, count: int) -> None:
     """Sort the first `count` pending visits by one of SISR's orders, chosen at random:
     random (4), largest load (4), farthest (2), tightest window (1)."""
@@ -595,7 +641,6 @@ def search(
     n_visits = agent_of.shape[0]
     stamp = np.zeros(n_agents, dtype=np.int64)
     pending = np.empty(n_visits, dtype=np.int64)
-    every = np.arange(n_agents)
     cand = np.empty(n_agents, dtype=np.int64)
     mark = np.full(n_agents, -1, dtype=np.int64)
     token = 0
@@ -620,37 +665,12 @@ def search(
                     count += 1
             _order(vi, pending, count)
             for i in range(count):
-                v = pending[i]
-                a = -1
-                if near_k > 0:
-                    token += 1
-                    n_cand = _near_routes(d.near, agent_of, rlen, v, near_k, mark, token, cand)
-                    _, a, g = _best_insertion(
-                        dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
-                        v, blink, cand, n_cand,
-                    )  # fmt: skip
-                if a < 0:
-                    _, a, g = _best_insertion(
-                        dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
-                        v, blink, every, n_agents,
-                    )  # fmt: skip
+                token += 1
+                a = _place(
+                    dur, cost, ag, vi, win, allowed, weights, d.near, routes, rlen, slack,
+                    rinfo, agent_of, pending[i], blink, near_k, mark, token, cand,
+                )  # fmt: skip
                 if a >= 0:
-                    _insert(
-                        dur,
-                        cost,
-                        ag,
-                        vi,
-                        win,
-                        weights,
-                        routes,
-                        rlen,
-                        slack,
-                        rinfo,
-                        agent_of,
-                        a,
-                        g,
-                        v,
-                    )
                     stamp[a] = 1
             new_cost = cur_cost
             for a in range(n_agents):
@@ -693,7 +713,6 @@ def fill(d: Data, s: State, order: np.ndarray, near_k: int) -> int:
     )
     routes, rlen, agent_of, slack, rinfo = s.routes, s.rlen, s.agent_of, s.slack, s.rinfo
     n_agents = rlen.shape[0]
-    every = np.arange(n_agents)
     cand = np.empty(n_agents, dtype=np.int64)
     mark = np.full(n_agents, -1, dtype=np.int64)
     left = 0
@@ -701,20 +720,10 @@ def fill(d: Data, s: State, order: np.ndarray, near_k: int) -> int:
         v = order[i]
         if agent_of[v] >= 0 or vi[v, V_SERVABLE] == 0:
             continue
-        a = -1
-        if near_k > 0:
-            n_cand = _near_routes(d.near, agent_of, rlen, v, near_k, mark, i, cand)
-            _, a, g = _best_insertion(
-                dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
-                v, 0.0, cand, n_cand,
-            )  # fmt: skip
-        if a < 0:
-            _, a, g = _best_insertion(
-                dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
-                v, 0.0, every, n_agents,
-            )  # fmt: skip
+        a = _place(
+            dur, cost, ag, vi, win, allowed, weights, d.near, routes, rlen, slack, rinfo,
+            agent_of, v, 0.0, near_k, mark, i, cand,
+        )  # fmt: skip
         if a < 0:
             left += 1
-        else:
-            _insert(dur, cost, ag, vi, win, weights, routes, rlen, slack, rinfo, agent_of, a, g, v)
     return left
