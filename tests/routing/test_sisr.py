@@ -152,3 +152,36 @@ def test_stability_keeps_visits_with_their_agents_unless_moving_pays() -> None:
     assert check(free, loose.plan) == []
     assert loose.cost.stability == 0
     assert loose.cost.travel <= again.cost.travel
+
+
+def _random_routes(data: st.DataObject, n_agents: int, n_visits: int) -> list[list[int]]:
+    owner = data.draw(st.lists(st.integers(-1, n_agents - 1), min_size=n_visits, max_size=n_visits))
+    order = data.draw(st.permutations(range(n_visits)))
+    return [[v for v in order if owner[v] == a] for a in range(n_agents)]
+
+
+@PROPERTY
+@given(problems(), st.data())
+def test_kernel_route_cost_is_the_costers_with_stability(p: Problem, data: st.DataObject) -> None:
+    """Against a random current plan, the compiled cost of every route (travel, reassign and
+    reorder costs) is what `Coster` -- the yardstick the solver chooses by -- says."""
+    n_a, n_v = len(p.agents), len(p.visits)
+    old = _random_routes(data, n_a, n_v)
+    previous = [-1] * n_v
+    links: set[tuple[int, int, int]] = set()
+    for a, seq in enumerate(old):
+        for v in seq:
+            previous[v] = a
+        if seq:
+            links.update((a, u, w) for u, w in zip([-1, *seq], [*seq, -1], strict=True))
+    ix = Indexed.of(p)
+    everyone = frozenset(range(n_a))
+    d = sisr.prepare(ix, [everyone] * n_v, [()] * n_a, tuple(previous), frozenset(links))
+    coster = Coster(ix, tuple(previous), frozenset(links))
+    s = sisr.new_state(n_a, n_v)
+    for a, seq in enumerate(_random_routes(data, n_a, n_v)):
+        s.routes[a, : len(seq)] = seq
+        s.rlen[a] = len(seq)
+        if k.refresh(d, s, a):
+            travel, _, stability = coster.parts([a], [seq], seq)
+            assert s.rinfo[a, 1] == travel + stability, (seq, old)
