@@ -4,11 +4,12 @@ place of the break is tried), shared by the property tests."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from routing.model import Agent, Priority, Problem, Visit
+from routing.model import Agent, Pin, Priority, Problem, Visit
 from tests.routing.tiny import HOUR, MINUTE, agent, problem, visit
 
 H = HOUR
@@ -59,10 +60,24 @@ def visit_st(draw: st.DrawFn, visit_id: str) -> Visit:
 
 
 @st.composite
-def problems(draw: st.DrawFn) -> Problem:
+def problems(draw: st.DrawFn, pins: bool = False) -> Problem:
+    """1-3 agents and 0-7 visits; with `pins`, some visits pinned to a qualified agent, the
+    first pinned ones of an agent at positions 0, 1, ... (a fixed prefix), the rest
+    order-free."""
     agents = draw(agents_st())
     n = draw(st.integers(0, 7))
     visits = [draw(visit_st(f"v{i}")) for i in range(n)]
+    if pins:
+        next_position = {a.id: 0 for a in agents}
+        for i, v in enumerate(visits):
+            qualified = [a for a in agents if v.qualified(a)]
+            if qualified and draw(st.integers(0, 3)) == 0:
+                who = draw(st.sampled_from(qualified)).id
+                sequence = None
+                if draw(st.booleans()):
+                    sequence = next_position[who]
+                    next_position[who] += 1
+                visits[i] = dataclasses.replace(v, pin=Pin(who, sequence))
     return problem(agents, visits)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from routing.checker import check
 from routing.insertion import book, offer_slots
 from routing.model import Agent, Problem, TimeWindow, Visit
-from routing.params import SearchParameters
+from routing.params import ENGINES, SearchParameters
 from routing.plan import Plan
 from routing.solver import solve
 from tests.routing.strategies import km, problems, reference_feasible, visit_st
@@ -19,14 +19,16 @@ H = HOUR
 
 
 SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 
 
 @SETTINGS
-@given(problems())
-def test_random_problems_give_clean_plans(p: Problem) -> None:
-    result = solve(p, SearchParameters(time_limit_s=0.15))
+@given(problems(pins=True), st.sampled_from(ENGINES))
+def test_random_problems_give_clean_plans(p: Problem, engine: str) -> None:
+    """Windows, breaks, skills, languages, caps, capacity, priorities and pins at random: the
+    plan passes the checker, with either engine."""
+    result = solve(p, SearchParameters(time_limit_s=0.15, engine=engine))
     assert check(p, result.plan) == []
 
 
