@@ -14,12 +14,12 @@ from routing import sisr
 from routing import sisr_kernels as k
 from routing.checker import check
 from routing.cost import Coster
-from routing.model import Objective, Pin, Problem
+from routing.model import Objective, Pin, Problem, TravelMatrix, TravelMode
 from routing.params import SearchParameters
 from routing.solver import _analyse, _to_plan, solve
 from routing.timing import Indexed
 from tests.routing.strategies import problems, reference_feasible
-from tests.routing.tiny import HOUR, MINUTE, agent, problem, visit
+from tests.routing.tiny import HOUR, MINUTE, agent, place, problem, visit
 
 H = HOUR
 Routes = tuple[tuple[int, ...], ...]
@@ -185,3 +185,22 @@ def test_kernel_route_cost_is_the_costers_with_stability(p: Problem, data: st.Da
         if k.refresh(d, s, a):
             travel, _, stability = coster.parts([a], [seq], seq)
             assert s.rinfo[a, 1] == travel + stability, (seq, old)
+
+
+def test_each_agent_travels_at_its_own_mode() -> None:
+    """Walking takes three times as long as riding: only the rider reaches km 30 by 08:40, so
+    the rider gets that visit even though the walker lives closer."""
+    kms = [0, 5, 30]
+    ride = tuple(tuple(abs(a - b) * MINUTE for b in kms) for a in kms)
+    walk = tuple(tuple(3 * x for x in row) for row in ride)
+    travel = TravelMatrix(
+        tuple(place(km) for km in kms),
+        {TravelMode.TWO_WHEELER: ride, TravelMode.ON_FOOT: walk},
+    )
+    rider = dataclasses.replace(agent("rider", home=0), mode=TravelMode.TWO_WHEELER)
+    walker = dataclasses.replace(agent("walker", home=5), mode=TravelMode.ON_FOOT)
+    p = Problem((rider, walker), (visit("far", 30, (8 * H, 8 * H + 40 * MINUTE)),), travel)
+    r = solve(p, SearchParameters(time_limit_s=0.3))
+    assert check(p, r.plan) == []
+    assert r.plan.agent_of("far") == "rider"
+    assert r.cost.travel == 60 * MINUTE
