@@ -8,7 +8,7 @@ from a savings start). Both return candidate plans by name; neither checks nor c
 that is `routing.solver`'s job.
 
 Why two: `make bench` measures both on the same instances. The string-removal search is the
-default because it is far ahead there (Solomon at 5 s: ~0.2 % gap against ~2.5 %); OR-Tools
+default because it is far ahead there (Solomon at 5 s: 0.16 % gap against 2.16 %); OR-Tools
 stays selectable (`SearchParameters(engine="ortools")`) as the independent, mature engine.
 """
 
