@@ -128,6 +128,13 @@ def prepare(
     for v, ok in enumerate(allowed):
         for a in ok:
             allowed_m[v, a] = 1
+    # Agents alike in everything but identity (a benchmark's fleet, say) are of one kind.
+    alike = [k.A_MODE, k.A_START, k.A_END, k.A_SHIFT0, k.A_SHIFT1, k.A_HAS_BRK, k.A_BRK_E]
+    alike += [k.A_BRK_L, k.A_BRK_D, k.A_CAP, k.A_CAPACITY]
+    kinds: dict[tuple[bytes, bytes], int] = {}
+    for a in range(n_a):
+        key = (ag[a, alike].tobytes(), allowed_m[:, a].tobytes())
+        ag[a, k.A_KIND] = kinds.setdefault(key, len(kinds))
     k_near = max(0, min(NEIGHBOURS, n_v - 1))
     if k_near:
         locs = vi[:, k.V_LOC]

@@ -38,8 +38,8 @@ NEG = -INF
 # Columns of Data.ag (one row per agent).
 A_MODE, A_START, A_END, A_SHIFT0, A_SHIFT1 = 0, 1, 2, 3, 4
 A_HAS_BRK, A_BRK_E, A_BRK_L, A_BRK_D = 5, 6, 7, 8
-A_CAP, A_CAPACITY, A_PREFIX, A_OLD_FIRST = 9, 10, 11, 12
-A_COLS = 13
+A_CAP, A_CAPACITY, A_PREFIX, A_OLD_FIRST, A_KIND = 9, 10, 11, 12, 13
+A_COLS = 14
 # Columns of Data.vi (one row per visit).
 V_LOC, V_SERVICE, V_LOAD, V_W0, V_W1 = 0, 1, 2, 3, 4
 V_DROP, V_PREV, V_OLD_SUCC, V_RANK, V_FAR, V_SERVABLE = 5, 6, 7, 8, 9, 10
@@ -52,7 +52,8 @@ class Data(NamedTuple):
     """The problem as arrays (int64 unless said otherwise); see `routing.sisr.build_data`.
 
     ag: [agent, A_COLS]; A_PREFIX = number of fixed leading visits, A_OLD_FIRST = first visit
-        of the current plan's route (-2 if none).
+        of the current plan's route (-2 if none), A_KIND = agents of one kind are alike in all
+        but their identity (an empty route of each kind is as good as any other).
     vi: [visit, V_COLS]; windows are rows V_W0 .. V_W1 - 1 of `win`; V_PREV = agent of the
         current plan (-1 if none), V_OLD_SUCC = successor there (-1 = route end, -2 = none).
     win: [window, 2] start, end (sorted per visit).
@@ -371,6 +372,15 @@ def _ruin(
         touched += 1
 
 
+@njit(cache=True, inline="always")
+def _next_blink(blink: float) -> int:
+    """Positions until the next one skipped, each skipped with probability `blink`
+    (geometric): one random draw per skipped position instead of one per position."""
+    if blink <= 0.0:
+        return INF
+    return int(np.log(1.0 - np.random.random()) / np.log(1.0 - blink)) + 1
+
+
 @njit(cache=True)
 def _best_insertion(
     dur: np.ndarray,
@@ -394,6 +404,7 @@ def _best_insertion(
     best_c, best_a, best_g = INF, -1, -1
     load = vi[v, V_LOAD]
     reassign, reorder = weights[0], weights[1]
+    skip = _next_blink(blink)
     for i in range(n_cand):
         a = cand[i]
         if allowed[v, a] == 0:
@@ -420,7 +431,9 @@ def _best_insertion(
             lu = ag[a, A_START] if u < 0 else vi[u, V_LOC]
             for g in range(pre, n + 1):
                 lw = vi[routes[a, g], V_LOC] if g < n else ag[a, A_END]
-                if blink > 0.0 and np.random.random() < blink:
+                skip -= 1
+                if skip == 0:
+                    skip = _next_blink(blink)
                     lu = lw
                     continue
                 c = cm[lu, lv] + cm[lv, lw] - cm[lu, lw] + moved
@@ -430,7 +443,9 @@ def _best_insertion(
             continue
         for g in range(pre, n + 1):
             w = routes[a, g] if g < n else -1
-            if blink > 0.0 and np.random.random() < blink:
+            skip -= 1
+            if skip == 0:
+                skip = _next_blink(blink)
                 u = w
                 continue
             c = (
@@ -446,27 +461,46 @@ def _best_insertion(
 
 
 @njit(cache=True)
-def _near_routes(
+def _candidates(
+    ag: np.ndarray,
+    vi: np.ndarray,
     near: np.ndarray,
     agent_of: np.ndarray,
     rlen: np.ndarray,
     v: int,
     k: int,
     mark: np.ndarray,
+    kind_mark: np.ndarray,
     token: int,
     cand: np.ndarray,
 ) -> int:
-    """Fill `cand` with the routes of v's k nearest visits and every empty route; returns
-    how many. `mark` (per agent) and `token` (never used before) keep the list unique."""
+    """Fill `cand` with the routes worth trying for v; returns how many. k > 0: the routes of
+    v's k nearest visits; k = 0: every non-empty route. Always the route of v's agent in the
+    current plan, and one empty route per kind of agent. `mark` (per agent), `kind_mark` (per
+    kind) and `token` (never used before) keep the list unique."""
+    n_agents = rlen.shape[0]
     count = 0
-    for j in range(min(k, near.shape[1])):
-        a = agent_of[near[v, j]]
-        if a >= 0 and mark[a] != token:
-            mark[a] = token
-            cand[count] = a
-            count += 1
-    for a in range(rlen.shape[0]):
-        if rlen[a] == 0 and mark[a] != token:
+    if k > 0:
+        for j in range(min(k, near.shape[1])):
+            a = agent_of[near[v, j]]
+            if a >= 0 and mark[a] != token:
+                mark[a] = token
+                cand[count] = a
+                count += 1
+    else:
+        for a in range(n_agents):
+            if rlen[a] > 0:
+                mark[a] = token
+                cand[count] = a
+                count += 1
+    previous = vi[v, V_PREV]
+    if previous >= 0 and mark[previous] != token:
+        mark[previous] = token
+        cand[count] = previous
+        count += 1
+    for a in range(n_agents):
+        if rlen[a] == 0 and mark[a] != token and kind_mark[ag[a, A_KIND]] != token:
+            kind_mark[ag[a, A_KIND]] = token
             mark[a] = token
             cand[count] = a
             count += 1
@@ -519,27 +553,31 @@ def _place(
     blink: float,
     near_k: int,
     mark: np.ndarray,
+    kind_mark: np.ndarray,
     token: int,
     cand: np.ndarray,
 ) -> int:
     """Insert v at its cheapest feasible position among the routes of its `near_k` nearest
-    visits and the empty routes, or among every route if none of those fits (near_k = 0:
-    every route at once); returns the agent, -1 if v fits nowhere. `mark` and `token` as for
-    `_near_routes`; `cand` is scratch space of one slot per agent."""
-    n_agents = rlen.shape[0]
+    visits (see `_candidates`), or among every route if none of those fits (near_k = 0:
+    every route at once); returns the agent, -1 if v fits nowhere. `mark`, `kind_mark` and
+    `token` as for `_candidates` (this uses 2 token and 2 token + 1); `cand` is scratch space of
+    one slot per agent."""
     a, g = -1, -1
     if near_k > 0:
-        n_cand = _near_routes(near, agent_of, rlen, v, near_k, mark, token, cand)
+        n_cand = _candidates(
+            ag, vi, near, agent_of, rlen, v, near_k, mark, kind_mark, 2 * token, cand
+        )
         _, a, g = _best_insertion(
             dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
             v, blink, cand, n_cand,
         )  # fmt: skip
     if a < 0:
-        for i in range(n_agents):
-            cand[i] = i
+        n_cand = _candidates(
+            ag, vi, near, agent_of, rlen, v, 0, mark, kind_mark, 2 * token + 1, cand
+        )
         _, a, g = _best_insertion(
             dur, cost, ag, vi, win, allowed, weights, routes, rlen, slack, rinfo,
-            v, blink, cand, n_agents,
+            v, blink, cand, n_cand,
         )  # fmt: skip
     if a >= 0:
         _insert(dur, cost, ag, vi, win, weights, routes, rlen, slack, rinfo, agent_of, a, g, v)
@@ -643,6 +681,7 @@ def search(
     pending = np.empty(n_visits, dtype=np.int64)
     cand = np.empty(n_agents, dtype=np.int64)
     mark = np.full(n_agents, -1, dtype=np.int64)
+    kind_mark = np.full(n_agents, -1, dtype=np.int64)
     token = 0
     accepted = 0
     ratio = t_to / t_from if t_from > 0 else 1.0
@@ -668,7 +707,7 @@ def search(
                 token += 1
                 a = _place(
                     dur, cost, ag, vi, win, allowed, weights, d.near, routes, rlen, slack,
-                    rinfo, agent_of, pending[i], blink, near_k, mark, token, cand,
+                    rinfo, agent_of, pending[i], blink, near_k, mark, kind_mark, token, cand,
                 )  # fmt: skip
                 if a >= 0:
                     stamp[a] = 1
@@ -715,6 +754,7 @@ def fill(d: Data, s: State, order: np.ndarray, near_k: int) -> int:
     n_agents = rlen.shape[0]
     cand = np.empty(n_agents, dtype=np.int64)
     mark = np.full(n_agents, -1, dtype=np.int64)
+    kind_mark = np.full(n_agents, -1, dtype=np.int64)
     left = 0
     for i in range(order.shape[0]):
         v = order[i]
@@ -722,7 +762,7 @@ def fill(d: Data, s: State, order: np.ndarray, near_k: int) -> int:
             continue
         a = _place(
             dur, cost, ag, vi, win, allowed, weights, d.near, routes, rlen, slack, rinfo,
-            agent_of, v, 0.0, near_k, mark, i, cand,
+            agent_of, v, 0.0, near_k, mark, kind_mark, i, cand,
         )  # fmt: skip
         if a < 0:
             left += 1
