@@ -14,7 +14,7 @@ keep pinned prefixes, allowed agents, caps, capacities, windows, shifts and brea
 `routing.solver` re-times and checks whatever comes back before using it.
 
 Why our own moves: OR-Tools 9.15 needs ~10 ms per ruin-and-recreate step on 100 visits (its
-constraint propagation per move); these kernels take ~60 microseconds, so a five-second budget
+constraint propagation per move); these kernels take ~35 microseconds, so a five-second budget
 holds ~10^5 steps instead of ~500 (figures from `make bench`).
 """
 
