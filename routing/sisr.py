@@ -210,9 +210,10 @@ def run(
     if n_a == 0 or n_v == 0 or time.monotonic() >= deadline:
         return start
     cur, work, best = new_state(n_a, n_v), new_state(n_a, n_v), new_state(n_a, n_v)
-    for s in (cur, work, best):
-        if not _load(d, s, start):
-            return start
+    if not _load(d, cur, start):
+        return start
+    k.copy_state(cur, work)
+    k.copy_state(cur, best)
     arcs = travel = 0
     for a, r in enumerate(start):
         if r:
@@ -275,8 +276,9 @@ def warm_up() -> None:
     start = complete(d, ((),), [0, 1])
     # Past the deadline on purpose: `run` would return at once; call every kernel instead.
     states = [new_state(1, 2) for _ in range(3)]
-    for st in states:
-        _load(d, st, start)
+    _load(d, states[0], start)
+    k.copy_state(states[0], states[1])
+    k.copy_state(states[0], states[2])
     params = np.array([2.0, 2.0, 0.1, 0.01, 1.0], dtype=np.float64)
     k.seed_rng(1)
     c = k.total_cost(d, states[0])
