@@ -36,7 +36,7 @@ from dispatch import migrate, seed
 from dispatch.config import Settings
 from dispatch.db import make_engine, read_session, write_session
 from dispatch.geography import service as geography_service
-from web.simulator import new_call_sid, parse_twiml, signed_headers, twilio_params
+from ivr.standin import new_call_sid, parse_twiml, signed_headers, twilio_params
 
 TOKEN = "bench-auth-token"
 TARGET_P99_MS = 300.0

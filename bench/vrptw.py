@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import mean, table, write_json
 from bench.generate import generated_path
-from routing.benchmark_cli import solve_file
+from bench.solve import solve_file
 from routing.checker import check_vrptw_float
 from routing.instances import (
     VrptwInstance,
@@ -108,7 +108,7 @@ def run_solver(
     solver: str, inst: VrptwInstance, path: Path, limit: float, bks: float | None, workers: int
 ) -> dict[str, Any]:
     """One run: "doorstep" (the default engine) and "ortools" (Doorstep's OR-Tools engine)
-    through the `doorstep solve` contract (`solve_file`), or PyVRP / VROOM."""
+    through the `python -m bench.solve` contract (`solve_file`), or PyVRP / VROOM."""
     if solver == "pyvrp":
         return run_pyvrp(inst, limit, bks)
     if solver == "vroom":

@@ -1,16 +1,44 @@
 """Settings: the one place configuration is read (environment variables prefixed DOORSTEP_).
 
-Nothing here connects to anything; composition roots build engines and clients from it.
+Nothing here connects to anything; composition roots (`web.app.create_app`, `web.worker`, the
+command line) build engines and clients from a `Settings` and pass it down to the domain.
+`Settings.refuse_unsafe()` is what keeps development secrets and switches out of production:
+every composition root calls it before it serves or schedules anything.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Development defaults that must never reach production (they are public: they are here).
+DEV_AUTH_TOKEN = "dev-auth-token"
+DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", ""})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class UnsafeSettings(RuntimeError):
+    """Production was asked to start with a development secret or switch; names each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "refusing to start in production: " + "; ".join(problems) + ". Set them, or "
+            "DOORSTEP_ENV=development for a development machine."
+        )
 
 
 class Settings(BaseSettings):
@@ -18,14 +46,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DOORSTEP_", extra="ignore")
 
+    env: Environment = Environment.DEVELOPMENT
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'doorstep.db'}"
     seed_dir: Path = REPO_ROOT / "seed_data"
     default_state: str = "JK"
     public_base_url: str = "http://127.0.0.1:8000"
-    twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "dev-auth-token"
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: SecretStr = SecretStr(DEV_AUTH_TOKEN)
     twilio_from_number: str = "+911447000000"
     twilio_api_base_url: str | None = None
+    # Keys the visit codes' hashes and the hashed caller IDs of failed proofs.
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     sms_backend: str = "outbox"
     call_agent_queue: str = "call-agents"
     callback_wait_seconds: int = 120
@@ -35,16 +66,52 @@ class Settings(BaseSettings):
     visits_until_hour: int = 17
     booking_lead_minutes: int = 60
     replan_seconds: float = 2.0
+    # The search engine of re-plans: our string-removal search ("sisr") or "ortools".
+    solver_engine: str = "sisr"
+    # How long a phone webhook may wait for the database before the caller hears an apology
+    # and is offered a person (Twilio gives up after 15 s).
+    webhook_db_wait_seconds: float = 3.0
+    # Failed proofs (wrong references or visit codes) from one caller ID before its checks
+    # are refused for `proof_lockout_minutes`.
+    proof_failures_allowed: int = 6
+    proof_lockout_minutes: int = 60
     # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
     # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
     prompt_audio_base_url: str | None = None
-    # The phone simulator (/simulator) lets anyone pick a caller ID: turn it off in production.
+    # The phone simulator (/simulator) lets anyone pick a caller ID: development only.
     simulator: bool = True
     scheduler: bool = True
     bench_data: Path = REPO_ROOT.parent / "shared" / "bench-data"
 
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe for production, one line per setting."""
+        problems = []
+        if self.twilio_auth_token.get_secret_value() in {DEV_AUTH_TOKEN, ""}:
+            problems.append("DOORSTEP_TWILIO_AUTH_TOKEN is the development token")
+        if self.twilio_account_sid in {DEV_ACCOUNT_SID, ""}:
+            problems.append("DOORSTEP_TWILIO_ACCOUNT_SID is the development placeholder")
+        if self.secret_key.get_secret_value() in {DEV_SECRET_KEY, ""}:
+            problems.append("DOORSTEP_SECRET_KEY is the development key")
+        if self.simulator:
+            problems.append("DOORSTEP_SIMULATOR is on (anyone could pick a caller ID)")
+        if self.sms_backend != "twilio":
+            problems.append(f"DOORSTEP_SMS_BACKEND is {self.sms_backend!r}: nothing would be sent")
+        host = urlsplit(self.public_base_url).hostname or ""
+        if host in _LOCAL_HOSTS or host.endswith(".localhost"):
+            problems.append(f"DOORSTEP_PUBLIC_BASE_URL {self.public_base_url!r} is on localhost")
+        return problems
+
+    def refuse_unsafe(self) -> None:
+        """Raise `UnsafeSettings` in production when any development default is left."""
+        if self.production and (problems := self.production_problems()):
+            raise UnsafeSettings(problems)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
+    """The process-wide settings, read once (composition roots only; the domain is given them)."""
     return Settings()

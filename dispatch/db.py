@@ -3,7 +3,10 @@
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 `BEGIN IMMEDIATE` so that two writers queue instead of failing half-way with
 "database is locked". Read-only sessions (`read_session`) use a deferred BEGIN so that
-pages and reports never wait for the write lock. Nothing here runs at import time.
+pages and reports never wait for the write lock. A session may bound how long it waits for a
+lock (`wait_s`; SQLite's busy timeout, PostgreSQL's lock and statement timeouts): a phone
+webhook would rather fail fast and apologise than outlast Twilio's patience
+(`waited_too_long` recognises that failure). Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -21,12 +24,38 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 READ_ONLY = "doorstep_read_only"
+#: Execution option: how long (ms) a transaction may wait for a lock before it fails.
+WAIT_MS = "doorstep_wait_ms"
+#: What commands wait by default (a phone webhook waits far less: `write_session(wait_s=)`).
+DEFAULT_WAIT_MS = 30_000
 
 
-def make_engine(url: str, *, echo: bool = False, static_pool: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    static_pool: bool = False,
+    connect_args: dict[str, Any] | None = None,
+    pool_size: int = 5,
+) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` writes."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+        engine = sa.create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            connect_args=connect_args or {},
+        )
+
+        @event.listens_for(engine, "begin")
+        def _bounded_wait(conn: sa.Connection) -> None:
+            wait = conn.get_execution_options().get(WAIT_MS)
+            if wait is not None:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait)}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(wait)}")
+
+        return engine
     _ensure_sqlite_dir(url)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if static_pool:
@@ -47,7 +76,9 @@ def make_engine(url: str, *, echo: bool = False, static_pool: bool = False) -> E
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get(WAIT_MS, DEFAULT_WAIT_MS))}")
+        if options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -61,14 +92,33 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def waited_too_long(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a lock or pool wait that ran out of time."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.TimeoutError):  # no pooled connection came free
+            return True
+        if isinstance(seen, sa.exc.OperationalError | sa.exc.DBAPIError):
+            text = str(seen.orig).lower()
+            if "database is locked" in text or "database is busy" in text:
+                return True
+            code = getattr(seen.orig, "sqlstate", None)
+            if code in {"55P03", "57014"}:  # lock_not_available, query_canceled (timeouts)
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """A session for commands: commits on success, rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def write_session(engine: Engine, *, wait_s: float | None = None) -> Iterator[Session]:
+    """A session for commands: commits on success, rolls back on any error. With `wait_s`,
+    a lock held by another writer longer than that fails the command (`waited_too_long`)."""
+    bind = engine if wait_s is None else engine.execution_options(**{WAIT_MS: wait_s * 1000})
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -1,4 +1,10 @@
-"""Demo data: a day of requests from the demo citizens, booked into the live plans."""
+"""Demo data: one request per demo citizen (`seed_data/<state>/citizens.csv`), booked through
+the booking use case into the earliest window the live plans can meet.
+
+Touches demo citizens only, and each of them once per database: the idempotency key is the
+citizen's, so a second `make run` books nothing again (not even for a demo citizen who has
+cancelled meanwhile) and real callers are never touched.
+"""
 
 from __future__ import annotations
 
@@ -9,57 +15,71 @@ from sqlmodel import Session, col, select
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
+from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.errors import Conflict
 from dispatch.planning import service as planning
-from dispatch.requests import service as request_service
-from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.planning.service import WindowTaken
+from dispatch.requests.rules import Channel
+from dispatch.visits import service as visits
+from dispatch.visits.models import VisitCommand
+
+ACTOR = "demo"
 
 
-def add_demo_day(*, session: Session, state_code: str, now: dt.datetime | None = None) -> int:
-    """One request per demo citizen, booked into the earliest window the plan can meet.
+def demo_key(citizen: Citizen) -> str:
+    return f"demo:{citizen.state_code}:{citizen.phone}"
 
-    Idempotent: keyed by citizen and service, and a request already booked is left alone.
-    """
+
+def add_demo_day(
+    *, session: Session, settings: Settings, state_code: str, now: dt.datetime | None = None
+) -> int:
+    """Book a request for each demo citizen of the state not booked before; returns how many
+    were booked now."""
     now = now or utcnow()
     services = catalogue_service.most_requested(session=session, state_code=state_code, limit=10)
     citizens = session.exec(
-        select(Citizen).where(Citizen.state_code == state_code).order_by(col(Citizen.id))
+        select(Citizen)
+        .where(Citizen.state_code == state_code, col(Citizen.demo))
+        .order_by(col(Citizen.id))
+    ).all()
+    done = set(
+        session.exec(
+            select(VisitCommand.idempotency_key).where(
+                col(VisitCommand.idempotency_key).in_([demo_key(c) for c in citizens])
+            )
+        )
     )
     made = 0
     for i, citizen in enumerate(citizens):
         address = citizen_service.last_address(session=session, citizen_id=citizen.id or 0)
-        if address is None or not services:
+        if demo_key(citizen) in done or address is None or address.id is None or not services:
             continue
         service = services[i % len(services)]
-        assert citizen.id is not None and address.id is not None and service.id is not None
-        request = request_service.log(
-            session=session,
-            state_code=state_code,
-            citizen_id=citizen.id,
-            service_id=service.id,
-            address_id=address.id,
-            channel=Channel.CONSOLE,
-            actor="demo",
-            idempotency_key=f"demo:{citizen.id}:{service.code}",
-            now=now,
-        )
-        if request.status is not RequestStatus.LOGGED:
-            continue
+        assert citizen.id is not None and service.id is not None
         offers = planning.offer_windows(
             session=session,
+            settings=settings,
             address_id=address.id,
             service_id=service.id,
-            language=request.language,
+            language=citizen.language,
             now=now,
             limit=1,
         )
-        if offers:
-            try:
-                planning.book(
-                    session=session, request_id=request.id or 0, offer=offers[0], actor="demo"
-                )
-            except Conflict:
-                continue
+        try:
+            visits.book_visit(
+                session=session,
+                settings=settings,
+                idempotency_key=demo_key(citizen),
+                actor=ACTOR,
+                channel=Channel.CONSOLE,
+                state_code=state_code,
+                citizen_id=citizen.id,
+                address_id=address.id,
+                service_id=service.id,
+                offer=offers[0] if offers else None,
+                now=now,
+            )
+        except WindowTaken:
+            continue
         made += 1
     return made

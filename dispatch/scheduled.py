@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from dispatch.calls import service as call_service
 from dispatch.db import read_session, write_session
 from dispatch.notifications import service as notification_service
+from dispatch.notifications.models import MessageStatus
 from dispatch.planning import service as planning
 from dispatch.planning.models import ZonePlan
 from dispatch.planning.store import PlanOutdated
@@ -38,7 +39,13 @@ def zone_days_to_improve(*, engine: Engine, today: dt.date) -> list[tuple[int, d
 
 
 def improve_plans(
-    *, engine: Engine, today: dt.date, time_limit_s: float, workers: int = 1, most: int = 20
+    *,
+    engine: Engine,
+    today: dt.date,
+    time_limit_s: float,
+    solver_engine: str = "sisr",
+    workers: int = 1,
+    most: int = 20,
 ) -> list[planning.ReplanOutcome]:
     """Re-plan changed zone-days, holding no write lock while the solver searches.
 
@@ -50,7 +57,9 @@ def improve_plans(
         try:
             with read_session(engine) as session:
                 zd = planning.prepare_replan(session=session, district_id=district_id, day=day)
-            result = planning.improve(zd, time_limit_s=time_limit_s, workers=workers)
+            result = planning.improve(
+                zd, time_limit_s=time_limit_s, workers=workers, engine=solver_engine
+            )
             with write_session(engine) as session:
                 outcomes.append(
                     planning.save_replan(session=session, zd=zd, result=result, actor=IMPROVER)
@@ -69,21 +78,21 @@ def send_pending_sms(
 ) -> int:
     """Send queued SMS the request that queued them did not get out (a crash, a provider
     failure), and retry failed ones. Messages younger than `settle_s` are left to their own
-    request; a conditional claim makes sure no message goes out twice."""
+    request; a conditional claim makes sure no message goes out twice, and no transaction is
+    open while the provider answers."""
     with read_session(engine) as session:
         ids = [
             m.id
-            for m in notification_service.pending(session=session)
+            for m in notification_service.pending(session=session, now=now)
             if m.id is not None and (now - m.created_at).total_seconds() >= settle_s
         ]
     sent = 0
     for message_id in ids:
         try:
-            with write_session(engine) as session:
-                message = notification_service.deliver(
-                    session=session, message_id=message_id, sender=sender, now=now
-                )
-                sent += message.status == "sent"
+            status = notification_service.send(
+                engine=engine, message_id=message_id, sender=sender, now=now
+            )
+            sent += status is MessageStatus.SENT
         except Exception:
             log.exception("sending SMS %s failed", message_id)
     return sent

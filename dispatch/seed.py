@@ -114,6 +114,7 @@ def load(*, session: Session, seed_dir: Path, states: list[str] | None = None) -
                 _float(row, "min_lon"),
                 _float(row, "max_lon"),
             ),
+            sms_numbers=row.get("sms_numbers") or None,
             actor=ACTOR,
         )
         counts[f"{code}:new"] = 1
@@ -221,6 +222,7 @@ def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
             name=row["name"],
             language=row["language"],
             senior=row.get("senior", "") in {"1", "yes", "true"},
+            demo=True,
             actor=ACTOR,
         )
         assert person.id is not None

@@ -15,6 +15,7 @@ from dispatch.notifications import models as notifications_models
 from dispatch.planning import models as planning_models
 from dispatch.requests import models as requests_models
 from dispatch.states import models as states_models
+from dispatch.visits import models as visits_models
 
 MODULES = (
     states_models,
@@ -28,6 +29,7 @@ MODULES = (
     notifications_models,
     planning_models,
     calls_models,
+    visits_models,
 )
 
 metadata = SQLModel.metadata

@@ -1,10 +1,14 @@
 """One webhook, one transaction: find the call, replay a stored answer or run the step's
 handler, store the answer with the call's new place, commit — and always answer TwiML.
 
-A retried webhook (same CallSid, same step and turn, same input) gets the stored answer and
-changes nothing. The turn travels in every action URL (`?t=`), so a caller who meets the same
-step twice is not mistaken for a retry. Whatever fails inside, the caller hears an apology and
-is asked again, and after repeated failures is put through to a person.
+A retried webhook (same CallSid, same step and turn, same input once trimmed) gets the stored
+answer and changes nothing. The turn travels in every action URL (`?t=`), so a caller who
+meets the same step twice is not mistaken for a retry. Anything else that is not where the
+call is — another step, an earlier or later turn, or any step of a call that has ended — is
+refused: it runs nothing (the live call is sent back to its own question; an ended one gets a
+hang-up). Whatever fails inside, the caller hears an apology and is asked again, and after
+repeated failures is put through to a person; a database that does not answer within
+`webhook_db_wait_seconds` puts them through to a person at once, well inside Twilio's 15 s.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.calls import service as call_service
+from dispatch.calls.models import CallSession
 from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
-from dispatch.db import write_session
+from dispatch.db import waited_too_long, write_session
 from dispatch.states import service as state_service
 from dispatch.states.models import State
 from ivr import languages, steps
@@ -46,13 +51,19 @@ class Outcome:
     outbox: list[int] = field(default_factory=list)
 
 
+#: Steps Twilio posts to by itself whenever the caller leaves the queue, wherever the call is.
+_ANYTIME = frozenset({"queue_left"})
+
+
 def said_from(form: Mapping[str, str]) -> Said:
     return Said(digits=form.get("Digits", "").strip(), speech=form.get("SpeechResult", "").strip())
 
 
 def input_hash(form: Mapping[str, str]) -> str:
-    """What the caller (or Twilio) sent to a step: a retry sends the same."""
-    parts = [form.get(k, "") for k in ("Digits", "SpeechResult", "QueueResult", "QueueTime")]
+    """What the caller (or Twilio) sent to a step, as the step reads it: a retry sends the
+    same, and " 1" is the same answer as "1"."""
+    keys = ("Digits", "SpeechResult", "QueueResult", "QueueTime")
+    parts = [" ".join(form.get(k, "").split()) for k in keys]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -88,7 +99,7 @@ def handle(
         log.warning("call %s: unknown step %s/%s", call_sid, kind, step)
         return _failed(engine, settings, prompts, call_sid, step)
     try:
-        with write_session(engine) as session:
+        with write_session(engine, wait_s=settings.webhook_db_wait_seconds) as session:
             if kind == "incoming":
                 _open(session, settings, call_sid, form, now)
             call = call_service.get_for_update(session=session, call_sid=call_sid)
@@ -102,6 +113,8 @@ def handle(
                 )
                 if stored is not None:
                     return Outcome(stored)
+            if not _in_place(call, kind, step, turn):
+                return Outcome(_refused(settings, call, kind, step, turn))
             ctx = Ctx(
                 session=session,
                 settings=settings,
@@ -132,9 +145,42 @@ def handle(
                 now=now,
             )
             return Outcome(twiml, ctx.outbox)
-    except Exception:
+    except Exception as exc:
+        if waited_too_long(exc):  # asking the database again would only wait again
+            log.error("call %s: step %s/%s: the database is busy", call_sid, kind, step)
+            return Outcome(_apology(settings, prompts, language="hi", redirect=None))
         log.exception("call %s: step %s/%s failed", call_sid, kind, step)
         return _failed(engine, settings, prompts, call_sid, step)
+
+
+def _in_place(call: CallSession, kind: str, step: str, turn: int) -> bool:
+    """Whether a webhook is the one the call is waiting for (retries were answered before)."""
+    if call.ended_at is not None:
+        return False
+    if kind == "answer" and step in _ANYTIME:
+        return True
+    if kind == "incoming":
+        return call.turn == 0
+    return step == call.step and turn == call.turn
+
+
+def _refused(settings: Settings, call: CallSession, kind: str, step: str, turn: int) -> str:
+    """The answer to a webhook out of place: nothing runs. A live call is sent back to the
+    question it is at; an ended call (or one in the queue, or saying goodbye) is hung up."""
+    log.warning(
+        "call %s: %s/%s at turn %s refused; the call is at %s, turn %s%s",
+        call.call_sid,
+        kind,
+        step,
+        turn,
+        call.step,
+        call.turn,
+        " and has ended" if call.ended_at is not None else "",
+    )
+    if call.ended_at is None and call.step in ASK and call.step != "goodbye":
+        base = settings.public_base_url.rstrip("/")
+        return Reply((Redirect(f"{base}/ivr/voice/ask/{call.step}?t={call.turn}"),)).to_xml()
+    return Reply((Hangup(),)).to_xml()
 
 
 def _open(
@@ -178,7 +224,7 @@ def _failed(
     if leaving the person queue failed, goodbye: never a loop back into the queue)."""
     language, at, turn, errors = "hi", None, 0, MAX_ERRORS + 1
     try:
-        with write_session(engine) as session:
+        with write_session(engine, wait_s=settings.webhook_db_wait_seconds) as session:
             errors = call_service.count_error(session=session, call_sid=call_sid)
             call = call_service.find(session=session, call_sid=call_sid)
             if call is not None:
@@ -187,7 +233,7 @@ def _failed(
         log.exception("call %s: could not even count the failure", call_sid)
     base = settings.public_base_url.rstrip("/")
     if at is not None and at in ASK and at != "goodbye" and errors <= MAX_ERRORS:
-        redirect = f"{base}/ivr/voice/ask/{at}?t={turn + 1}"
+        redirect = f"{base}/ivr/voice/ask/{at}?t={turn}"
         return Outcome(_apology(settings, prompts, language=language, redirect=redirect))
     person = step != "queue_left"
     return Outcome(_apology(settings, prompts, language=language, redirect=None, person=person))

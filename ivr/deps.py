@@ -42,7 +42,7 @@ def make_sms_sender(settings: Settings) -> SmsSender:
     if settings.sms_backend == "twilio":
         return TwilioSmsSender(
             account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
             from_number=settings.twilio_from_number,
             api_base_url=settings.twilio_api_base_url,
         )

@@ -16,13 +16,12 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from dispatch import validation
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallSession, CallStatus
 from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
-from dispatch.errors import InvalidInput
 from dispatch.states.models import State
+from dispatch.visits import proof
 from ivr import languages
 from ivr.progress import Progress
 from ivr.prompts import P, Prompts, Value
@@ -94,14 +93,36 @@ class Ctx:
             return None
         return self.session.get(Citizen, self.call.citizen_id)
 
-    def caller_phone(self) -> str | None:
-        """The caller's mobile number in E.164: keyed in, or their caller ID if it is valid."""
-        if self.progress.phone:
-            return self.progress.phone
-        try:
-            return validation.phone(self.call.from_number)
-        except InvalidInput:
-            return None
+    def caller_id(self) -> str | None:
+        """The caller ID the network gave, in E.164 (None if withheld or not a number): the
+        only number that proves who is calling."""
+        return proof.caller_id_of(self.call.from_number)
+
+    def contact_phone(self) -> str | None:
+        """Where to reach the caller: their caller ID, or else a number they keyed in."""
+        return self.caller_id() or self.progress.phone
+
+    def callback_phone(self) -> str | None:
+        """The contact number, if the state allows calling it back."""
+        phone = self.contact_phone()
+        return phone if self.state.may_message(phone) else None
+
+    def proof(self) -> proof.Proof:
+        """What this caller has shown: their caller ID, and a visit code keyed on this call."""
+        return proof.Proof(caller_id=self.call.from_number, visit_code=self.progress.code)
+
+    def booking_citizen_id(self) -> int | None:
+        """Whom a booking on this call is for: the citizen proven by caller ID, else the one
+        registered for the contact number keyed in."""
+        return self.call.citizen_id or self.progress.citizen_id
+
+    def key(self) -> str:
+        """The idempotency key of a use case run by this webhook: the call, step and turn."""
+        return f"ivr:{self.call.call_sid}:{self.step}:{self.call.turn}"
+
+    @property
+    def actor(self) -> str:
+        return f"ivr:{self.call.call_sid}"
 
     # --- building replies -------------------------------------------------------------------
 
@@ -168,6 +189,21 @@ class Ctx:
         if self.call.status is CallStatus.ACTIVE:
             call_service.settle(session=self.session, call=self.call, status=CallStatus.COMPLETED)
         return self.say(P.GOODBYE, service_name=self.state.service_name) + Reply((Hangup(),))
+
+
+class OutOfPlace(RuntimeError):
+    """A step was reached without what it needs (a choice made at an earlier step)."""
+
+
+T = TypeVar("T")
+
+
+def need(value: T | None, what: str) -> T:
+    """`value`, which an earlier step must have set; `OutOfPlace` if it did not (the call is
+    then apologised to and asked again, as for any failure)."""
+    if value is None:
+        raise OutOfPlace(f"{what} is not chosen yet")
+    return value
 
 
 # --- the registry -----------------------------------------------------------------------------

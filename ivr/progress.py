@@ -19,7 +19,8 @@ class Progress:
     more: bool = False  # whether key 9 was offered for a further page
     service_id: int | None = None
     matches: list[int] = field(default_factory=list)  # services (or villages) to choose from
-    phone: str | None = None  # keyed in when caller ID is missing
+    phone: str | None = None  # a contact number keyed in when caller ID is missing: not proof
+    citizen_id: int | None = None  # whom a caller without a proven caller ID books for
     address_id: int | None = None
     district_id: int | None = None
     block_id: int | None = None
@@ -29,6 +30,12 @@ class Progress:
     change_request_id: int | None = None  # the request being rescheduled or cancelled
     request_id: int | None = None  # the request booked or changed on this call
     bookings: int = 0  # requests booked on this call (a caller may book a second one)
+    sms_queued: bool = False  # the confirmation of `request_id` goes out by SMS
+    say_code: str | None = None  # the visit code, to be spoken (no SMS could carry it)
+    purpose: str | None = None  # "status" or "change": why a reference is being asked
+    reference: str | None = None  # the reference keyed, while its visit code is asked
+    code: str | None = None  # the visit code that proved the caller for `change_request_id`
+    failures: int = 0  # wrong references and visit codes on this call
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

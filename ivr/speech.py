@@ -120,20 +120,3 @@ class Speech:
     def window_short(self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> str:
         """The window as a menu item: "Tuesday 24 November, 10 in the morning to 12 noon"."""
         return self._t(P.WINDOW_SHORT, **self._window_parts(start, end, now, sentence=False))
-
-    def sms_window(self, start: dt.datetime, end: dt.datetime) -> str:
-        """Compact, for an SMS: "Tuesday 24 November 10:00-12:00"."""
-        local_start, local_end = self.local(start), self.local(end)
-        day = self._t(
-            P.DATE,
-            weekday=self._t(P(f"weekday_{local_start.weekday()}")),
-            day=local_start.day,
-            month=self._t(P(f"month_{local_start.month}")),
-        )
-        return f"{day} {local_start:%H:%M}-{local_end:%H:%M}"
-
-
-def rupees_text(paise: int) -> str:
-    """`₹250` or `₹250.50`, for SMS bodies."""
-    whole, rest = divmod(paise, 100)
-    return f"₹{whole}" if rest == 0 else f"₹{whole}.{rest:02d}"

@@ -24,6 +24,7 @@ from dispatch.notifications import service as notification_service
 from dispatch.ports import SmsSender
 from ivr import conversation, signature
 from ivr.deps import Line, LineDep, SettingsDep
+from ivr.numbers import seconds
 from ivr.steps import person
 from ivr.twiml import Reply
 
@@ -39,7 +40,10 @@ async def twilio_form(request: Request, settings: SettingsDep) -> dict[str, str]
     url = signature.public_url(settings.public_base_url, request.url.path, request.url.query)
     given = request.headers.get(signature.HEADER, "")
     if not signature.is_valid(
-        auth_token=settings.twilio_auth_token, url=url, params=params, signature=given
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        url=url,
+        params=params,
+        signature=given,
     ):
         log.warning("rejected a webhook with a bad signature for %s", url)
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
@@ -52,12 +56,12 @@ router = APIRouter(prefix="/ivr/voice", tags=["ivr"], dependencies=[Depends(twil
 
 
 def _deliver(engine: Engine, sender: SmsSender, message_ids: list[int]) -> None:
-    """Send the SMS a step queued; each in its own transaction. A failure stays in the outbox
-    (marked failed) for the scheduled retry; the call never waits for it."""
+    """Send the SMS a step queued, after its answer went out and its transaction committed;
+    no transaction is open while the provider answers. A failure stays in the outbox (marked
+    failed) for the scheduled retry; the call never waits for it."""
     for message_id in message_ids:
         try:
-            with write_session(engine) as session:
-                notification_service.deliver(session=session, message_id=message_id, sender=sender)
+            notification_service.send(engine=engine, message_id=message_id, sender=sender)
         except Exception:
             log.exception("could not deliver SMS %s", message_id)
 
@@ -104,14 +108,17 @@ def status(form: TwilioForm, line: LineDep) -> Response:
     """The call is over (or changed state): an unsettled call is logged as abandoned at the
     step it reached. Only final statuses end a session."""
     if form.get("CallStatus") in {"completed", "busy", "failed", "no-answer", "canceled"}:
-        duration = form.get("CallDuration", "")
-        with write_session(line.engine) as session:
-            call_service.end(
-                session=session,
-                call_sid=form.get("CallSid", ""),
-                duration_s=int(duration) if duration.isdigit() else None,
-                now=line.clock.now(),
-            )
+        try:
+            with write_session(line.engine, wait_s=line.settings.webhook_db_wait_seconds) as s:
+                call_service.end(
+                    session=s,
+                    call_sid=form.get("CallSid", ""),
+                    duration_s=seconds(form.get("CallDuration")),
+                    now=line.clock.now(),
+                )
+        except Exception:  # the call is not ended in our books: let Twilio try again
+            log.exception("could not record the end of a call")
+            return Response(content=Reply().to_xml(), media_type=XML, status_code=503)
     return Response(content=Reply().to_xml(), media_type=XML)
 
 

@@ -10,18 +10,23 @@ that is `routing.solver`'s job.
 Why two: `make bench` measures both on the same instances. The string-removal search is the
 default because it is far ahead there (Solomon at 5 s: 0.16 % gap against 2.16 %); OR-Tools
 stays selectable (`SearchParameters(engine="ortools")`) as the independent, mature engine.
+OR-Tools is imported inside `search_ortools` only, so a process that never chooses it never
+loads it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from routing import sisr
 from routing.model import Problem
 from routing.sisr_kernels import Data
-from routing.solver_ortools import SearchSpec, search
 from routing.workers import Worker
+
+if TYPE_CHECKING:  # OR-Tools is imported only when its engine runs (see search_ortools)
+    from routing.solver_ortools import SearchSpec
 
 Routes = tuple[tuple[int, ...], ...]
 Candidates = list[tuple[str, Routes]]
@@ -53,6 +58,8 @@ def search_ortools(
     deadline: float,
 ) -> Candidates:
     """OR-Tools on the whole problem until `deadline`, a second search in the worker."""
+    from routing.solver_ortools import search
+
     found: Candidates = []
     margin = _margin(problem)
     task = -1
@@ -87,6 +94,8 @@ def search_ortools(
 
 def _routes_of_search(problem: Problem, spec: SearchSpec) -> Routes | None:
     """`search` as a worker task: only the routes travel back."""
+    from routing.solver_ortools import search
+
     return search(problem, spec).routes
 
 

@@ -1,7 +1,7 @@
 """The routing library's one exception tree.
 
 Holds the exceptions `routing` raises; nothing else. Unassigned visits are *not* errors: they
-come back as data in a plan (`routing.model.Unassigned`). Everything raised on purpose derives
+come back as data in a plan (`routing.plan.Unassigned`). Everything raised on purpose derives
 from `RoutingError`, so a caller can catch the library as a whole::
 
     RoutingError

@@ -1,13 +1,20 @@
-"""Imported once by the search workers' fork server (`routing.workers`): loads OR-Tools and the
-compiled string-removal kernels there, so every worker child starts with both in memory instead
-of spending ~0.5 s loading the kernels from Numba's cache inside its search budget.
+"""Imported once by the search workers' fork server (`routing.workers`): loads the compiled
+string-removal kernels there, so every worker child starts with them in memory instead of
+spending ~0.5 s loading them from Numba's cache inside its search budget. (OR-Tools, which the
+default engine does not need, is preloaded by naming `routing.solver_ortools` beside this
+module: `routing.workers` does so when the server is started for an OR-Tools solve.)
 
-Importing this module has that side effect and no other; nothing else should import it.
+It also makes the server ignore Ctrl-C from its start: the parent, which gets it too, decides,
+and the children the server forks inherit the setting, so none prints a KeyboardInterrupt.
+Importing this module has these side effects and no other; nothing else should import it.
 """
 
 from __future__ import annotations
 
-import routing.solver_ortools  # noqa: F401  (OR-Tools' native libraries)
-from routing.sisr import warm_up
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+from routing.sisr import warm_up  # noqa: E402  (after the signal: loading takes ~0.5 s)
 
 warm_up()

@@ -7,7 +7,8 @@ OR-Tools), the objective used to choose between candidate plans, and the reasons
 unassigned visits. Every candidate is re-timed by `routing.timing.schedule` and must pass
 `routing.checker.check` before it can be returned; the warm start and the construction are
 always candidates, so the returned plan is never worse than either.
-It builds no OR-Tools model and holds no time arithmetic of its own.
+It builds no OR-Tools model and holds no time arithmetic of its own; OR-Tools is imported only
+when `params.engine` is "ortools".
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from routing.cost import Coster
 from routing.model import Problem
 from routing.params import SearchParameters
 from routing.plan import Plan, PlanCost, Result, Route, Unassigned, UnassignedReason
-from routing.solver_ortools import SearchSpec
 from routing.timing import INF, Indexed, earliest_in, schedule
 from routing.workers import Worker
 
@@ -57,7 +57,7 @@ def solve(
     analysis = _analyse(ix)
     previous_agent, old_links = _previous(problem, current)
     servable = any(analysis.allowed)
-    worker = Worker.start() if params.workers >= 2 and servable else None
+    worker = Worker.start(params.engine) if params.workers >= 2 and servable else None
     try:
         if servable:
             candidates = _candidates(
@@ -94,6 +94,8 @@ def _candidates(
         found.append(("warm_start", warm))
     found.append(("construction", sisr.complete(data, analysis.prefix, order)))
     if params.engine == "ortools":
+        from routing.solver_ortools import SearchSpec  # OR-Tools loads only when chosen
+
         spec = SearchSpec(
             time_limit_s=0.0,
             first_solution="parallel_cheapest_insertion",

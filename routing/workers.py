@@ -1,11 +1,17 @@
 """A search worker in a separate process, for the second core.
 
 OR-Tools and the compiled string-removal kernels hold the GIL while they search, so a parallel
-search needs a process. Holds `Worker`: one child process (forkserver context preloading
-OR-Tools and the kernels, so it forks in milliseconds after the first start) that runs tasks
--- a module-level function and its arguments, all picklable -- one at a time, and sends back
-their results. The parent can always abandon it: `close()` kills the child, so a late search
-never delays a return. It decides nothing about which tasks to run.
+search needs a process. Holds `Worker`: one child process (forkserver context: the server
+preloads the kernels, and OR-Tools too when the worker that starts it is for that engine, so a
+child forks in milliseconds after the first start) that runs tasks -- a module-level function
+and its arguments, all picklable -- one at a time, and sends back their results. The parent can
+always abandon it: `close()` kills the child, so a late search never delays a return. It
+decides nothing about which tasks to run.
+
+A child ends with its parent, however the parent ends: it ignores Ctrl-C (the parent, which
+gets it too, decides), and a watcher process forked from it kills it as soon as the parent is
+gone (see `_end_with_parent`); the fork server then exits too, as it does once no process
+holds its end of the pipe it watches.
 
 The caller's entry script must be import-safe (``if __name__ == "__main__":``), as for any
 non-fork multiprocessing; if the child cannot start, `Worker.start` returns None and the solve
@@ -15,31 +21,41 @@ goes on in one process.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 _CONTEXT: Any = None
-#: Modules the fork server imports once, so that each child starts with them loaded.
-_PRELOAD = ["routing.preload"]
+#: Modules the fork server imports once, so that each child starts with them loaded, by the
+#: engine of the worker that starts the server. The server lives as long as the process and
+#: keeps what it loaded first: an OR-Tools worker on a server started for "sisr" loads OR-Tools
+#: in its child (~50 ms of its budget), a "sisr" solve never waits for OR-Tools to load.
+_PRELOAD = {
+    "sisr": ("routing.preload",),
+    "ortools": ("routing.preload", "routing.solver_ortools"),
+}
 
 #: One unit of work: a module-level function and its positional arguments.
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
-def _context() -> Any:
+def _context(engine: str) -> Any:
     global _CONTEXT
     if _CONTEXT is None:
         ctx: Any
         try:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(_PRELOAD)
         except ValueError:  # platforms without forkserver
             ctx = multiprocessing.get_context("spawn")
         _CONTEXT = ctx
+    if _CONTEXT.get_start_method() == "forkserver":
+        # Takes effect only if this worker's start is the one that starts the server.
+        _CONTEXT.set_forkserver_preload(list(_PRELOAD[engine]))
     return _CONTEXT
 
 
@@ -47,11 +63,11 @@ def _ping() -> bool:
     return True
 
 
-def prestart(timeout: float = 60.0) -> bool:
-    """Start the fork server now and wait until a child answers (the server preloads OR-Tools
-    and the kernels, ~1 s), so that the first `Worker` of a solve does not spend its search
-    budget on it. True if a child answered."""
-    worker = Worker.start()
+def prestart(timeout: float = 60.0, engine: str = "sisr") -> bool:
+    """Start the fork server now and wait until a child answers (the server preloads the
+    kernels, and OR-Tools for `engine` "ortools", ~1 s), so that the first `Worker` of a solve
+    does not spend its search budget on it. True if a child answered."""
+    worker = Worker.start(engine)
     if worker is None:
         return False
     try:
@@ -61,7 +77,46 @@ def prestart(timeout: float = 60.0) -> bool:
         worker.close()
 
 
+def _end_with_parent(conn: Connection) -> None:
+    """Make this child end when its parent does, however the parent ends.
+
+    Ctrl-C reaches the whole process group: the child ignores it and lets the parent decide
+    (its `close()`, or its exit, ends the child). A parent killed outright (SIGKILL, or SIGTERM
+    without a handler) runs no code at all, and a thread here could not act in time: a search
+    may hold this process's GIL for seconds (OR-Tools does, for its whole search). So a watcher
+    process forked from this one waits on the parent's sentinel (a pipe end only the parent
+    holds: at EOF once the parent is gone) and on a pipe only this child holds, then kills this
+    child if the parent went first, and exits either way.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    if sentinel is None:
+        return
+    if not hasattr(os, "fork"):  # no fork (spawn fallback): a thread, which waits for the GIL
+        threading.Thread(target=_exit_after, args=(sentinel,), daemon=True).start()
+        return
+    child = os.getpid()
+    alive_r, alive_w = os.pipe()  # alive_w stays open, unused, until this child ends
+    if os.fork() == 0:  # the watcher: nothing but waiting, then os._exit
+        try:
+            os.close(alive_w)
+            os.close(conn.fileno())  # the parent must see EOF as soon as the child is gone
+            ready = wait([sentinel, alive_r])
+            if alive_r not in ready and os.getppid() == child:
+                os.kill(child, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(alive_r)
+
+
+def _exit_after(sentinel: int) -> None:
+    wait([sentinel])
+    os._exit(0)
+
+
 def _main(conn: Connection) -> None:
+    _end_with_parent(conn)
     try:
         while True:
             batch = conn.recv()
@@ -85,10 +140,11 @@ def _main(conn: Connection) -> None:
 class Worker:
     """One child process running searches; results are matched to tasks by id.
 
-    Starting a forkserver child blocks until the server has loaded OR-Tools and the kernels
-    (~1 s the first time in a process), so the start runs in a background thread: the caller goes on
-    building its own plan, and tasks submitted before the child is up are queued and sent as
-    soon as it is (their deadlines are absolute, so a late start only shortens them).
+    Starting a forkserver child blocks until the server has loaded the kernels (and OR-Tools,
+    for an "ortools" worker; ~1 s the first time in a process), so the start runs in a
+    background thread: the caller goes on building its own plan, and tasks submitted before the
+    child is up are queued and sent as soon as it is (their deadlines are absolute, so a late
+    start only shortens them).
     """
 
     def __init__(self, process: Any, conn: Connection, child: Connection) -> None:
@@ -126,8 +182,10 @@ class Worker:
             self._started.set()
 
     @classmethod
-    def start(cls) -> Worker | None:
-        ctx = _context()
+    def start(cls, engine: str = "sisr") -> Worker | None:
+        """A worker for searches of `engine` (what its fork server preloads, if it starts it),
+        starting in the background; None if this process may not have children."""
+        ctx = _context(engine)
         if multiprocessing.current_process().daemon:
             return None  # daemonic processes may not have children
         parent, child = ctx.Pipe(duplex=True)

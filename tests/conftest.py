@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -35,7 +36,7 @@ def _postgres_engine(schema: str) -> Engine:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     admin.dispose()
-    return sa.create_engine(
+    return make_engine(
         POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10
     )
 
@@ -89,6 +90,14 @@ def settings(tmp_path: Path) -> Settings:
         twilio_auth_token="test-auth-token",
         scheduler=False,
     )
+
+
+def build_app(settings: Settings, engine: Engine) -> FastAPI:
+    """The web process's composition root (`web.app.create_app`) on the test database: the
+    IVR tests go through it as Twilio would, without importing the web package themselves."""
+    from web.app import create_app
+
+    return create_app(settings=settings, engine=engine)
 
 
 def unique_phone() -> str:

@@ -1,20 +1,26 @@
-"""Typed factories over the real service functions, for tests."""
+"""Typed factories over the real service functions and use cases, for tests."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from sqlmodel import Session, col, select
 
 from dispatch.catalogue.models import Service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
+from dispatch.config import Settings
 from dispatch.geography.models import Block, District, Village
 from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
+from dispatch.visits import service as visits
 from tests.conftest import unique_phone
+
+#: The settings domain calls get in tests (the visit windows and texts of the defaults).
+SETTINGS = Settings(database_url="sqlite://", scheduler=False)
 
 
 def village_in(session: Session, district_code: str = "SXR") -> Village:
@@ -62,22 +68,29 @@ def request(
     district_code: str = "SXR",
     service_code: str | None = None,
     key: str | None = None,
+    offer: planning.WindowOffer | None = None,
+    settings: Settings | None = None,
 ) -> DoorstepRequest:
+    """A new citizen's request through the booking use case: logged with its charge, code and
+    confirmation, and booked into `offer`'s window if one is given."""
     person = citizen(session, district_code=district_code)
     address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
     svc = service(session, service_code)
     assert person.id is not None and address is not None and address.id is not None
     assert svc.id is not None
-    return request_service.log(
+    result = visits.book_visit(
         session=session,
+        settings=settings or SETTINGS,
+        idempotency_key=key or f"test:{uuid.uuid4().hex}",
+        actor="test",
+        channel=Channel.CONSOLE,
         state_code="JK",
         citizen_id=person.id,
-        service_id=svc.id,
         address_id=address.id,
-        channel=Channel.CONSOLE,
-        actor="test",
-        idempotency_key=key,
+        service_id=svc.id,
+        offer=offer,
     )
+    return request_service.get(session=session, request_id=result.request_id)
 
 
 def offers_for(
@@ -86,6 +99,7 @@ def offers_for(
     """The windows the live plan offers this request's citizen at `now`."""
     return planning.offer_windows(
         session=session,
+        settings=SETTINGS,
         address_id=request.address_id,
         service_id=request.service_id,
         language=request.language,
@@ -96,7 +110,19 @@ def offers_for(
 def booked_request(
     session: Session, *, district_code: str, now: dt.datetime, choice: int = 0
 ) -> tuple[DoorstepRequest, planning.WindowOffer]:
-    """A new request booked into the `choice`-th window offered at `now`."""
-    req = request(session, district_code=district_code)
-    offer = offers_for(session, req, now)[choice]
-    return planning.book(session=session, request_id=req.id or 0, offer=offer, actor="test"), offer
+    """A new citizen's request booked through the use case into the `choice`-th window the
+    live plan offers at `now` (to a citizen of that district)."""
+    probe = citizen(session, district_code=district_code)
+    address = citizen_service.last_address(session=session, citizen_id=probe.id or 0)
+    assert address is not None and address.id is not None
+    svc = service(session)
+    assert svc.id is not None
+    offer = planning.offer_windows(
+        session=session,
+        settings=SETTINGS,
+        address_id=address.id,
+        service_id=svc.id,
+        language="hi",
+        now=now,
+    )[choice]
+    return request(session, district_code=district_code, offer=offer), offer

@@ -1,4 +1,10 @@
-"""`create_app()`: the composition root of the web process (console, IVR webhooks, API)."""
+"""`create_app()`: the composition root of the web process (IVR webhooks, pages, simulator).
+
+It refuses production settings that still hold a development secret or switch
+(`Settings.refuse_unsafe`), and in production serves neither the OpenAPI description nor its
+documentation pages, nor the development tools: the phone simulator (anyone picks a caller
+ID) and the plan board (it shows citizens' villages and nobody signs in yet).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,10 @@ from web.templating import STATIC_DIR
 
 
 def create_app(*, settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the application; nothing connects until the first request."""
+    """Build the application; nothing connects until the first request. `UnsafeSettings` if
+    production settings hold development defaults."""
     settings = settings or get_settings()
+    settings.refuse_unsafe()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,16 +38,27 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             scheduler.start()
         yield
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            from web.worker import stop_scheduler
 
-    app = FastAPI(title="Doorstep", version="0.1.0", lifespan=lifespan)
+            stop_scheduler(scheduler)
+
+    internal = not settings.production  # the OpenAPI description and its pages
+    app = FastAPI(
+        title="Doorstep",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if internal else None,
+        docs_url="/docs" if internal else None,
+        redoc_url="/redoc" if internal else None,
+    )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(home.router)
-    app.include_router(plans.router)
     app.include_router(ivr_webhooks.router)
-    if settings.simulator:
-        app.include_router(simulator.router)
+    if not settings.production:
+        app.include_router(plans.router)
+        if settings.simulator:
+            app.include_router(simulator.router)
     errors.install(app)
     return app

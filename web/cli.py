@@ -1,18 +1,26 @@
-"""The `doorstep` command line: migrate, seed, serve, solve, and the tools around them."""
+"""The `doorstep` command line: migrate, seed, serve, and the tools around them.
+
+A command that cannot do its work says why in one line on stderr and exits 1 (a domain
+error such as an unknown district, a malformed argument, production settings refused); it
+never prints a traceback for the user's own mistake, nor for Ctrl-C. (Benchmark instance
+files are solved by ``python -m bench.solve``, beside the benchmarks.)
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from dispatch import migrate as migrations
 from dispatch import seed as seed_loader
-from dispatch.config import get_settings
+from dispatch.config import UnsafeSettings, get_settings
 from dispatch.db import make_engine, write_session
-from dispatch.errors import SeedError
-from routing.params import ENGINES
+from dispatch.errors import DispatchError, SeedError
+
+
+class CommandError(Exception):
+    """A mistake in a command's arguments: told in one line."""
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -39,14 +47,17 @@ def _seed(args: argparse.Namespace) -> int:
         from dispatch import demo
 
         with write_session(engine) as session:
-            made = demo.add_demo_day(session=session, state_code=settings.default_state)
-        print(f"demo: {made} requests")
+            made = demo.add_demo_day(
+                session=session, settings=settings, state_code=settings.default_state
+            )
+        print(f"demo: {made} requests booked" if made else "demo: already booked")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    get_settings().refuse_unsafe()  # before uvicorn: one clear line, not a failed app factory
     uvicorn.run("web.app:create_app", factory=True, host=args.host, port=args.port)
     return 0
 
@@ -56,45 +67,50 @@ def _worker(_args: argparse.Namespace) -> int:
 
     from web.worker import run_forever
 
+    settings = get_settings()
+    settings.refuse_unsafe()
     logging.basicConfig(level=logging.INFO)
-    run_forever()
+    run_forever(settings)
     return 0
 
 
 def _replan(args: argparse.Namespace) -> int:
+    """Search with no transaction open (bookings go on meanwhile); save only if no booking
+    changed the day's plan in the meantime."""
     import datetime as dt
 
+    from dispatch.db import read_session
     from dispatch.geography import service as geography_service
     from dispatch.planning import service as planning
+    from dispatch.planning.store import PlanOutdated
 
-    engine = make_engine(get_settings().database_url)
-    with write_session(engine) as session:
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(args.day)
+    except ValueError:
+        raise CommandError(f"--day {args.day!r} is not a date (YYYY-MM-DD)") from None
+    engine = make_engine(settings.database_url)
+    with read_session(engine) as session:
         district = geography_service.get_district_by_code(session=session, code=args.district)
+        district_id, name = district.id or 0, district.name
+    try:
         outcome = planning.replan(
-            session=session,
-            district_id=district.id or 0,
-            day=dt.date.fromisoformat(args.day),
+            engine=engine,
+            district_id=district_id,
+            day=day,
             time_limit_s=args.time_limit,
+            solver_engine=args.engine or settings.solver_engine,
         )
+    except PlanOutdated:
+        raise CommandError(
+            f"the plan of {name} on {day} changed while searching (a booking came in); "
+            "nothing was saved: run it again"
+        ) from None
     print(
-        f"{district.name} {outcome.day}: plan v{outcome.version}, {outcome.assigned} visits "
+        f"{name} {outcome.day}: plan v{outcome.version}, {outcome.assigned} visits "
         f"assigned, {outcome.unassigned} left out, {outcome.wall_s:.2f} s ({outcome.source})"
     )
     return 0
-
-
-def _solve(args: argparse.Namespace) -> int:
-    from routing.benchmark_cli import solve_file
-
-    result = solve_file(args.path, fmt=args.format, time_limit=args.time_limit, engine=args.engine)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"{result['instance']}: {result['vehicles']} vehicles, distance "
-            f"{result['distance']:.2f}, feasible={result['feasible']}, {result['wall_s']:.2f} s"
-        )
-    return 0 if result["feasible"] else 2
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -129,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--district", required=True, help="district code, e.g. JMU")
     p.add_argument("--day", required=True, help="YYYY-MM-DD")
     p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
+    p.add_argument(
+        "--engine",
+        choices=["sisr", "ortools"],
+        default=None,
+        help="search engine (default: DOORSTEP_SOLVER_ENGINE, our string-removal search)",
+    )
     p.set_defaults(func=_replan)
 
     p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
@@ -137,24 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", default=None, help="a running server's URL (default: in-process)")
     p.set_defaults(func=_call)
 
-    p = sub.add_parser("solve", help="solve a VRPTW benchmark instance file")
-    p.add_argument("path")
-    p.add_argument("--format", default="solomon", choices=["solomon"])
-    p.add_argument("--time-limit", type=float, default=5.0, help="seconds")
-    p.add_argument(
-        "--engine",
-        default="sisr",
-        choices=list(ENGINES),
-        help="search engine: our string-removal search (default) or OR-Tools",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_solve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (CommandError, DispatchError, UnsafeSettings) as exc:
+        print(f"doorstep {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

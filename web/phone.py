@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from dispatch.calls import service as call_service
 from dispatch.config import Settings
 from dispatch.db import make_engine, read_session
-from web.simulator import Call, Post, path_of, signed_headers
+from ivr.standin import Call, Post, path_of, signed_headers
 
 KEYS = re.compile(r"^[0-9*#]+$")
 

@@ -1,9 +1,12 @@
 """The scheduler: the one process that runs Doorstep's scheduled tasks (APScheduler 3).
 
-`make run` embeds it in the web process (`start_in_process`); a deployment with several web
-processes runs `doorstep worker` once instead and sets DOORSTEP_SCHEDULER=false for the web.
-The solver holds the GIL, so plan improvement runs in a child process (forkserver), never in
-the web process's threads. Tasks take plain values and open their own engine.
+`make run` embeds it in the web process (`create_app` starts it in the app's lifespan); a
+deployment with several web processes runs `doorstep worker` once instead and sets
+DOORSTEP_SCHEDULER=false for the web. The solver holds the GIL, so plan improvement runs in a
+child process (forkserver), never in the web process's threads; that child ends with its
+parent however the parent ends (`dispatch.processes.die_with_parent`). Every task is given
+the settings the scheduler was built with (never the environment's), and opens its engine
+from them.
 """
 
 from __future__ import annotations
@@ -22,24 +25,25 @@ from sqlalchemy.engine import Engine
 from dispatch import scheduled
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
+from dispatch.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 IMPROVE_EVERY_S = 60
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def _engine(url: str) -> Engine:
     return make_engine(url)
 
 
-def improve_plans_task() -> int:
+def improve_plans_task(settings: Settings) -> int:
     """Scheduled task: improve changed plans (runs in the solver child process)."""
-    settings = get_settings()
     today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     outcomes = scheduled.improve_plans(
         engine=_engine(settings.database_url),
         today=today,
         time_limit_s=settings.replan_seconds,
+        solver_engine=settings.solver_engine,
     )
     for o in outcomes:
         log.info(
@@ -54,11 +58,10 @@ def improve_plans_task() -> int:
     return len(outcomes)
 
 
-def send_sms_task() -> int:
+def send_sms_task(settings: Settings) -> int:
     """Scheduled task: send what is left in the SMS outbox."""
     from ivr.deps import make_sms_sender
 
-    settings = get_settings()
     return scheduled.send_pending_sms(
         engine=_engine(settings.database_url),
         sender=make_sms_sender(settings),
@@ -66,9 +69,8 @@ def send_sms_task() -> int:
     )
 
 
-def forget_answers_task() -> int:
+def forget_answers_task(settings: Settings) -> int:
     """Scheduled task: drop stored IVR answers older than a day."""
-    settings = get_settings()
     return scheduled.forget_call_answers(
         engine=_engine(settings.database_url),
         before=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
@@ -76,13 +78,16 @@ def forget_answers_task() -> int:
 
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    """A scheduler with the plan-improvement task; not started."""
+    """A scheduler running the tasks with `settings`; not started. `UnsafeSettings` if
+    production settings hold development defaults."""
+    settings.refuse_unsafe()
     context = multiprocessing.get_context("forkserver")
+    pool = {"mp_context": context, "initializer": die_with_parent}
     scheduler = BackgroundScheduler(
         timezone="UTC",
         executors={
             "default": ThreadPoolExecutor(2),
-            "solver": ProcessPoolExecutor(1, pool_kwargs={"mp_context": context}),
+            "solver": ProcessPoolExecutor(1, pool_kwargs=pool),
         },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
@@ -90,19 +95,38 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         improve_plans_task,
         "interval",
         seconds=IMPROVE_EVERY_S,
+        args=[settings],
         id="improve-plans",
         executor="solver",
         replace_existing=True,
     )
-    scheduler.add_job(send_sms_task, "interval", seconds=30, id="send-sms", replace_existing=True)
     scheduler.add_job(
-        forget_answers_task, "interval", hours=1, id="forget-answers", replace_existing=True
+        send_sms_task, "interval", seconds=30, args=[settings], id="send-sms", replace_existing=True
+    )
+    scheduler.add_job(
+        forget_answers_task,
+        "interval",
+        hours=1,
+        args=[settings],
+        id="forget-answers",
+        replace_existing=True,
     )
     return scheduler
 
 
+def stop_scheduler(scheduler: BackgroundScheduler) -> None:
+    """Stop the scheduler without waiting for a running solve: the solver child is ended now
+    (a search left running would hold the process's exit until its time is up)."""
+    executor = scheduler._lookup_executor("solver")
+    pool = getattr(executor, "_pool", None)  # concurrent.futures' pool behind APScheduler's
+    children = list(getattr(pool, "_processes", {}).values()) if pool is not None else []
+    scheduler.shutdown(wait=False)
+    for child in children:
+        child.terminate()
+
+
 def run_forever(settings: Settings | None = None) -> None:
-    """`doorstep worker`: run the scheduler until interrupted."""
+    """`doorstep worker`: run the scheduler until SIGTERM or Ctrl-C."""
     scheduler = build_scheduler(settings or get_settings())
     scheduler.start()
     stop = threading.Event()
@@ -110,4 +134,4 @@ def run_forever(settings: Settings | None = None) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("scheduler running: %s", [j.id for j in scheduler.get_jobs()])
     stop.wait()
-    scheduler.shutdown(wait=False)
+    stop_scheduler(scheduler)

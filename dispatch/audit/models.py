@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
 from dispatch.db import UTCDateTime, utcnow
@@ -12,6 +13,7 @@ from dispatch.db import UTCDateTime, utcnow
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_subject", "entity", "entity_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from dispatch.audit.models import AuditEntry
+from dispatch.db import utcnow
 
 
 def record(
-    *, session: Session, actor: str, entity: str, entity_id: object, action: str, **detail: Any
+    *,
+    session: Session,
+    actor: str,
+    entity: str,
+    entity_id: object,
+    action: str,
+    at: dt.datetime | None = None,
+    **detail: Any,
 ) -> AuditEntry:
     entry = AuditEntry(
-        actor=actor, entity=entity, entity_id=str(entity_id), action=action, detail=detail
+        actor=actor,
+        entity=entity,
+        entity_id=str(entity_id),
+        action=action,
+        detail=detail,
+        at=at or utcnow(),
     )
     session.add(entry)
     return entry

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dispatch import validation
 from dispatch.calls.models import (
     SETTLED,
     CallAnswer,
@@ -25,7 +26,8 @@ from dispatch.calls.models import (
     QueueWait,
 )
 from dispatch.db import utcnow
-from dispatch.errors import InvalidTransition, NotFound
+from dispatch.errors import InvalidPhone, InvalidTransition, NotFound
+from dispatch.states import service as state_service
 
 #: How far back queue-wait observations count towards the estimate, and how many at most.
 WAIT_LOOKBACK = dt.timedelta(minutes=30)
@@ -221,10 +223,13 @@ def request_callback(
     request_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Callback:
-    """Promise the caller a call-back (one per call: asking twice returns the first)."""
+    """Promise the caller a call-back (one per call: asking twice returns the first), only to
+    a number the state rings back (`State.may_message`; `InvalidPhone` otherwise)."""
     existing = session.exec(select(Callback).where(Callback.call_sid == call.call_sid)).first()
     if existing is not None:
         return existing
+    if not state_service.get(session=session, code=call.state_code).may_message(phone):
+        raise InvalidPhone("phone", validation.mask_phone(phone), "not a number this state calls")
     callback = Callback(
         state_code=call.state_code,
         call_sid=call.call_sid,

@@ -22,11 +22,18 @@ class Citizen(SQLModel, table=True):
     language: str = "hi"
     senior: bool = False
     disabled: bool = False
+    #: A demo citizen from `seed_data/` (the simulator offers only these as caller IDs).
+    demo: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Address(SQLModel, table=True):
-    """Where a visit happens: a village, a landmark, coordinates."""
+    """Where a visit happens: a village, a landmark, coordinates.
+
+    `proven` is False for an address given by a caller who has not proven to be the citizen
+    (a withheld caller ID with a keyed-in contact number): it serves the request it was given
+    for, and is never offered back as "your last address".
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
@@ -34,5 +41,6 @@ class Address(SQLModel, table=True):
     landmark: str = ""
     lat: float
     lon: float
+    proven: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -38,6 +38,7 @@ def register(
     language: str = "hi",
     senior: bool = False,
     disabled: bool = False,
+    demo: bool = False,
     actor: str = "system",
 ) -> Citizen:
     """Find the citizen with this phone, or register a new one."""
@@ -54,6 +55,7 @@ def register(
         language=language,
         senior=senior,
         disabled=disabled,
+        demo=demo,
     )
     session.add(citizen)
     session.flush()
@@ -71,9 +73,12 @@ def add_address(
     landmark: str = "",
     lat: float | None = None,
     lon: float | None = None,
+    proven: bool = True,
     actor: str = "system",
 ) -> Address:
-    """Add an address in a village; coordinates default to the village's."""
+    """Add an address in a village; coordinates default to the village's. An address given
+    by a caller who has not proven to be the citizen is added as not `proven` (and is then
+    never offered back as their last address)."""
     citizen = get(session=session, citizen_id=citizen_id)
     village = geography_service.get_village(session=session, village_id=village_id)
     lat = village.lat if lat is None else lat
@@ -86,13 +91,19 @@ def add_address(
         if (
             existing.village_id == village_id
             and existing.landmark.casefold() == landmark.casefold()
+            and existing.proven == proven
         ):
             existing.last_used_at = utcnow()
             session.add(existing)
             return existing
     assert village.id is not None and citizen.id is not None
     address = Address(
-        citizen_id=citizen.id, village_id=village.id, landmark=landmark, lat=lat, lon=lon
+        citizen_id=citizen.id,
+        village_id=village.id,
+        landmark=landmark,
+        lat=lat,
+        lon=lon,
+        proven=proven,
     )
     session.add(address)
     session.flush()
@@ -112,7 +123,8 @@ def addresses(*, session: Session, citizen_id: int) -> list[Address]:
 
 
 def last_address(*, session: Session, citizen_id: int) -> Address | None:
-    found = addresses(session=session, citizen_id=citizen_id)
+    """The address the citizen (proven to be them) used last: what "your last address" means."""
+    found = [a for a in addresses(session=session, citizen_id=citizen_id) if a.proven]
     return found[0] if found else None
 
 

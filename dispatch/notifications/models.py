@@ -12,6 +12,7 @@ from dispatch.db import UTCDateTime, enum_type, utcnow
 
 class MessageStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender, which is talking to the provider
     SENT = "sent"
     FAILED = "failed"
 
@@ -25,8 +26,9 @@ class OutboxMessage(SQLModel, table=True):
     kind: str
     request_id: int | None = Field(default=None, foreign_key="doorstep_request.id", index=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: MessageStatus = Field(default=MessageStatus.QUEUED, sa_type=enum_type(MessageStatus))
     provider_id: str | None = None
     attempts: int = 0
-    idempotency_key: str | None = Field(default=None, unique=True, max_length=80)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=120)

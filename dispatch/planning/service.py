@@ -16,12 +16,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.agents import service as agent_service
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
-from dispatch.config import get_settings
+from dispatch.config import Settings
+from dispatch.db import read_session, write_session
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.geography import service as geography_service
 from dispatch.planning import store, zone
@@ -156,9 +158,10 @@ def clear_cache() -> None:
 # --- offers and bookings ------------------------------------------------------------------
 
 
-def candidate_windows(clock: zone.Clock, not_before: dt.datetime) -> list[TimeWindow]:
+def candidate_windows(
+    clock: zone.Clock, not_before: dt.datetime, settings: Settings
+) -> list[TimeWindow]:
     """The day's bookable windows (e.g. 09-11, 11-13, 13-15, 15-17) starting after `not_before`."""
-    settings = get_settings()
     step = settings.window_hours * 3600
     out = []
     start = settings.visits_from_hour * 3600
@@ -169,15 +172,16 @@ def candidate_windows(clock: zone.Clock, not_before: dt.datetime) -> list[TimeWi
     return out
 
 
-def _days(now: dt.datetime, clock_tz: zone.Clock) -> Iterator[dt.date]:
+def _days(now: dt.datetime, clock_tz: zone.Clock, horizon_days: int) -> Iterator[dt.date]:
     today = now.astimezone(clock_tz.tz).date()
-    for i in range(get_settings().offer_horizon_days + 1):
+    for i in range(horizon_days + 1):
         yield today + dt.timedelta(days=i)
 
 
 def offer_windows(
     *,
     session: Session,
+    settings: Settings,
     address_id: int,
     service_id: int,
     language: str,
@@ -191,12 +195,12 @@ def offer_windows(
     district = geography_service.district_of_village(session=session, village_id=address.village_id)
     assert district.id is not None
     location = zone.address_location(session, address)
-    not_before = now + dt.timedelta(minutes=get_settings().booking_lead_minutes)
+    not_before = now + dt.timedelta(minutes=settings.booking_lead_minutes)
     offers: list[WindowOffer] = []
     probe = zone.local_clock(session, district.id, now.date())
-    for day in _days(now, probe):
+    for day in _days(now, probe, settings.offer_horizon_days):
         zd, finder = _finder(session, district.id, day)
-        windows = candidate_windows(zd.clock, not_before)
+        windows = candidate_windows(zd.clock, not_before, settings)
         if not windows:
             continue
         visit = zone.make_visit(
@@ -392,12 +396,13 @@ def prepare_replan(*, session: Session, district_id: int, day: dt.date) -> zone.
     return zone.load(session, district_id, day)
 
 
-def improve(zd: zone.ZoneDay, *, time_limit_s: float, workers: int = 1) -> Result:
+def improve(
+    zd: zone.ZoneDay, *, time_limit_s: float, workers: int = 1, engine: str = "sisr"
+) -> Result:
     """Let the solver improve the zone-day's plan: warm start, visits kept with their agents
     unless moving them pays. Pure computation: hold no transaction open while it runs."""
-    return solve(
-        zd.problem, SearchParameters(time_limit_s=time_limit_s, workers=workers), current=zd.plan
-    )
+    params = SearchParameters(time_limit_s=time_limit_s, workers=workers, engine=engine)
+    return solve(zd.problem, params, current=zd.plan)
 
 
 def save_replan(
@@ -428,14 +433,17 @@ def save_replan(
 
 def replan(
     *,
-    session: Session,
+    engine: Engine,
     district_id: int,
     day: dt.date,
-    time_limit_s: float | None = None,
+    time_limit_s: float,
+    solver_engine: str = "sisr",
     actor: str = store.ACTOR,
 ) -> ReplanOutcome:
-    """Prepare, improve and save in one go (tests, the command line). The scheduled
-    improvement splits these so that no write lock is held while the solver searches."""
-    zd = prepare_replan(session=session, district_id=district_id, day=day)
-    limit = time_limit_s if time_limit_s is not None else get_settings().replan_seconds
-    return save_replan(session=session, zd=zd, result=improve(zd, time_limit_s=limit), actor=actor)
+    """Prepare (a read), improve (no transaction open) and save (a short write, `PlanOutdated`
+    if a booking landed meanwhile) one zone-day: the command line's re-plan."""
+    with read_session(engine) as session:
+        zd = prepare_replan(session=session, district_id=district_id, day=day)
+    result = improve(zd, time_limit_s=time_limit_s, engine=solver_engine)
+    with write_session(engine) as session:
+        return save_replan(session=session, zd=zd, result=result, actor=actor)

@@ -38,7 +38,9 @@ class DoorstepRequest(SQLModel, table=True):
     government_fee_paise: int
     logged_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     due_date: dt.date | None = None
-    idempotency_key: str | None = Field(default=None, unique=True, max_length=80)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=120)
+    #: The 4-digit code sent to the citizen alone (SMS): the proof on the phone and at the door.
+    visit_code: str | None = Field(default=None, max_length=8)
     version: int = 1
 
     @property

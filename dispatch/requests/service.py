@@ -39,9 +39,12 @@ def log(
     actor: str,
     language: str | None = None,
     idempotency_key: str | None = None,
+    visit_code: str | None = None,
     now: dt.datetime | None = None,
 ) -> DoorstepRequest:
-    """Log a request and charge its fee. A repeated `idempotency_key` returns the first one."""
+    """Log a request and charge its fee. A repeated `idempotency_key` returns the first one.
+
+    Prefer `dispatch.visits.service.book_visit`: it also plans, codes and confirms the visit."""
     if idempotency_key is not None:
         existing = session.exec(
             select(DoorstepRequest).where(DoorstepRequest.idempotency_key == idempotency_key)
@@ -80,6 +83,7 @@ def log(
         logged_at=now,
         due_date=due,
         idempotency_key=idempotency_key,
+        visit_code=visit_code,
     )
     session.add(request)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from sqlmodel import Session, select
@@ -39,6 +40,7 @@ def create(
     citizen_fee_paise: int,
     business_fee_paise: int,
     bounds: tuple[float, float, float, float],
+    sms_numbers: str | None = None,
     actor: str = "system",
 ) -> State:
     """Add a state; `bounds` is (min_lat, max_lat, min_lon, max_lon)."""
@@ -56,6 +58,15 @@ def create(
     min_lat, max_lat, min_lon, max_lon = bounds
     if not (-90 <= min_lat < max_lat <= 90 and -180 <= min_lon < max_lon <= 180):
         raise InvalidInput("bounds", bounds, "expected min_lat < max_lat, min_lon < max_lon")
+    extra = {}
+    if sms_numbers:
+        try:
+            re.compile(sms_numbers)
+        except re.error as exc:
+            raise InvalidInput(
+                "sms_numbers", sms_numbers, f"not a regular expression: {exc}"
+            ) from exc
+        extra["sms_numbers"] = sms_numbers
     state = State(
         code=code,
         name=validation.text(name, field="name"),
@@ -69,6 +80,7 @@ def create(
         max_lat=max_lat,
         min_lon=min_lon,
         max_lon=max_lon,
+        **extra,
     )
     session.add(state)
     audit.record(session=session, actor=actor, entity="state", entity_id=code, action="create")

@@ -1,6 +1,6 @@
 """Booking on the call: the earliest windows the live plan can meet, the fee and how it is
-paid, the caller's agreement (request logged with its charge and booked into the plan, in one
-savepoint), and the confirmation read back with an SMS queued."""
+paid, the caller's agreement (one call to the booking use case: logged, charged, planned,
+coded and confirmed by SMS, all or nothing), and the confirmation read back."""
 
 from __future__ import annotations
 
@@ -9,25 +9,18 @@ from typing import Any
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallbackReason, CallStatus
 from dispatch.catalogue import service as catalogue_service
-from dispatch.notifications import service as notification_service
 from dispatch.planning import service as planning_service
 from dispatch.planning.service import WindowOffer, WindowTaken
 from dispatch.requests import rules as request_rules
 from dispatch.requests import service as request_service
-from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
-from ivr.flow import Ctx, Item, Said, answers, asks, menu_words
+from dispatch.visits import service as visits
+from ivr.flow import Ctx, Item, Said, answers, asks, menu_words, need
 from ivr.prompts import P
-from ivr.speech import rupees_text
-from ivr.steps import words
 from ivr.twiml import Reply
 
 #: Windows offered at once (keys 1-3).
 OFFERED_WINDOWS = 3
-
-
-def actor(ctx: Ctx) -> str:
-    return f"ivr:{ctx.call.call_sid}"
 
 
 def _offers(ctx: Ctx) -> list[WindowOffer]:
@@ -36,11 +29,11 @@ def _offers(ctx: Ctx) -> list[WindowOffer]:
 
 @asks("windows")
 def ask_windows(ctx: Ctx) -> Reply:
-    assert ctx.progress.address_id is not None and ctx.progress.service_id is not None
     offers = planning_service.offer_windows(
         session=ctx.session,
-        address_id=ctx.progress.address_id,
-        service_id=ctx.progress.service_id,
+        settings=ctx.settings,
+        address_id=need(ctx.progress.address_id, "the address"),
+        service_id=need(ctx.progress.service_id, "the service"),
         language=ctx.lang,
         now=ctx.now,
         limit=OFFERED_WINDOWS,
@@ -61,18 +54,23 @@ def _json(offer: WindowOffer) -> dict[str, Any]:
 
 
 def _no_window(ctx: Ctx) -> Reply:
-    """Nothing feasible in the horizon: say so, and a person will ring back."""
+    """Nothing feasible in the horizon: a person rings back, or (a number the state may not
+    call back) the caller is put through to one now."""
+    days = ctx.settings.offer_horizon_days
+    phone = ctx.callback_phone()
+    if phone is None:
+        return ctx.say(P.NO_WINDOWS_PERSON, days=days) + ctx.goto("person")
     call_service.request_callback(
         session=ctx.session,
         call=ctx.call,
-        phone=ctx.caller_phone() or ctx.call.from_number,
+        phone=phone,
         reason=CallbackReason.NO_WINDOW,
         service_id=ctx.progress.service_id,
         address_id=ctx.progress.address_id,
         request_id=ctx.progress.change_request_id,
         now=ctx.now,
     )
-    return ctx.say(P.NO_WINDOWS, days=ctx.settings.offer_horizon_days) + ctx.goodbye()
+    return ctx.say(P.NO_WINDOWS, days=days) + ctx.goodbye()
 
 
 @answers("windows")
@@ -88,8 +86,8 @@ def on_windows(ctx: Ctx, said: Said) -> Reply:
 
 @asks("fee")
 def ask_fee(ctx: Ctx) -> Reply:
-    assert ctx.progress.service_id is not None
-    service = catalogue_service.get(session=ctx.session, service_id=ctx.progress.service_id)
+    service_id = need(ctx.progress.service_id, "the service")
+    service = catalogue_service.get(session=ctx.session, service_id=service_id)
     money = ctx.speech.money
     total = service.total_fee_paise
     if total == 0:
@@ -118,80 +116,48 @@ def on_fee(ctx: Ctx, said: Said) -> Reply:
 
 
 def chosen_offer(ctx: Ctx) -> WindowOffer:
-    assert ctx.progress.chosen is not None
-    return _offers(ctx)[ctx.progress.chosen]
+    return _offers(ctx)[need(ctx.progress.chosen, "the window")]
 
 
 def _book(ctx: Ctx) -> Reply:
-    """The caller agreed: log the request (which charges the fee) and book it into the plan,
-    both or neither. A window taken meanwhile brings fresh offers."""
+    """The caller agreed: the booking use case does the rest. A window taken meanwhile
+    brings fresh offers (and nothing was written)."""
     p = ctx.progress
-    assert p.service_id is not None and p.address_id is not None and ctx.call.citizen_id
-    key = f"call:{ctx.call.call_sid}" + (f":{p.bookings + 1}" if p.bookings else "")
     try:
-        with ctx.session.begin_nested():
-            logged = request_service.log(
-                session=ctx.session,
-                state_code=ctx.state.code,
-                citizen_id=ctx.call.citizen_id,
-                service_id=p.service_id,
-                address_id=p.address_id,
-                channel=Channel.IVR,
-                actor=actor(ctx),
-                language=ctx.lang,
-                idempotency_key=key,
-                now=ctx.now,
-            )
-            assert logged.id is not None
-            request = planning_service.book(
-                session=ctx.session, request_id=logged.id, offer=chosen_offer(ctx), actor=actor(ctx)
-            )
+        booked = visits.book_visit(
+            session=ctx.session,
+            settings=ctx.settings,
+            idempotency_key=ctx.key(),
+            actor=ctx.actor,
+            channel=Channel.IVR,
+            state_code=ctx.state.code,
+            citizen_id=need(ctx.booking_citizen_id(), "the citizen"),
+            address_id=need(p.address_id, "the address"),
+            service_id=need(p.service_id, "the service"),
+            offer=chosen_offer(ctx),
+            language=ctx.lang,
+            now=ctx.now,
+        )
     except WindowTaken:
         return ctx.say(P.WINDOW_TAKEN) + ctx.goto("windows")
-    p.request_id, p.bookings = request.id, p.bookings + 1
+    p.request_id, p.bookings = booked.request_id, p.bookings + 1
+    p.sms_queued = booked.message_id is not None
+    # No SMS can carry the code (a number the state does not message): it is spoken, but
+    # only to the caller whose own caller ID booked it.
+    proven = ctx.call.citizen_id is not None and ctx.call.citizen_id == ctx.booking_citizen_id()
+    p.say_code = booked.visit_code if not p.sms_queued and proven else None
     call_service.settle(
-        session=ctx.session, call=ctx.call, status=CallStatus.BOOKED, request_id=request.id
+        session=ctx.session, call=ctx.call, status=CallStatus.BOOKED, request_id=booked.request_id
     )
-    send_sms(ctx, request, P.SMS_BOOKED, kind="booking")
+    if booked.message_id is not None:
+        ctx.outbox.append(booked.message_id)
     return ctx.say(P.BOOKED) + ctx.goto("confirmation")
-
-
-def send_sms(ctx: Ctx, request: DoorstepRequest, key: P, *, kind: str) -> None:
-    """Queue the SMS about `request` (sent once the call's step is committed)."""
-    phone = ctx.caller_phone()
-    if phone is None:
-        return
-    service = catalogue_service.get(session=ctx.session, service_id=request.service_id)
-    window = ""
-    if request.window_start is not None and request.window_end is not None:
-        window = ctx.speech.sms_window(request.window_start, request.window_end)
-    body = ctx.prompts.text(
-        key,
-        ctx.value_lang,
-        service_name=ctx.state.service_name,
-        reference=request.reference,
-        service=words.service_text(ctx, service),
-        window=window,
-        total=rupees_text(request.fee_paise),
-        documents=words.documents_text(ctx, service),
-    )
-    message = notification_service.queue(
-        session=ctx.session,
-        to=phone,
-        body=body,
-        kind=kind,
-        request_id=request.id,
-        idempotency_key=f"sms:{kind}:{request.id}:{ctx.call.call_sid}",
-        now=ctx.now,
-    )
-    assert message.id is not None
-    ctx.outbox.append(message.id)
 
 
 @asks("confirmation")
 def ask_confirmation(ctx: Ctx) -> Reply:
-    assert ctx.progress.request_id is not None
-    request = request_service.get(session=ctx.session, request_id=ctx.progress.request_id)
+    request_id = need(ctx.progress.request_id, "the booked request")
+    request = request_service.get(session=ctx.session, request_id=request_id)
     digits = ctx.speech.digits(request_rules.keypad_digits(request.reference))
     prompts = ctx.words(P.REFERENCE, digits=digits)
     if request.window_start is not None and request.window_end is not None:
@@ -199,8 +165,10 @@ def ask_confirmation(ctx: Ctx) -> Reply:
         prompts += ctx.words(P.VISIT_AT, window=window)
     if request.fee_paise:
         prompts += ctx.words(P.FEE_DUE, total=ctx.speech.money(request.fee_paise))
-    if ctx.caller_phone() is not None:
+    if ctx.progress.sms_queued:
         prompts += ctx.words(P.SMS_SENT)
+    elif ctx.progress.say_code:
+        prompts += ctx.words(P.VISIT_CODE, digits=ctx.speech.digits(ctx.progress.say_code))
     return ctx.gather("confirmation", prompts + ctx.words(P.CONFIRMATION_MENU))
 
 

@@ -7,10 +7,10 @@ from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens.models import Citizen
 from dispatch.requests import service as request_service
 from ivr import languages
-from ivr.flow import Ctx, Said, answers, asks
+from ivr.flow import Ctx, Said, answers, asks, need
 from ivr.progress import Progress
 from ivr.prompts import P
-from ivr.steps import words
+from ivr.steps import lookup, words
 from ivr.twiml import Prompt, Reply
 
 #: Open requests read out to a returning caller, newest first.
@@ -40,8 +40,9 @@ def welcome_back(ctx: Ctx, citizen: Citizen) -> Reply:
             service_name=ctx.state.service_name,
             toll_free=" ".join(ctx.state.toll_free),
         )
-    assert citizen.id is not None
-    open_requests = request_service.open_for_citizen(session=ctx.session, citizen_id=citizen.id)
+    open_requests = request_service.open_for_citizen(
+        session=ctx.session, citizen_id=need(citizen.id, "the citizen")
+    )
     if not open_requests:
         return reply
     if len(open_requests) == 1:
@@ -92,13 +93,17 @@ def on_main_menu(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "1":
         keep = ctx.progress
         ctx.progress = Progress(
-            phone=keep.phone, request_id=keep.request_id, bookings=keep.bookings
+            phone=keep.phone,
+            citizen_id=keep.citizen_id,
+            request_id=keep.request_id,
+            bookings=keep.bookings,
+            failures=keep.failures,
         )
         return ctx.goto("service_menu")
     if said.digits == "2":
-        return ctx.goto("status_ref")
+        return lookup.start(ctx, lookup.STATUS)
     if said.digits == "3":
-        return ctx.goto("change_ref")
+        return lookup.start(ctx, lookup.CHANGE)
     if said.digits == "8" and len(ctx.offered) > 1:
         return ctx.goto("language")
     return ctx.unclear(said)

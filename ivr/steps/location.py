@@ -1,7 +1,10 @@
 """Where the agent should come: the caller's last address, or district and block by paged
 keypad menus (or by name), then the village by name or PIN code, and a landmark in the
-caller's own words. A caller without caller ID keys in a mobile number first (it is where the
-confirmation SMS goes)."""
+caller's own words.
+
+A caller without caller ID keys in a mobile number first. It is a contact number for this
+booking only (where the confirmation SMS goes): it never unlocks a stored address or anyone's
+requests, and the address given on such a call is not offered back later."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Address
 from dispatch.errors import InvalidInput
 from dispatch.geography import service as geography_service
-from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words
+from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
 from ivr.prompts import P
 from ivr.steps import words
 from ivr.twiml import Reply
@@ -23,12 +26,13 @@ LANDMARK_MAX = 120
 
 def start(ctx: Ctx) -> Reply:
     """The first question about the address."""
-    if ctx.caller_phone() is None:
+    if ctx.contact_phone() is None:
         return ctx.goto("phone")
     return _known_or_new(ctx)
 
 
 def _known_or_new(ctx: Ctx) -> Reply:
+    """The last address of a citizen proven by caller ID, or a new address."""
     citizen = ctx.citizen
     if (
         citizen is not None
@@ -62,31 +66,28 @@ def on_phone(ctx: Ctx, said: Said) -> Reply:
     except InvalidInput:
         return ctx.retry(P.PHONE_INVALID)
     ctx.progress.phone = phone
-    known = citizen_service.find_by_phone(
-        session=ctx.session, state_code=ctx.state.code, phone=phone
-    )
-    if known is not None:
-        ctx.call.citizen_id = known.id
-    return _known_or_new(ctx)
+    ctx.progress.page = 0
+    return ctx.goto("district")
 
 
 @asks("address_known")
 def ask_address_known(ctx: Ctx) -> Reply:
-    citizen = ctx.citizen
-    assert citizen is not None and citizen.id is not None
-    last = citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
-    assert last is not None
+    last = _last_address(ctx)
     return ctx.gather("address_known", ctx.words(P.ADDRESS_KNOWN, place=words.place(ctx, last)))
+
+
+def _last_address(ctx: Ctx) -> Address:
+    citizen = need(ctx.citizen, "the caller")
+    found = citizen_service.last_address(
+        session=ctx.session, citizen_id=need(citizen.id, "the caller")
+    )
+    return need(found, "the last address")
 
 
 @answers("address_known")
 def on_address_known(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "1":
-        citizen = ctx.citizen
-        assert citizen is not None and citizen.id is not None
-        last = citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
-        assert last is not None
-        ctx.progress.address_id = last.id
+        ctx.progress.address_id = _last_address(ctx).id
         return ctx.goto("windows")
     if said.digits == "2":
         ctx.progress.page = 0
@@ -104,14 +105,14 @@ def _districts(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
 
 
 def _blocks(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
-    assert ctx.progress.district_id is not None
-    found = geography_service.blocks(session=ctx.session, district_id=ctx.progress.district_id)
+    district_id = need(ctx.progress.district_id, "the district")
+    found = geography_service.blocks(session=ctx.session, district_id=district_id)
     return [Item(b.id or 0, b.name) for b in found], {b.id or 0: [b.name] for b in found}
 
 
 def _villages(ctx: Ctx, *, only_matches: bool = False) -> tuple[list[Item], dict[int, list[str]]]:
-    assert ctx.progress.block_id is not None
-    found = geography_service.villages(session=ctx.session, block_id=ctx.progress.block_id)
+    block_id = need(ctx.progress.block_id, "the block")
+    found = geography_service.villages(session=ctx.session, block_id=block_id)
     if only_matches and ctx.progress.matches:
         found = [v for v in found if v.id in ctx.progress.matches]
     return [Item(v.id or 0, v.name) for v in found], {v.id or 0: [v.name] for v in found}
@@ -248,26 +249,33 @@ def on_landmark(ctx: Ctx, said: Said) -> Reply:
 
 
 def _save_address(ctx: Ctx, landmark: str) -> Address:
-    phone = ctx.caller_phone()
-    assert phone is not None and ctx.progress.village_id is not None
-    citizen = ctx.citizen
+    """The address, under the citizen proven by caller ID (a new caller with a caller ID is
+    registered by it); a caller without one books for the contact number they keyed in, and
+    that address is kept for this booking only."""
+    village_id = need(ctx.progress.village_id, "the village")
+    citizen, proven = ctx.citizen, True
     if citizen is None:
+        phone = need(ctx.caller_id() or ctx.progress.phone, "a phone number")
+        proven = ctx.caller_id() is not None
         language = ctx.lang if ctx.lang in ctx.state.languages else ctx.state.languages[0]
         citizen = citizen_service.register(
             session=ctx.session,
             state_code=ctx.state.code,
             phone=phone,
             language=language,
-            actor=f"ivr:{ctx.call.call_sid}",
+            actor=ctx.actor,
         )
-        ctx.call.citizen_id = citizen.id
-    assert citizen.id is not None
+        if proven:
+            ctx.call.citizen_id = citizen.id
+        else:
+            ctx.progress.citizen_id = citizen.id
     address = citizen_service.add_address(
         session=ctx.session,
-        citizen_id=citizen.id,
-        village_id=ctx.progress.village_id,
+        citizen_id=need(citizen.id, "the citizen"),
+        village_id=village_id,
         landmark=landmark,
-        actor=f"ivr:{ctx.call.call_sid}",
+        proven=proven,
+        actor=ctx.actor,
     )
     ctx.progress.address_id = address.id
     return address

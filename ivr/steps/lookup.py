@@ -1,41 +1,137 @@
-"""A request by its reference number (keyed, check digit verified): hear its status, or change
-its time or cancel it — the latter only from the phone number that made it."""
+"""A request by its reference number: hear its status, or change its time or cancel it.
+
+Only its citizen may: a caller whose caller ID is the citizen's registered phone goes straight
+on; anyone else is asked for the visit code from the confirmation SMS. An unknown reference
+and somebody else's get the same answer, after the code, so references cannot be probed.
+Three wrong references or codes on a call put the caller through to a person; too many from
+one caller ID lock its proofs for a while (`dispatch.visits.proof`).
+"""
 
 from __future__ import annotations
 
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallStatus
 from dispatch.catalogue import service as catalogue_service
-from dispatch.citizens import service as citizen_service
 from dispatch.errors import InvalidReference, NotFound
-from dispatch.planning import service as planning_service
 from dispatch.planning.service import WindowTaken
-from dispatch.requests import service as request_service
+from dispatch.requests import rules as request_rules
 from dispatch.requests.models import DoorstepRequest
-from dispatch.requests.rules import KEYPAD_DIGITS, RequestStatus
-from ivr.flow import Ctx, Said, answers, asks
+from dispatch.requests.rules import KEYPAD_DIGITS
+from dispatch.visits import proof as visit_proof
+from dispatch.visits import rules as visit_rules
+from dispatch.visits import service as visits
+from dispatch.visits.service import TooLateToChange, VisitResult
+from ivr.flow import Ctx, Said, answers, asks, need
 from ivr.prompts import P
 from ivr.steps import booking, words
 from ivr.twiml import Reply
 
-S = RequestStatus
-#: Requests a caller may still move or cancel by phone (the agent is not yet on the way).
-CHANGEABLE = frozenset({S.LOGGED, S.SCHEDULED, S.ASSIGNED, S.RESCHEDULED})
+#: Wrong references or visit codes on one call before the caller is put through to a person.
+MAX_FAILURES = 3
+STATUS, CHANGE = "status", "change"
 
 
-def _find(ctx: Ctx, said: Said) -> DoorstepRequest | P:
-    """The request keyed in, or the prompt saying what is wrong with the number."""
+def start(ctx: Ctx, purpose: str) -> Reply:
+    """Ask for a reference, to hear its status (`STATUS`) or to change it (`CHANGE`)."""
+    ctx.progress.purpose = purpose
+    ctx.progress.reference = ctx.progress.code = None
+    ctx.progress.change_request_id = None
+    return ctx.goto("reference")
+
+
+@asks("reference")
+def ask_reference(ctx: Ctx) -> Reply:
+    return ctx.gather("reference", ctx.words(P.REFERENCE_ASK), num_digits=KEYPAD_DIGITS, timeout=12)
+
+
+@answers("reference")
+def on_reference(ctx: Ctx, said: Said) -> Reply:
     if said.empty:
-        return P.NO_INPUT
+        return ctx.unclear(said)
+    if _locked_out(ctx):
+        return _too_many(ctx)
     try:
-        request = request_service.get_by_reference(
-            session=ctx.session, reference=said.digits, default_state=ctx.state.code
+        reference = request_rules.parse_reference(said.digits, default_state=ctx.state.code)
+    except InvalidReference:  # the check digit is public: saying so reveals nothing
+        return _failed(ctx, P.REFERENCE_INVALID, audited=False)
+    try:
+        found = visit_proof.by_reference(
+            session=ctx.session,
+            reference=reference,
+            default_state=ctx.state.code,
+            proof=visit_proof.Proof(caller_id=ctx.call.from_number),
         )
-    except InvalidReference:
-        return P.REFERENCE_INVALID
+    except NotFound:  # unknown, or not this caller's: either way, the code decides
+        ctx.progress.reference = reference
+        return ctx.goto("visit_code")
+    return _proven(ctx, found)
+
+
+@asks("visit_code")
+def ask_visit_code(ctx: Ctx) -> Reply:
+    digits = visit_rules.CODE_DIGITS
+    return ctx.gather("visit_code", ctx.words(P.CODE_ASK), num_digits=digits, timeout=10)
+
+
+@answers("visit_code")
+def on_visit_code(ctx: Ctx, said: Said) -> Reply:
+    if said.empty:
+        return ctx.unclear(said)
+    if _locked_out(ctx):
+        return _too_many(ctx)
+    reference = need(ctx.progress.reference, "the reference")
+    try:
+        found = visit_proof.by_reference(
+            session=ctx.session,
+            reference=reference,
+            default_state=ctx.state.code,
+            proof=visit_proof.Proof(caller_id=ctx.call.from_number, visit_code=said.digits),
+        )
     except NotFound:
-        return P.REFERENCE_UNKNOWN
-    return request
+        ctx.progress.reference = None
+        return _failed(ctx, P.PROOF_FAILED, audited=True)
+    ctx.progress.code, ctx.progress.reference = said.digits, None
+    return _proven(ctx, found)
+
+
+def _locked_out(ctx: Ctx) -> bool:
+    return visit_proof.locked_out(
+        session=ctx.session, settings=ctx.settings, caller=ctx.caller_id(), now=ctx.now
+    )
+
+
+def _failed(ctx: Ctx, problem: P, *, audited: bool) -> Reply:
+    """A wrong reference or code: counted on the call (and, for codes, against the caller ID,
+    audited); the third on a call puts the caller through to a person."""
+    ctx.progress.failures += 1
+    if audited:
+        visit_proof.record_failure(
+            session=ctx.session,
+            settings=ctx.settings,
+            caller=ctx.caller_id(),
+            what="visit code",
+            actor=ctx.actor,
+            now=ctx.now,
+        )
+    if ctx.progress.failures >= MAX_FAILURES:
+        return ctx.say(problem) + ctx.say(P.TO_PERSON) + ctx.goto("person")
+    return ctx.say(problem) + ctx.goto("reference")
+
+
+def _too_many(ctx: Ctx) -> Reply:
+    return ctx.say(P.TOO_MANY_TRIES) + ctx.say(P.TO_PERSON) + ctx.goto("person")
+
+
+def _proven(ctx: Ctx, request: DoorstepRequest) -> Reply:
+    """The caller proved to be the request's citizen: its status, then what they came for."""
+    status = _status(ctx, request)
+    if ctx.progress.purpose != CHANGE:
+        ctx.progress.code = None
+        return status + ctx.goto("after_status")
+    if request.status not in visit_rules.CHANGEABLE:
+        return status + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
+    ctx.progress.change_request_id = request.id
+    return status + ctx.goto("change_menu")
 
 
 def _status(ctx: Ctx, request: DoorstepRequest) -> Reply:
@@ -43,23 +139,6 @@ def _status(ctx: Ctx, request: DoorstepRequest) -> Reply:
     return ctx.say(
         P.STATUS_OF, service=words.service_name(ctx, service), status=words.status(ctx, request)
     )
-
-
-def _ask_reference(ctx: Ctx, step: str) -> Reply:
-    return ctx.gather(step, ctx.words(P.REFERENCE_ASK), num_digits=KEYPAD_DIGITS, timeout=12)
-
-
-@asks("status_ref")
-def ask_status_ref(ctx: Ctx) -> Reply:
-    return _ask_reference(ctx, "status_ref")
-
-
-@answers("status_ref")
-def on_status_ref(ctx: Ctx, said: Said) -> Reply:
-    found = _find(ctx, said)
-    if isinstance(found, P):
-        return ctx.retry(found)
-    return _status(ctx, found) + ctx.goto("after_status")
 
 
 @asks("after_status")
@@ -76,28 +155,8 @@ def on_after_status(ctx: Ctx, said: Said) -> Reply:
     return ctx.unclear(said)
 
 
-@asks("change_ref")
-def ask_change_ref(ctx: Ctx) -> Reply:
-    return _ask_reference(ctx, "change_ref")
-
-
-@answers("change_ref")
-def on_change_ref(ctx: Ctx, said: Said) -> Reply:
-    found = _find(ctx, said)
-    if isinstance(found, P):
-        return ctx.retry(found)
-    citizen = citizen_service.get(session=ctx.session, citizen_id=found.citizen_id)
-    if citizen.phone != ctx.caller_phone():
-        return ctx.say(P.CHANGE_NOT_YOURS) + ctx.goto("after_status")
-    if found.status not in CHANGEABLE:
-        return _status(ctx, found) + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
-    ctx.progress.change_request_id = found.id
-    return _status(ctx, found) + ctx.goto("change_menu")
-
-
-def _changing(ctx: Ctx) -> DoorstepRequest:
-    assert ctx.progress.change_request_id is not None
-    return request_service.get(session=ctx.session, request_id=ctx.progress.change_request_id)
+def _changing(ctx: Ctx) -> int:
+    return need(ctx.progress.change_request_id, "the request to change")
 
 
 @asks("change_menu")
@@ -107,19 +166,25 @@ def ask_change_menu(ctx: Ctx) -> Reply:
 
 @answers("change_menu")
 def on_change_menu(ctx: Ctx, said: Said) -> Reply:
-    request = _changing(ctx)
+    status = visits.visit_status(session=ctx.session, request_id=_changing(ctx), proof=ctx.proof())
     if said.digits == "1":
-        ctx.progress.service_id = request.service_id
-        ctx.progress.address_id = request.address_id
+        ctx.progress.service_id = status.service_id
+        ctx.progress.address_id = _address_of(ctx, status.request_id)
         return ctx.goto("windows")
     if said.digits == "2":
         return ctx.goto("cancel_confirm")
     return ctx.unclear(said)
 
 
+def _address_of(ctx: Ctx, request_id: int) -> int:
+    request = ctx.session.get(DoorstepRequest, request_id)
+    return need(request, "the request").address_id
+
+
 @asks("cancel_confirm")
 def ask_cancel_confirm(ctx: Ctx) -> Reply:
-    service = catalogue_service.get(session=ctx.session, service_id=_changing(ctx).service_id)
+    status = visits.visit_status(session=ctx.session, request_id=_changing(ctx), proof=ctx.proof())
+    service = catalogue_service.get(session=ctx.session, service_id=status.service_id)
     question = ctx.words(P.CANCEL_CONFIRM, service=words.service_name(ctx, service))
     return ctx.gather("cancel_confirm", question)
 
@@ -127,21 +192,24 @@ def ask_cancel_confirm(ctx: Ctx) -> Reply:
 @answers("cancel_confirm")
 def on_cancel_confirm(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "2":
-        ctx.progress.change_request_id = None
+        ctx.progress.change_request_id = ctx.progress.code = None
         return ctx.say(P.NOT_CANCELLED) + ctx.goto("after_status")
     if said.digits != "1":
         return ctx.unclear(said)
-    request = _changing(ctx)
-    if request.status not in CHANGEABLE:  # changed by someone else since it was read out
-        return _status(ctx, request) + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
-    assert request.id is not None
-    cancelled = planning_service.cancel(
-        session=ctx.session,
-        request_id=request.id,
-        actor=booking.actor(ctx),
-        reason="cancelled by the caller on the phone",
-    )
-    _changed(ctx, cancelled, P.SMS_CANCELLED, kind="cancellation")
+    try:
+        cancelled = visits.cancel_visit(
+            session=ctx.session,
+            settings=ctx.settings,
+            idempotency_key=ctx.key(),
+            actor=ctx.actor,
+            request_id=_changing(ctx),
+            proof=ctx.proof(),
+            reason="cancelled by the caller on the phone",
+            now=ctx.now,
+        )
+    except TooLateToChange:  # changed by someone else since it was read out
+        return _too_late(ctx)
+    _changed(ctx, cancelled)
     return ctx.say(P.CANCELLED) + ctx.goto("after_status")
 
 
@@ -158,36 +226,42 @@ def on_reschedule_confirm(ctx: Ctx, said: Said) -> Reply:
         return ctx.goto("windows")
     if said.digits != "1":
         return ctx.unclear(said)
-    request = _changing(ctx)
-    if request.status not in CHANGEABLE:
-        return _status(ctx, request) + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
-    assert request.id is not None
     try:
-        with ctx.session.begin_nested():
-            if request.status is not S.LOGGED and request.status is not S.RESCHEDULED:
-                planning_service.reschedule(
-                    session=ctx.session,
-                    request_id=request.id,
-                    actor=booking.actor(ctx),
-                    reason="the caller chose a new time on the phone",
-                )
-            moved = planning_service.book(
-                session=ctx.session,
-                request_id=request.id,
-                offer=booking.chosen_offer(ctx),
-                actor=booking.actor(ctx),
-            )
+        moved = visits.reschedule_visit(
+            session=ctx.session,
+            settings=ctx.settings,
+            idempotency_key=ctx.key(),
+            actor=ctx.actor,
+            request_id=_changing(ctx),
+            proof=ctx.proof(),
+            offer=booking.chosen_offer(ctx),
+            now=ctx.now,
+        )
+    except TooLateToChange:
+        return _too_late(ctx)
     except WindowTaken:
         return ctx.say(P.WINDOW_TAKEN) + ctx.goto("windows")
-    ctx.progress.request_id = moved.id
-    _changed(ctx, moved, P.SMS_RESCHEDULED, kind="reschedule")
+    ctx.progress.request_id = moved.request_id
+    ctx.progress.sms_queued, ctx.progress.say_code = moved.message_id is not None, None
+    _changed(ctx, moved)
     return ctx.say(P.RESCHEDULED) + ctx.goto("confirmation")
 
 
-def _changed(ctx: Ctx, request: DoorstepRequest, sms: P, *, kind: str) -> None:
-    ctx.progress.change_request_id = None
-    if ctx.call.status not in (CallStatus.BOOKED,):
+def _too_late(ctx: Ctx) -> Reply:
+    request = ctx.session.get(DoorstepRequest, _changing(ctx))
+    ctx.progress.change_request_id = ctx.progress.code = None
+    reply = _status(ctx, request) if request is not None else Reply()
+    return reply + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
+
+
+def _changed(ctx: Ctx, result: VisitResult) -> None:
+    ctx.progress.change_request_id = ctx.progress.code = None
+    if ctx.call.status is not CallStatus.BOOKED:
         call_service.settle(
-            session=ctx.session, call=ctx.call, status=CallStatus.CHANGED, request_id=request.id
+            session=ctx.session,
+            call=ctx.call,
+            status=CallStatus.CHANGED,
+            request_id=result.request_id,
         )
-    booking.send_sms(ctx, request, sms, kind=kind)
+    if result.message_id is not None:
+        ctx.outbox.append(result.message_id)

@@ -14,6 +14,7 @@ from dispatch.calls.models import CallbackReason, CallStatus
 from dispatch.config import Settings
 from dispatch.db import utcnow, write_session
 from ivr.flow import Ctx, Said, answers, asks
+from ivr.numbers import count, seconds
 from ivr.prompts import P, Prompts
 from ivr.twiml import Enqueue, Hangup, Pause, Reply
 
@@ -28,7 +29,7 @@ def ask_person(ctx: Ctx) -> Reply:
     wait = call_service.estimated_wait_seconds(
         session=ctx.session, queue=ctx.settings.call_agent_queue, now=ctx.now
     )
-    if wait > ctx.settings.callback_wait_seconds and ctx.caller_phone() is not None:
+    if wait > ctx.settings.callback_wait_seconds and ctx.callback_phone() is not None:
         minutes = math.ceil(wait / 60)
         return ctx.gather("person", ctx.words(P.PERSON_WAIT_LONG, minutes=minutes))
     return enqueue(ctx)
@@ -54,10 +55,14 @@ def enqueue(ctx: Ctx) -> Reply:
 
 
 def callback(ctx: Ctx, reason: CallbackReason) -> Reply:
+    """A person will ring back (only a number the state may call: else, the queue)."""
+    phone = ctx.callback_phone()
+    if phone is None:
+        return enqueue(ctx)
     call_service.request_callback(
         session=ctx.session,
         call=ctx.call,
-        phone=ctx.caller_phone() or ctx.call.from_number,
+        phone=phone,
         reason=reason,
         service_id=ctx.progress.service_id,
         address_id=ctx.progress.address_id,
@@ -71,11 +76,10 @@ def callback(ctx: Ctx, reason: CallbackReason) -> Reply:
 def on_queue_left(ctx: Ctx, said: Said) -> Reply:
     """Twilio tells how the caller left the queue (Enqueue's action)."""
     result = ctx.form.get("QueueResult", "")
-    waited = ctx.form.get("QueueTime", "0")
     call_service.record_queue_wait(
         session=ctx.session,
         queue=ctx.settings.call_agent_queue,
-        waited_s=int(waited) if waited.isdigit() else 0,
+        waited_s=seconds(ctx.form.get("QueueTime")) or 0,
         result=result or "unknown",
         call_sid=ctx.call.call_sid,
         now=ctx.now,
@@ -85,7 +89,7 @@ def on_queue_left(ctx: Ctx, said: Said) -> Reply:
         return Reply((Hangup(),))
     # leave, redirected, queue-full, error, system-error: nobody could take the call
     reply = ctx.say(P.QUEUE_FAILED)
-    if ctx.caller_phone() is None:
+    if ctx.callback_phone() is None:
         return reply + ctx.goodbye()
     return reply + callback(ctx, CallbackReason.NO_AGENT)
 
@@ -93,26 +97,26 @@ def on_queue_left(ctx: Ctx, said: Said) -> Reply:
 def hold(*, engine: Engine, settings: Settings, prompts: Prompts, form: Mapping[str, str]) -> Reply:
     """The answer to the queue's wait URL: where the caller is in the line, then a pause.
     Records Twilio's average wait as an observation; answers even if the database fails."""
-    language, position = "hi", form.get("QueuePosition", "")
-    average = form.get("AvgQueueTime", "")
+    language = "hi"
+    position, average = count(form.get("QueuePosition")), seconds(form.get("AvgQueueTime"))
     try:
-        with write_session(engine) as session:
+        with write_session(engine, wait_s=settings.webhook_db_wait_seconds) as session:
             call = call_service.find(session=session, call_sid=form.get("CallSid", ""))
             if call is not None:
                 language = call.language
-            if average.isdigit():
+            if average is not None:
                 call_service.record_queue_wait(
                     session=session,
                     queue=settings.call_agent_queue,
-                    waited_s=int(average),
+                    waited_s=average,
                     result="reported",
                     call_sid=form.get("CallSid") or None,
                     now=utcnow(),
                 )
     except Exception:  # the caller on hold must hear something regardless
         log.exception("queue wait: could not read or record the call")
-    if position.isdigit():
-        words = prompts.say(P.QUEUE_POSITION, language, position=int(position))
+    if position is not None:
+        words = prompts.say(P.QUEUE_POSITION, language, position=position)
     else:
         words = prompts.say(P.QUEUE_HOLD, language)
     return Reply.of([*words, Pause(HOLD_PAUSE)])

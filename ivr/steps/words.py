@@ -42,7 +42,7 @@ def service_name(ctx: Ctx, service: Service) -> Value:
 
 
 def service_text(ctx: Ctx, service: Service) -> str:
-    """The service's name as written in the caller's language (for an SMS)."""
+    """The service's name as written in the caller's language (speech recognition hints)."""
     name = service_name(ctx, service)
     return name.text if isinstance(name, Spoken) else str(name)
 
@@ -65,13 +65,6 @@ def documents(ctx: Ctx, service: Service) -> Value | None:
     word_and = ctx.prompts.text(P.WORD_AND, lang)
     text = items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word_and} {items[-1]}"
     return text if lang == ctx.lang else Spoken(text, lang)
-
-
-def documents_text(ctx: Ctx, service: Service) -> str:
-    listed = documents(ctx, service)
-    if listed is None:
-        return ctx.prompts.text(P.WORD_NONE, ctx.value_lang)
-    return listed.text if isinstance(listed, Spoken) else str(listed)
 
 
 def place(ctx: Ctx, address: Address) -> str:

@@ -95,6 +95,7 @@ def test_concurrent_bookings_into_one_zone_day_both_land(engine: Engine) -> None
         offers = [
             planning.offer_windows(
                 session=s,
+                settings=factories.SETTINGS,
                 address_id=r.address_id,
                 service_id=r.service_id,
                 language=r.language,

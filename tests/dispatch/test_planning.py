@@ -155,7 +155,9 @@ def test_replan_keeps_agents_and_refuses_a_stale_version(session: Session) -> No
     assert day is not None
     district_id = request.district_id
     before = zone.current_version(session, district_id, day)
-    outcome = planning.replan(session=session, district_id=district_id, day=day, time_limit_s=0.5)
+    zd = planning.prepare_replan(session=session, district_id=district_id, day=day)
+    result = planning.improve(zd, time_limit_s=0.5)
+    outcome = planning.save_replan(session=session, zd=zd, result=result)
     assert outcome.version == before + 1
     zd = _assert_clean(session, district_id, day)
     assert zd.plan.assigned_count == len(booked)

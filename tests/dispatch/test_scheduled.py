@@ -71,13 +71,3 @@ def test_left_over_sms_are_sent_once_and_failures_retried(engine: Engine) -> Non
     with read_session(engine) as s:
         stored = s.get(notification_service.OutboxMessage, message_id)
         assert stored is not None and stored.status == "sent" and stored.attempts == 2
-
-
-def test_the_scheduler_has_every_task() -> None:
-    from dispatch.config import Settings
-    from web.worker import build_scheduler
-
-    scheduler = build_scheduler(Settings(scheduler=True))
-    assert {j.id for j in scheduler.get_jobs()} == {"improve-plans", "send-sms", "forget-answers"}
-    improve = scheduler.get_job("improve-plans")
-    assert improve is not None and improve.executor == "solver"  # never in the web's threads

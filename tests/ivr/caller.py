@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dispatch.config import Settings
-from web.simulator import Call, path_of, signed_headers
+from ivr.standin import Call, path_of, signed_headers
 
 # Twilio's voice verbs and nouns we may emit, each with the attributes Twilio documents.
 ALLOWED: dict[str, set[str]] = {

@@ -15,8 +15,7 @@ from sqlalchemy.engine import Engine
 from dispatch.config import Settings
 from dispatch.planning import service as planning_service
 from ivr.deps import get_clock
-from tests.conftest import unique_phone
-from web.app import create_app
+from tests.conftest import build_app, unique_phone
 
 IST = ZoneInfo("Asia/Kolkata")
 #: 07:30 on Monday 3 June 2030: the day's first bookable window is 09:00-11:00.
@@ -49,7 +48,7 @@ def app(engine: Engine, settings: Settings, clock: FixedClock) -> FastAPI:
     """The app; its call-agent queue is the test's own, so queue-wait figures do not mix."""
     queue = f"call-agents-{uuid.uuid4().hex[:8]}"
     settings = settings.model_copy(update={"call_agent_queue": queue})
-    application = create_app(settings=settings, engine=engine)
+    application = build_app(settings, engine)
     application.dependency_overrides[get_clock] = lambda: clock
     return application
 

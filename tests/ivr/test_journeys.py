@@ -22,10 +22,10 @@ from dispatch.requests import rules as request_rules
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel, RequestStatus
+from ivr.standin import Call
 from tests import factories
 from tests.ivr.caller import heard, phone, say_languages
 from tests.ivr.conftest import IST, MONDAY_MORNING
-from web.simulator import Call
 
 
 @dataclass
@@ -75,7 +75,7 @@ def assert_booked(engine: Engine, call: Call, *, caller: str, language: str) -> 
     request = result.request
     assert result.call.status is CallStatus.BOOKED
     assert request.channel is Channel.IVR and request.language == language
-    assert request.idempotency_key == f"call:{call.call_sid}"
+    assert (request.idempotency_key or "").startswith(f"ivr:{call.call_sid}:fee:")
     assert request.status in {RequestStatus.SCHEDULED, RequestStatus.ASSIGNED}
     assert request.window_start is not None and request.window_end is not None
     assert request.window_start.astimezone(IST).date() == MONDAY_MORNING.date()
@@ -85,6 +85,8 @@ def assert_booked(engine: Engine, call: Call, *, caller: str, language: str) -> 
     [sms] = result.sms
     assert sms.to == caller and sms.status is MessageStatus.SENT
     assert request.reference in sms.body and "09:00-11:00" in sms.body
+    assert request.visit_code is not None and request.visit_code in sms.body
+    assert request.visit_code not in " ".join(call.said)  # the code goes by SMS only
     return result
 
 
@@ -242,7 +244,7 @@ def test_a_second_booking_on_the_same_call_is_a_second_request(
     call.press("1")  # the address just given
     finish_booking(call)
     second = booked(engine, call).request
-    assert second.id != first.id and second.idempotency_key == f"call:{call.call_sid}:2"
+    assert second.id != first.id and second.idempotency_key != first.idempotency_key
 
 
 def test_the_number_dialled_picks_the_state(app: FastAPI, caller: str) -> None:

@@ -8,9 +8,9 @@ from sqlalchemy.engine import Engine
 
 from dispatch.config import Settings
 from ivr.deps import get_clock
+from tests.conftest import build_app
 from tests.ivr.caller import phone
 from tests.ivr.conftest import FixedClock
-from web.app import create_app
 
 AUDIO = "https://cdn.example.gov.in/ivr-prompts"
 
@@ -35,10 +35,7 @@ def test_without_recordings_only_tts_languages_are_offered(app: FastAPI, caller:
 def test_kashmiri_plays_recorded_prompts_and_takes_keys(
     engine: Engine, settings: Settings, clock: FixedClock, caller: str
 ) -> None:
-    app = create_app(
-        settings=settings.model_copy(update={"prompt_audio_base_url": AUDIO + "/"}),
-        engine=engine,
-    )
+    app = build_app(settings.model_copy(update={"prompt_audio_base_url": AUDIO + "/"}), engine)
     app.dependency_overrides[get_clock] = lambda: clock
     call = phone(app, caller=caller)
     call.dial()

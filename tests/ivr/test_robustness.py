@@ -23,9 +23,9 @@ from dispatch.planning import service as planning_service
 from dispatch.planning.service import WindowTaken
 from dispatch.requests.models import DoorstepRequest
 from ivr import signature
+from ivr.standin import Call, signed_headers, twilio_params
 from tests.ivr.caller import heard, phone
 from tests.ivr.conftest import FixedClock
-from web.simulator import Call, signed_headers, twilio_params
 
 
 def session_of(engine: Engine, call: Call) -> CallSession:
@@ -282,7 +282,7 @@ def test_a_window_taken_meanwhile_charges_nothing_and_offers_again(
     call.press("1")
     assert "Your visit is booked" in heard(call)
     [request] = requests_of(engine, caller)
-    assert request.idempotency_key == f"call:{call.call_sid}"
+    assert (request.idempotency_key or "").startswith(f"ivr:{call.call_sid}:fee:")
 
 
 def test_a_caller_without_caller_id_keys_in_a_mobile_number(

@@ -9,7 +9,7 @@ import pytest
 
 from dispatch.config import REPO_ROOT
 from ivr.prompts import Prompts
-from ivr.speech import Speech, rupees_text
+from ivr.speech import Speech
 
 IST = ZoneInfo("Asia/Kolkata")
 PROMPTS = Prompts(REPO_ROOT / "seed_data" / "prompts")
@@ -43,10 +43,6 @@ def test_money_in_rupees_from_paise(language: str, paise: int, words: str) -> No
     assert speech(language).money(paise) == words
 
 
-def test_money_for_an_sms() -> None:
-    assert rupees_text(5000) == "₹50" and rupees_text(5050) == "₹50.50"
-
-
 def test_windows_in_local_time_with_today_and_tomorrow() -> None:
     en, hi = speech("en"), speech("hi")
     assert en.window(at(3, 9), at(3, 11), now=NOW) == (
@@ -68,7 +64,6 @@ def test_windows_in_local_time_with_today_and_tomorrow() -> None:
         "आज, सोमवार, 3 जून, सुबह 9 बजे से 11 बजे तक"
     )
     assert hi.clock(at(5, 9, 30)) == "सुबह 9 बजकर 30 मिनट"
-    assert en.sms_window(at(3, 9), at(3, 11)) == "Monday 3 June 09:00-11:00"
 
 
 def test_lists_with_and() -> None:

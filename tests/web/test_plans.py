@@ -24,12 +24,14 @@ def test_board_lists_booked_visits_by_agent(engine: Engine, settings: Settings) 
     response = client.get("/plans", params={"district": "RSI", "day": "2026-12-09"})
     assert response.status_code == 200
     ctx = response.context  # type: ignore[attr-defined]
-    assert ctx["district"].code == "RSI" and ctx["version"] >= 1
-    rows = {row.reference: (agent.id, row) for agent, rs in ctx["routes"] for row in rs}
+    board = ctx["board"]
+    assert ctx["district"].code == "RSI" and board.version >= 1
+    rows = {row.reference: (r.agent.id, row) for r in board.routes for row in r.rows}
     agent_id, row = rows[booked.reference]
     assert agent_id == booked.agent_id and row.status == "assigned"
-    assert row.eta == booked.planned_arrival.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")  # type: ignore[union-attr]
-    assert booked.reference in response.text
+    assert row.eta == booked.planned_arrival
+    eta = booked.planned_arrival.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")  # type: ignore[union-attr]
+    assert booked.reference in response.text and f"<td>{eta}</td>" in response.text
 
 
 def test_board_rejects_a_malformed_day_readably(engine: Engine, settings: Settings) -> None:

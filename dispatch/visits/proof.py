@@ -1,0 +1,143 @@
+"""Who may act on a request, and the limit on guessing.
+
+A citizen proves they may see or change a request in one of two ways: by calling from the
+phone number registered for them (the caller ID the telephone network gives, never a number
+keyed in on the call), or by the 4-digit visit code that only their confirmation SMS carried.
+Unknown requests and other people's requests get the same answer (`NotFound`), so references
+cannot be probed. Failed proofs are counted per caller ID (hashed with the secret key: the
+audit log holds no phone numbers) and audited; past the limit, that caller ID's proofs are
+refused for a while, whatever they key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, func, select
+
+from dispatch import validation
+from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
+from dispatch.citizens import service as citizen_service
+from dispatch.config import Settings
+from dispatch.errors import InvalidInput, NotFound
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.visits import rules
+
+CALLER = "caller"
+FAILED = "proof_failed"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What an actor shows to act on a request: a caller ID and/or a visit code."""
+
+    caller_id: str | None = None  # as the network gave it; a keyed-in number is not proof
+    visit_code: str | None = None
+
+
+def caller_id_of(raw: str | None) -> str | None:
+    """A caller ID as E.164, or None when it is withheld or not a phone number."""
+    if not raw:
+        return None
+    try:
+        return validation.phone(raw)
+    except InvalidInput:
+        return None
+
+
+def may_act(*, session: Session, request: DoorstepRequest, proof: Proof) -> bool:
+    """Whether `proof` lets its holder see or change `request`."""
+    if rules.code_matches(request.visit_code, proof.visit_code):
+        return True
+    caller = caller_id_of(proof.caller_id)
+    if caller is None:
+        return False
+    citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
+    return hmac.compare_digest(citizen.phone, caller)
+
+
+def authorised(*, session: Session, request_id: int, proof: Proof) -> DoorstepRequest:
+    """The request, if `proof` lets its holder act on it; `NotFound` otherwise."""
+    request = session.get(DoorstepRequest, request_id)
+    if request is None or not may_act(session=session, request=request, proof=proof):
+        raise NotFound("request", request_id)
+    return request
+
+
+def by_reference(
+    *, session: Session, reference: str, default_state: str, proof: Proof
+) -> DoorstepRequest:
+    """The request with this reference if `proof` allows: `InvalidReference` for a mistyped
+    number (its check digit is public), `NotFound` alike for unknown and not-yours."""
+    try:
+        request = request_service.get_by_reference(
+            session=session, reference=reference, default_state=default_state
+        )
+    except NotFound:
+        raise NotFound("request", "not found or not yours") from None
+    if not may_act(session=session, request=request, proof=proof):
+        raise NotFound("request", "not found or not yours")
+    return request
+
+
+# --- failed proofs, per caller ID -------------------------------------------------------------
+
+
+def caller_key(settings: Settings, caller: str | None) -> str:
+    """The caller ID as it is kept in the audit log: a keyed hash (withheld IDs share one)."""
+    secret = settings.secret_key.get_secret_value().encode()
+    digest = hmac.new(secret, (caller or "withheld").encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def record_failure(
+    *,
+    session: Session,
+    settings: Settings,
+    caller: str | None,
+    what: str,
+    actor: str,
+    now: dt.datetime,
+) -> int:
+    """Audit one failed proof from `caller`; returns this caller ID's recent failures."""
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=CALLER,
+        entity_id=caller_key(settings, caller),
+        action=FAILED,
+        at=now,
+        what=what,
+    )
+    session.flush()
+    return recent_failures(session=session, settings=settings, caller=caller, now=now)
+
+
+def recent_failures(
+    *, session: Session, settings: Settings, caller: str | None, now: dt.datetime
+) -> int:
+    since = now - dt.timedelta(minutes=settings.proof_lockout_minutes)
+    stmt = (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.entity == CALLER,
+            AuditEntry.entity_id == caller_key(settings, caller),
+            AuditEntry.action == FAILED,
+            col(AuditEntry.at) >= since,
+        )
+    )
+    return int(session.exec(stmt).one())
+
+
+def locked_out(
+    *, session: Session, settings: Settings, caller: str | None, now: dt.datetime
+) -> bool:
+    """Whether this caller ID has failed too often lately to be allowed another try."""
+    failures = recent_failures(session=session, settings=settings, caller=caller, now=now)
+    return failures >= settings.proof_failures_allowed

@@ -1,0 +1,396 @@
+"""The visit use cases: book, reschedule, cancel, and a request's status. Every adapter (the
+phone line, the console, the API, agents' replies, demo seeding, test factories) calls these
+and never re-assembles them.
+
+Each command is one call and one all-or-nothing unit (a savepoint of the caller's
+transaction; the caller's unit of work commits it): the request logged with its charge, the
+visit put into the live plan, the audit events, the message to the citizen queued in the
+outbox (sent after the commit by `dispatch.notifications.service.send`). Each takes an
+idempotency key — the phone line sends its CallSid with the step, the console and API their
+own — stored with what it created under a unique constraint, so a retried call returns the
+first result and creates nothing twice; the same key with other arguments is refused.
+
+Acting on an existing request needs `Proof` (`dispatch.visits.proof`): the citizen's own
+caller ID or the visit code. Messages go only to numbers the state allows (Indian mobiles by
+default); the result says whether one was queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dispatch.catalogue import service as catalogue_service
+from dispatch.citizens import service as citizen_service
+from dispatch.config import Settings
+from dispatch.db import utcnow
+from dispatch.errors import Conflict, InvalidTransition
+from dispatch.notifications import service as notification_service
+from dispatch.notifications import texts as message_texts
+from dispatch.planning import service as planning
+from dispatch.planning.service import WindowOffer
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.states import service as state_service
+from dispatch.visits import rules
+from dispatch.visits.models import UseCase, VisitCommand
+from dispatch.visits.proof import Proof, authorised
+
+
+class KeyReused(Conflict):
+    """An idempotency key already used for a different command."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("idempotency key", key, "already used for a different command")
+
+
+class TooLateToChange(InvalidTransition):
+    """The agent is on the way (or the request is closed): the citizen cannot change it now."""
+
+    def __init__(self, request: DoorstepRequest, to: RequestStatus) -> None:
+        super().__init__(request.status, to, "the visit can no longer be changed by the citizen")
+        self.request_id = request.id
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    """What a command did: the request as it left it, and the message it queued (if any).
+
+    `visit_code` is given only by `book_visit`, for an adapter that may show it to the person
+    who just proved to be the citizen (the console; the phone line only when no SMS could
+    carry it to the caller whose caller ID booked)."""
+
+    use_case: UseCase
+    request_id: int
+    reference: str
+    status: RequestStatus
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    fee_paise: int
+    message_id: int | None
+    visit_code: str | None = None
+    replayed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("window_start", "window_end"):
+            data[name] = data[name].isoformat() if data[name] else None
+        data.pop("replayed")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, replayed: bool) -> VisitResult:
+        def when(value: object) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(str(value)) if value else None
+
+        return cls(
+            use_case=UseCase(data["use_case"]),
+            request_id=int(data["request_id"]),
+            reference=str(data["reference"]),
+            status=RequestStatus(data["status"]),
+            window_start=when(data["window_start"]),
+            window_end=when(data["window_end"]),
+            fee_paise=int(data["fee_paise"]),
+            message_id=data["message_id"],
+            visit_code=data.get("visit_code"),
+            replayed=replayed,
+        )
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def book_visit(
+    *,
+    session: Session,
+    settings: Settings,
+    idempotency_key: str,
+    actor: str,
+    channel: Channel,
+    state_code: str,
+    citizen_id: int,
+    address_id: int,
+    service_id: int,
+    offer: WindowOffer | None,
+    language: str | None = None,
+    now: dt.datetime | None = None,
+) -> VisitResult:
+    """Log a request with its charge, put it into the live plan in `offer`'s window (or leave
+    it logged for a window later when `offer` is None), give it a visit code and queue the
+    confirmation SMS to the citizen. `WindowTaken` if the window can no longer be met: then
+    nothing at all is written."""
+    now = now or utcnow()
+    asked = rules.fingerprint(
+        UseCase.BOOK,
+        citizen=citizen_id,
+        address=address_id,
+        service=service_id,
+        offer=offer.to_json() if offer else None,
+    )
+
+    def run() -> VisitResult:
+        request = request_service.log(
+            session=session,
+            state_code=state_code,
+            citizen_id=citizen_id,
+            service_id=service_id,
+            address_id=address_id,
+            channel=channel,
+            actor=actor,
+            language=language,
+            idempotency_key=idempotency_key,
+            visit_code=rules.new_visit_code(),
+            now=now,
+        )
+        assert request.id is not None  # flushed by log
+        if offer is not None:
+            request = planning.book(
+                session=session, request_id=request.id, offer=offer, actor=actor
+            )
+        message = _message(
+            session, settings, request, "booked" if offer else "logged", "booking", now
+        )
+        return _result(UseCase.BOOK, request, message, visit_code=request.visit_code)
+
+    return _once(session, idempotency_key, UseCase.BOOK, asked, actor, now, run)
+
+
+def reschedule_visit(
+    *,
+    session: Session,
+    settings: Settings,
+    idempotency_key: str,
+    actor: str,
+    request_id: int,
+    proof: Proof,
+    offer: WindowOffer,
+    now: dt.datetime | None = None,
+) -> VisitResult:
+    """Move a request the citizen may still change to `offer`'s window and tell them by SMS.
+    `NotFound` without proof, `TooLateToChange` once the agent is on the way, `WindowTaken`
+    if the new window can no longer be met (the old one is then kept)."""
+    now = now or utcnow()
+    asked = rules.fingerprint(UseCase.RESCHEDULE, request=request_id, offer=offer.to_json())
+
+    def run() -> VisitResult:
+        request = authorised(session=session, request_id=request_id, proof=proof)
+        if request.status not in rules.CHANGEABLE:
+            raise TooLateToChange(request, RequestStatus.RESCHEDULED)
+        if request.status not in (RequestStatus.LOGGED, RequestStatus.RESCHEDULED):
+            planning.reschedule(
+                session=session,
+                request_id=request_id,
+                actor=actor,
+                reason="the citizen chose a new time",
+            )
+        moved = planning.book(session=session, request_id=request_id, offer=offer, actor=actor)
+        message = _message(session, settings, moved, "rescheduled", "reschedule", now)
+        return _result(UseCase.RESCHEDULE, moved, message)
+
+    return _once(session, idempotency_key, UseCase.RESCHEDULE, asked, actor, now, run)
+
+
+def cancel_visit(
+    *,
+    session: Session,
+    settings: Settings,
+    idempotency_key: str,
+    actor: str,
+    request_id: int,
+    proof: Proof,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> VisitResult:
+    """Cancel a request the citizen may still change: out of the plan, the charge waived and
+    anything paid refunded (`dispatch.ledger.rules.settlement_on_close`), the citizen told."""
+    now = now or utcnow()
+    asked = rules.fingerprint(UseCase.CANCEL, request=request_id)
+
+    def run() -> VisitResult:
+        request = authorised(session=session, request_id=request_id, proof=proof)
+        if request.status not in rules.CHANGEABLE:
+            raise TooLateToChange(request, RequestStatus.CANCELLED)
+        cancelled = planning.cancel(
+            session=session, request_id=request_id, actor=actor, reason=reason
+        )
+        message = _message(session, settings, cancelled, "cancelled", "cancellation", now)
+        return _result(UseCase.CANCEL, cancelled, message)
+
+    return _once(session, idempotency_key, UseCase.CANCEL, asked, actor, now, run)
+
+
+# --- the query --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitStatus:
+    """A request as its citizen may hear it."""
+
+    request_id: int
+    reference: str
+    service_id: int
+    status: RequestStatus
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    fee_paise: int
+    changeable: bool
+
+
+def visit_status(*, session: Session, request_id: int, proof: Proof) -> VisitStatus:
+    """The request's status for someone who proved to be its citizen; `NotFound` otherwise
+    (the same answer as for a request that does not exist)."""
+    request = authorised(session=session, request_id=request_id, proof=proof)
+    assert request.id is not None
+    return VisitStatus(
+        request_id=request.id,
+        reference=request.reference,
+        service_id=request.service_id,
+        status=request.status,
+        window_start=request.window_start,
+        window_end=request.window_end,
+        fee_paise=request.fee_paise,
+        changeable=request.status in rules.CHANGEABLE,
+    )
+
+
+# --- one run per key --------------------------------------------------------------------------
+
+
+def _once(
+    session: Session,
+    key: str,
+    use_case: UseCase,
+    asked: str,
+    actor: str,
+    now: dt.datetime,
+    run: Callable[[], VisitResult],
+) -> VisitResult:
+    """Run `run` once for `key`: all of it or none of it (a savepoint), recorded under the key.
+
+    The key's row is written first, so a concurrent twin (another process with the same key)
+    waits on the unique index until this one commits, then fails to insert and returns what
+    this one stored."""
+    if (done := _replayed(session, key, use_case, asked)) is not None:
+        return done
+    try:
+        with session.begin_nested():
+            command = VisitCommand(
+                idempotency_key=key, use_case=use_case, fingerprint=asked, actor=actor, at=now
+            )
+            session.add(command)
+            session.flush()
+            result = run()
+            command.request_id = result.request_id
+            command.outcome = result.to_json()
+            session.add(command)
+            session.flush()
+    except sa.exc.IntegrityError:
+        session.expire_all()
+        if (done := _replayed(session, key, use_case, asked)) is not None:
+            return done
+        raise
+    return result
+
+
+def _replayed(session: Session, key: str, use_case: UseCase, asked: str) -> VisitResult | None:
+    found = session.exec(select(VisitCommand).where(VisitCommand.idempotency_key == key)).first()
+    if found is None:
+        return None
+    if found.use_case is not use_case or found.fingerprint != asked:
+        raise KeyReused(key)
+    return VisitResult.from_json(found.outcome, replayed=True)
+
+
+def _result(
+    use_case: UseCase,
+    request: DoorstepRequest,
+    message_id: int | None,
+    *,
+    visit_code: str | None = None,
+) -> VisitResult:
+    assert request.id is not None
+    return VisitResult(
+        use_case=use_case,
+        request_id=request.id,
+        reference=request.reference,
+        status=request.status,
+        window_start=request.window_start,
+        window_end=request.window_end,
+        fee_paise=request.fee_paise,
+        message_id=message_id,
+        visit_code=visit_code,
+    )
+
+
+# --- the message to the citizen ---------------------------------------------------------------
+
+
+def _message(
+    session: Session,
+    settings: Settings,
+    request: DoorstepRequest,
+    text_key: str,
+    kind: str,
+    now: dt.datetime,
+) -> int | None:
+    """Queue the SMS about `request` to its citizen, if the state allows their number."""
+    citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
+    state = state_service.get(session=session, code=request.state_code)
+    if not state.may_message(citizen.phone):
+        return None
+    body = message_body(session=session, settings=settings, request=request, key=text_key)
+    assert request.id is not None
+    message = notification_service.queue(
+        session=session,
+        to=citizen.phone,
+        body=body,
+        kind=kind,
+        request_id=request.id,
+        idempotency_key=f"sms:{kind}:{request.id}:{request.version}",
+        now=now,
+    )
+    return message.id
+
+
+def message_body(
+    *, session: Session, settings: Settings, request: DoorstepRequest, key: str
+) -> str:
+    """The words of message `key` about `request`, in the request's language."""
+    texts = message_texts.load(settings.seed_dir / "messages")
+    language = texts.language(request.language)
+    state = state_service.get(session=session, code=request.state_code)
+    service = catalogue_service.get(session=session, service_id=request.service_id)
+    window = ""
+    if request.window_start is not None and request.window_end is not None:
+        window = texts.window(request.window_start, request.window_end, language, state.timezone)
+    return texts.text(
+        key,
+        language,
+        service_name=state.service_name,
+        reference=request.reference,
+        service=service.name_in(language),
+        window=window,
+        total=message_texts.rupees(request.fee_paise),
+        documents=texts.listing(service.documents_in(language), language),
+        code=request.visit_code or "",
+    )
+
+
+__all__ = [
+    "KeyReused",
+    "Proof",
+    "TooLateToChange",
+    "VisitResult",
+    "VisitStatus",
+    "book_visit",
+    "cancel_visit",
+    "message_body",
+    "reschedule_visit",
+    "visit_status",
+]
