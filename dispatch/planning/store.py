@@ -67,7 +67,11 @@ def bump_version(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PlanOutdated(district_id, day, based_on)
-    session.expire_all()
+    # Only the zone-day's row changed behind the session's back: expiring everything would
+    # leave the caller's other objects unreadable once its session closes.
+    loaded = session.identity_map.get(session.identity_key(ZonePlan, (district_id, day)))
+    if loaded is not None:
+        session.expire(loaded)
     return based_on + 1
 
 

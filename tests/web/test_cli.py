@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
+from dispatch.citizens import service as citizen_service
+from dispatch.citizens.models import Citizen
 from dispatch.config import REPO_ROOT, get_settings
-from dispatch.db import make_engine
+from dispatch.db import make_engine, write_session
+from dispatch.geography.models import District, Village
 from dispatch.requests.models import DoorstepRequest
 from dispatch.states.models import State
+from dispatch.visits import service as visits
+from dispatch.visits.proof import Proof
+from tests.conftest import unique_phone
 from web import cli
 
 
@@ -69,3 +76,76 @@ def test_bad_seed_exits_nonzero_and_names_the_line(
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(State)).one() == 0
     engine.dispose()
+
+
+def test_demo_seeding_touches_demo_citizens_only_and_only_once(
+    fresh_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second `make run` books nothing again: not for a demo citizen who cancelled, and
+    never for a real caller."""
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed", "--demo"]) == 0
+    engine = make_engine(fresh_db)
+    with write_session(engine) as s:
+        real = citizen_service.register(session=s, state_code="JK", phone=unique_phone())
+        village = s.exec(select(Village)).first()
+        assert village is not None and real.id is not None
+        citizen_service.add_address(session=s, citizen_id=real.id, village_id=village.id or 0)
+        first = s.exec(select(DoorstepRequest).order_by(col(DoorstepRequest.id))).first()
+        assert first is not None
+        visits.cancel_visit(
+            session=s,
+            settings=get_settings(),
+            idempotency_key="test:cancel-demo",
+            actor="test",
+            request_id=first.id or 0,
+            proof=Proof(visit_code=first.visit_code),
+            reason="changed my mind",
+        )
+    with Session(engine) as s:
+        before = s.exec(select(func.count()).select_from(DoorstepRequest)).one()
+        demo_citizens = s.exec(
+            select(func.count()).where(col(Citizen.demo), Citizen.state_code == "JK")
+        ).one()
+    assert before == demo_citizens  # one each, real callers none
+    capsys.readouterr()
+    assert cli.main(["seed", "--demo"]) == 0
+    assert "demo: already booked" in capsys.readouterr().out
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(DoorstepRequest)).one() == before
+        again = s.get(DoorstepRequest, first.id)
+        assert again is not None and again.status == "cancelled"
+        assert not s.exec(
+            select(DoorstepRequest).where(DoorstepRequest.citizen_id == real.id)
+        ).all()
+    engine.dispose()
+
+
+def test_replan_of_a_day_with_visits_and_its_one_line_errors(
+    fresh_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example on a day with demo visits (it crashed after saving), and a bad
+    district or day told in one line, not a traceback."""
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed", "--demo"]) == 0
+    engine = make_engine(fresh_db)
+    with Session(engine) as s:
+        request = s.exec(
+            select(DoorstepRequest).where(col(DoorstepRequest.agent_id).is_not(None))
+        ).first()
+        assert request is not None and request.window_start is not None
+        district = s.get(District, request.district_id)
+        assert district is not None
+        day = request.window_start.astimezone(ZoneInfo("Asia/Kolkata")).date().isoformat()
+    engine.dispose()
+    capsys.readouterr()
+    args = ["replan", "--district", district.code, "--day", day, "--time-limit", "0.5"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{district.name} {day}: plan v") and "visits assigned" in out
+    assert cli.main(["replan", "--district", "NOPE", "--day", day]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "district 'NOPE' not found" in err
+    assert cli.main(["replan", "--district", district.code, "--day", "someday"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a date" in err

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from dispatch.config import Settings
 from dispatch.db import write_session
@@ -47,3 +48,20 @@ def test_a_browser_gets_the_error_as_a_page(engine: Engine, settings: Settings) 
     assert response.status_code == 422
     assert response.template.name == "error.html"  # type: ignore[attr-defined]
     assert "day: Input should be a valid date" in response.text
+
+
+def test_board_opens_on_the_first_day_with_visits(engine: Engine, settings: Settings) -> None:
+    from dispatch.geography.models import District
+    from dispatch.planning import board as plan_board
+
+    client = TestClient(create_app(settings=settings, engine=engine))
+    response = client.get("/plans")
+    assert response.status_code == 200
+    ctx = response.context  # type: ignore[attr-defined]
+    with write_session(engine) as s:
+        today = dt.datetime.now(ZoneInfo("Asia/Kolkata")).date()
+        expected = plan_board.next_day_with_visits(session=s, state_code="JK", from_day=today)
+        assert expected is not None  # other tests booked days ahead
+        district = s.exec(select(District).where(District.code == expected[0])).one()
+    assert (ctx["district"].code, ctx["day"]) == expected
+    assert ctx["board"].planned >= 1 and district.name in response.text

@@ -64,3 +64,16 @@ def test_the_simulator_can_be_turned_off(engine: Engine, settings: Settings) -> 
     """In production it must be: it lets anyone choose the caller ID."""
     app = create_app(settings=settings.model_copy(update={"simulator": False}), engine=engine)
     assert TestClient(app).get("/simulator").status_code == 404
+
+
+def test_the_page_offers_demo_citizens_only(app: FastAPI, engine: Engine) -> None:
+    from dispatch.citizens import service as citizen_service
+    from dispatch.db import write_session
+    from tests.conftest import unique_phone
+
+    with write_session(engine) as session:  # a real caller, registered by the line
+        real = citizen_service.register(session=session, state_code="JK", phone=unique_phone())
+    response = TestClient(app).get("/simulator")
+    known = response.context["known"]  # type: ignore[attr-defined]
+    assert known and all(c.demo for c in known)
+    assert real.phone not in response.text
