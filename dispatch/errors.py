@@ -11,7 +11,7 @@
     ├── Conflict              (entity, key)            -> 409 (someone else changed it first)
     └── SeedError             (file, line, reason)     -> the seed load fails and writes nothing
 
-Adapters translate these at the edge: the console to 404/409/422 pages, the IVR to a prompt.
+Adapters translate these at the edge: the web pages to 404/409/422, the IVR to a prompt.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Web: composition roots (create_app, the scheduler worker, the CLI) and the console."""
+"""Web: composition roots (create_app, the scheduler worker, the CLI) and the pages."""

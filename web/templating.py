@@ -1,4 +1,4 @@
-"""The Jinja2 environment shared by the console's screens."""
+"""The Jinja2 environment shared by the web pages."""
 
 from __future__ import annotations
 

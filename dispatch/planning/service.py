@@ -1,6 +1,6 @@
 """Planning service: window offers and bookings against the live plan, and re-planning.
 
-The IVR, the console and the API all call these. A zone is a district and a plan covers one
+The phone line and the visit use cases (`dispatch.visits`) call these. A zone is a district and a plan covers one
 local day. Offers come from exact feasible insertion into the persisted plan (milliseconds,
 `routing.insertion`); a booking inserts the visit at once and saves a new plan version;
 `replan` lets the solver improve the day afterwards, keeping visits with their agents unless

@@ -1,13 +1,13 @@
-"""The visit use cases: book, reschedule, cancel, and a request's status. Every adapter (the
-phone line, the console, the API, agents' replies, demo seeding, test factories) calls these
-and never re-assembles them.
+"""The visit use cases: book, reschedule, cancel, and a request's status. Every adapter (today
+the phone line, demo seeding and the test factories; the console, the API and agents' replies
+when they come) calls these and never re-assembles them.
 
 Each command is one call and one all-or-nothing unit (a savepoint of the caller's
 transaction; the caller's unit of work commits it): the request logged with its charge, the
 visit put into the live plan, the audit events, the message to the citizen queued in the
 outbox (sent after the commit by `dispatch.notifications.service.send`). Each takes an
-idempotency key — the phone line sends its CallSid with the step, the console and API their
-own — stored with what it created under a unique constraint, so a retried call returns the
+idempotency key — the phone line sends its CallSid with the step and turn; other channels
+send their own — stored with what it created under a unique constraint, so a retried call returns the
 first result and creates nothing twice; the same key with other arguments is refused.
 
 Acting on an existing request needs `Proof` (`dispatch.visits.proof`): the citizen's own
@@ -63,8 +63,8 @@ class VisitResult:
     """What a command did: the request as it left it, and the message it queued (if any).
 
     `visit_code` is given only by `book_visit`, for an adapter that may show it to the person
-    who just proved to be the citizen (the console; the phone line only when no SMS could
-    carry it to the caller whose caller ID booked)."""
+    who just proved to be the citizen (the phone line speaks it only when no SMS could carry
+    it to the caller whose caller ID booked it)."""
 
     use_case: UseCase
     request_id: int
