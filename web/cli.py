@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", action="append", help="only this state code (repeatable)")
     p.set_defaults(func=_seed)
 
-    p = sub.add_parser("serve", help="serve the IVR webhooks, the pages and (in development) the simulator")
+    p = sub.add_parser(
+        "serve", help="serve the IVR webhooks, the pages and (in development) the simulator"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)

@@ -17,6 +17,7 @@ from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
 from dispatch.geography.models import District, Village
+from dispatch.planning import store
 from dispatch.planning.models import PlanStop, ZonePlan
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED
@@ -83,17 +84,7 @@ def board(*, session: Session, district_id: int, day: dt.date, timezone: str) ->
     """The district's plan for the local `day`: routes in order, and who waits for a place."""
     zone = session.get(ZonePlan, (district_id, day))
     version = zone.version if zone else 0
-    stops = list(
-        session.exec(
-            select(PlanStop)
-            .where(
-                PlanStop.district_id == district_id,
-                PlanStop.day == day,
-                PlanStop.version == version,
-            )
-            .order_by(col(PlanStop.agent_id), col(PlanStop.position))
-        )
-    )
+    stops = store.current_stops(session=session, district_id=district_id, day=day)
     start = dt.datetime.combine(day, dt.time(), ZoneInfo(timezone))
     rows = _rows(
         session,

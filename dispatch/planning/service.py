@@ -1,10 +1,11 @@
 """Planning service: window offers and bookings against the live plan, and re-planning.
 
-The phone line and the visit use cases (`dispatch.visits`) call these. A zone is a district and a plan covers one
-local day. Offers come from exact feasible insertion into the persisted plan (milliseconds,
-`routing.insertion`); a booking inserts the visit at once and saves a new plan version;
-`replan` lets the solver improve the day afterwards, keeping visits with their agents unless
-moving them pays. The only in-process state is a cache of derived zone-days keyed by plan
+The phone line and the visit use cases (`dispatch.visits`) call these. A zone is a district
+and a plan covers one local day. Offers come from exact feasible insertion into the persisted
+plan (milliseconds, `routing.insertion`); a booking inserts the visit at once and saves a new
+plan version; `replan` lets the solver improve the day afterwards (searching with no
+transaction open, saved only if no booking came meanwhile), keeping visits with their agents
+unless moving them pays. The only in-process state is a cache of derived zone-days keyed by plan
 version, so every answer is as current as the database.
 """
 

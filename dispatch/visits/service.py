@@ -7,8 +7,9 @@ transaction; the caller's unit of work commits it): the request logged with its 
 visit put into the live plan, the audit events, the message to the citizen queued in the
 outbox (sent after the commit by `dispatch.notifications.service.send`). Each takes an
 idempotency key — the phone line sends its CallSid with the step and turn; other channels
-send their own — stored with what it created under a unique constraint, so a retried call returns the
-first result and creates nothing twice; the same key with other arguments is refused.
+send their own — stored with what it created under a unique constraint, so a retried call
+returns the first result and creates nothing twice; the same key with other arguments is
+refused.
 
 Acting on an existing request needs `Proof` (`dispatch.visits.proof`): the citizen's own
 caller ID or the visit code. Messages go only to numbers the state allows (Indian mobiles by
@@ -179,9 +180,7 @@ def reschedule_visit(
     asked = rules.fingerprint(UseCase.RESCHEDULE, request=request_id, offer=offer.to_json())
 
     def run() -> VisitResult:
-        request = authorised(session=session, request_id=request_id, proof=proof)
-        if request.status not in rules.CHANGEABLE:
-            raise TooLateToChange(request, RequestStatus.RESCHEDULED)
+        request = _changeable(session, request_id, proof, RequestStatus.RESCHEDULED)
         if request.status not in (RequestStatus.LOGGED, RequestStatus.RESCHEDULED):
             planning.reschedule(
                 session=session,
@@ -213,9 +212,7 @@ def cancel_visit(
     asked = rules.fingerprint(UseCase.CANCEL, request=request_id)
 
     def run() -> VisitResult:
-        request = authorised(session=session, request_id=request_id, proof=proof)
-        if request.status not in rules.CHANGEABLE:
-            raise TooLateToChange(request, RequestStatus.CANCELLED)
+        _changeable(session, request_id, proof, RequestStatus.CANCELLED)
         cancelled = planning.cancel(
             session=session, request_id=request_id, actor=actor, reason=reason
         )
@@ -223,6 +220,16 @@ def cancel_visit(
         return _result(UseCase.CANCEL, cancelled, message)
 
     return _once(session, idempotency_key, UseCase.CANCEL, asked, actor, now, run)
+
+
+def _changeable(
+    session: Session, request_id: int, proof: Proof, to: RequestStatus
+) -> DoorstepRequest:
+    """The request, if `proof` allows acting on it and its citizen may still change it."""
+    request = authorised(session=session, request_id=request_id, proof=proof)
+    if request.status not in rules.CHANGEABLE:
+        raise TooLateToChange(request, to)
+    return request
 
 
 # --- the query --------------------------------------------------------------------------------

@@ -54,14 +54,8 @@ def on_reference(ctx: Ctx, said: Said) -> Reply:
         reference = request_rules.parse_reference(said.digits, default_state=ctx.state.code)
     except InvalidReference:  # the check digit is public: saying so reveals nothing
         return _failed(ctx, P.REFERENCE_INVALID, audited=False)
-    try:
-        found = visit_proof.by_reference(
-            session=ctx.session,
-            reference=reference,
-            default_state=ctx.state.code,
-            proof=visit_proof.Proof(caller_id=ctx.call.from_number),
-        )
-    except NotFound:  # unknown, or not this caller's: either way, the code decides
+    found = _lookup(ctx, reference)
+    if found is None:  # unknown, or not this caller's: either way, the code decides
         ctx.progress.reference = reference
         return ctx.goto("visit_code")
     return _proven(ctx, found)
@@ -79,19 +73,23 @@ def on_visit_code(ctx: Ctx, said: Said) -> Reply:
         return ctx.unclear(said)
     if _locked_out(ctx):
         return _too_many(ctx)
-    reference = need(ctx.progress.reference, "the reference")
+    found = _lookup(ctx, need(ctx.progress.reference, "the reference"), code=said.digits)
+    ctx.progress.reference = None
+    if found is None:
+        return _failed(ctx, P.PROOF_FAILED, audited=True)
+    ctx.progress.code = said.digits
+    return _proven(ctx, found)
+
+
+def _lookup(ctx: Ctx, reference: str, code: str | None = None) -> DoorstepRequest | None:
+    """The request, if this caller's caller ID (or `code`) proves it theirs; else None."""
+    proof = visit_proof.Proof(caller_id=ctx.call.from_number, visit_code=code)
     try:
-        found = visit_proof.by_reference(
-            session=ctx.session,
-            reference=reference,
-            default_state=ctx.state.code,
-            proof=visit_proof.Proof(caller_id=ctx.call.from_number, visit_code=said.digits),
+        return visit_proof.by_reference(
+            session=ctx.session, reference=reference, default_state=ctx.state.code, proof=proof
         )
     except NotFound:
-        ctx.progress.reference = None
-        return _failed(ctx, P.PROOF_FAILED, audited=True)
-    ctx.progress.code, ctx.progress.reference = said.digits, None
-    return _proven(ctx, found)
+        return None
 
 
 def _locked_out(ctx: Ctx) -> bool:
