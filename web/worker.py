@@ -115,14 +115,10 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
 
 
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:
-    """Stop the scheduler without waiting for a running solve: the solver child is ended now
-    (a search left running would hold the process's exit until its time is up)."""
-    executor = scheduler._lookup_executor("solver")
-    pool = getattr(executor, "_pool", None)  # concurrent.futures' pool behind APScheduler's
-    children = list(getattr(pool, "_processes", {}).values()) if pool is not None else []
+    """Stop the scheduler: nothing new starts, and a plan improvement already running ends
+    within its time limit (`replan_seconds`) before the process exits. Its child never
+    outlives the process, even one killed outright (`die_with_parent`)."""
     scheduler.shutdown(wait=False)
-    for child in children:
-        child.terminate()
 
 
 def run_forever(settings: Settings | None = None) -> None:

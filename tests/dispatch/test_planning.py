@@ -205,3 +205,36 @@ def test_the_plan_a_booking_leaves_in_the_cache_is_the_plan_in_the_database(engi
         ]
         booked = planning.book(session=s, request_id=probe.id or 0, offer=cached[0], actor="t")
         assert booked.status == S.ASSIGNED
+
+
+def test_a_replan_holds_no_write_lock_while_it_searches(engine: Engine) -> None:
+    """Another writer (a caller booking) gets the lock at once while a re-plan searches; the
+    re-plan then saves only if the plan is still the one it started from."""
+    import threading
+    import time
+
+    now = dt.datetime(2026, 12, 14, 7, 0, tzinfo=IST)
+    with write_session(engine) as s:
+        booked, offer = factories.booked_request(s, district_code="UDH", now=now)
+    outcome: list[object] = []
+
+    def replan() -> None:
+        try:
+            outcome.append(
+                planning.replan(
+                    engine=engine, district_id=booked.district_id, day=offer.day, time_limit_s=1.5
+                )
+            )
+        except planning.PlanOutdated as exc:
+            outcome.append(exc)
+
+    searching = threading.Thread(target=replan)
+    searching.start()
+    time.sleep(0.5)  # well inside the search
+    started = time.monotonic()
+    with write_session(engine, wait_s=1.0) as s:
+        factories.booked_request(s, district_code="UDH", now=now)  # the same zone-day
+    waited = time.monotonic() - started
+    searching.join(timeout=30)
+    assert waited < 1.0
+    assert len(outcome) == 1 and isinstance(outcome[0], planning.PlanOutdated)

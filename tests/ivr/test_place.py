@@ -178,3 +178,57 @@ def test_a_busy_database_gets_the_caller_a_person_within_seconds(
             ).one()[0]
             == 0
         )
+
+
+def test_a_retried_reschedule_moves_and_messages_once(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    from dispatch.citizens.models import Citizen
+
+    with write_session(engine) as session:
+        request, _ = factories.booked_request(session, district_code="ANT", now=clock.now())
+        citizen = session.get(Citizen, request.citizen_id)
+        assert citizen is not None
+        number = citizen.phone
+    call = phone(app, caller=number)
+    call.dial()
+    call.press("3")
+    call.press(request_rules.keypad_digits(request.reference))
+    call.press("1")  # a new time
+    call.press("2")  # the second window
+    assert call.gather is not None
+    confirm = str(call.gather["action"])
+    first = _post(call, confirm, Digits="1")
+    assert "नया समय तय हो गया" in first
+    before = _footprint(engine, request.id or 0)
+    for digits in ("1", "1 "):
+        assert _post(call, confirm, Digits=digits) == first
+    assert _footprint(engine, request.id or 0) == before
+    with read_session(engine) as session:
+        kinds = session.exec(
+            select(OutboxMessage.kind).where(OutboxMessage.request_id == request.id)
+        ).all()
+        events = session.exec(
+            select(RequestEvent.to_status).where(RequestEvent.request_id == request.id)
+        ).all()
+    assert sorted(kinds) == ["booking", "reschedule"] and events.count("rescheduled") == 1
+
+
+def test_a_step_missing_what_it_needs_apologises_instead_of_failing(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    """Preconditions are checks, not asserts (which `python -O` drops): a call whose saved
+    place lacks its choices gets the apology and its question again, and books nothing."""
+    from dispatch.calls import service as call_service
+
+    call = phone(app, caller=caller)
+    call.dial()
+    with write_session(engine) as session:  # the call stands at the fee with no service chosen
+        stored = call_service.get_for_update(session=session, call_sid=call.call_sid)
+        call_service.advance(session=session, call=stored, step="fee", data={})
+        turn = stored.turn
+    base = call.settings.public_base_url
+    answer = _post(call, f"{base}/ivr/voice/answer/fee?t={turn}", Digits="1")
+    assert "something went wrong" in answer or "कुछ गड़बड़" in answer
+    assert f"/ivr/voice/ask/fee?t={turn}" in answer  # asked again where it stood
+    assert requests_of(engine, caller) == []
