@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +23,7 @@ from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus as S
 from routing.checker import check
+from routing.plan import Result
 from tests import factories
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -207,34 +209,46 @@ def test_the_plan_a_booking_leaves_in_the_cache_is_the_plan_in_the_database(engi
         assert booked.status == S.ASSIGNED
 
 
-def test_a_replan_holds_no_write_lock_while_it_searches(engine: Engine) -> None:
-    """Another writer (a caller booking) gets the lock at once while a re-plan searches; the
-    re-plan then saves only if the plan is still the one it started from."""
+def test_a_replan_holds_no_write_lock_while_it_searches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer (a caller booking into the same zone-day) gets the lock and commits while
+    a re-plan is still searching; the re-plan then finds its plan outdated and saves nothing.
+    (The search is lengthened by a sleep: a real one holds the GIL, which is why re-plans run
+    in a process of their own, and would starve this test's other thread.)"""
     import threading
     import time
 
+    real_improve = planning.improve
+
+    def slow_improve(zd: zone.ZoneDay, **kwargs: Any) -> Result:
+        time.sleep(1.5)
+        return real_improve(zd, **{**kwargs, "time_limit_s": 0.2})
+
+    monkeypatch.setattr(planning, "improve", slow_improve)
     now = dt.datetime(2026, 12, 14, 7, 0, tzinfo=IST)
     with write_session(engine) as s:
         booked, offer = factories.booked_request(s, district_code="UDH", now=now)
     outcome: list[object] = []
+    ended: list[float] = []
 
     def replan() -> None:
         try:
             outcome.append(
                 planning.replan(
-                    engine=engine, district_id=booked.district_id, day=offer.day, time_limit_s=1.5
+                    engine=engine, district_id=booked.district_id, day=offer.day, time_limit_s=2.0
                 )
             )
         except planning.PlanOutdated as exc:
             outcome.append(exc)
+        ended.append(time.monotonic())
 
     searching = threading.Thread(target=replan)
     searching.start()
     time.sleep(0.5)  # well inside the search
-    started = time.monotonic()
-    with write_session(engine, wait_s=1.0) as s:
-        factories.booked_request(s, district_code="UDH", now=now)  # the same zone-day
-    waited = time.monotonic() - started
+    with write_session(engine, wait_s=0.5) as s:  # a held lock would fail this, not delay it
+        factories.booked_request(s, district_code="UDH", now=now)
+    committed = time.monotonic()
     searching.join(timeout=30)
-    assert waited < 1.0
+    assert ended and committed < ended[0]  # committed while the re-plan was still at work
     assert len(outcome) == 1 and isinstance(outcome[0], planning.PlanOutdated)
