@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = SecretStr(DEV_AUTH_TOKEN)
     twilio_from_number: str = "+911447000000"
     twilio_api_base_url: str | None = None
-    # Keys the visit codes' hashes and the hashed caller IDs of failed proofs.
+    # Keys the hashes of caller IDs kept in the audit log of failed proofs.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     sms_backend: str = "outbox"
     call_agent_queue: str = "call-agents"

@@ -98,7 +98,7 @@ def waited_too_long(exc: BaseException) -> bool:
     while seen is not None:
         if isinstance(seen, sa.exc.TimeoutError):  # no pooled connection came free
             return True
-        if isinstance(seen, sa.exc.OperationalError | sa.exc.DBAPIError):
+        if isinstance(seen, sa.exc.DBAPIError):
             text = str(seen.orig).lower()
             if "database is locked" in text or "database is busy" in text:
                 return True

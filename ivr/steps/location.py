@@ -255,8 +255,9 @@ def _save_address(ctx: Ctx, landmark: str) -> Address:
     village_id = need(ctx.progress.village_id, "the village")
     citizen, proven = ctx.citizen, True
     if citizen is None:
-        phone = need(ctx.caller_id() or ctx.progress.phone, "a phone number")
-        proven = ctx.caller_id() is not None
+        caller_id = ctx.caller_id()
+        phone = need(caller_id or ctx.progress.phone, "a phone number")
+        proven = caller_id is not None
         language = ctx.lang if ctx.lang in ctx.state.languages else ctx.state.languages[0]
         citizen = citizen_service.register(
             session=ctx.session,
