@@ -29,6 +29,17 @@ class OutboxMessage(SQLModel, table=True):
     claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: MessageStatus = Field(default=MessageStatus.QUEUED, sa_type=enum_type(MessageStatus))
-    provider_id: str | None = None
+    provider_id: str | None = Field(default=None, index=True)
     attempts: int = 0
     idempotency_key: str | None = Field(default=None, unique=True, max_length=120)
+    failures: int = 0
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    segments: int | None = None
+    encoding: str | None = Field(default=None, max_length=8)
+    template: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=8)
+    dlt_template_id: str | None = Field(default=None, max_length=32)
+    provider_status: str | None = Field(default=None, max_length=16)
+    error_code: str | None = Field(default=None, max_length=16)
+    last_error: str | None = Field(default=None, max_length=200)
+    reported_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
