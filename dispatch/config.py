@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_AUTH_TOKEN = "dev-auth-token"
 DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_DLT_ENTITY_ID = "1000000000000000000"
+DEV_DLT_HEADER = "DVSTEP-G"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", ""})
 
 
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
     # Keys the hashes of caller IDs kept in the audit log of failed proofs.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     sms_backend: str = "outbox"
+    # India's DLT registration of the SMS sender: the principal entity ID (19 digits) and the
+    # header (sender ID; a government sender's carries the "-G" suffix). The templates are data:
+    # seed_data/messages/dlt.csv.
+    dlt_entity_id: str = DEV_DLT_ENTITY_ID
+    dlt_header: str = DEV_DLT_HEADER
     call_agent_queue: str = "call-agents"
     callback_wait_seconds: int = 120
     offer_horizon_days: int = 3
@@ -75,6 +82,21 @@ class Settings(BaseSettings):
     # are refused for `proof_lockout_minutes`.
     proof_failures_allowed: int = 6
     proof_lockout_minutes: int = 60
+    # Field agents. Each agent's day goes out at this local time (HH:MM) on the day of the
+    # visits; later changes go as one short message once they have settled this long.
+    itinerary_at: str = "07:30"
+    itinerary_settle_minutes: int = 3
+    # Agents' messages are in this language (Latin script: a third of the cost of Hindi's).
+    agent_sms_language: str = "en"
+    # Wrong PINs or visit codes from one agent before their reports are refused for a while.
+    agent_failures_allowed: int = 5
+    agent_lockout_minutes: int = 60
+    # Citizens: the reminder goes the day before at this local time; the next citizen hears
+    # "on the way" when the agent leaves a visit, or this long before the first one.
+    reminder_at: str = "18:00"
+    on_the_way_lead_minutes: int = 45
+    # A feedback request unanswered this long gets a call from the feedback line.
+    feedback_call_after_hours: int = 24
     # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
     # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
     prompt_audio_base_url: str | None = None
@@ -100,6 +122,10 @@ class Settings(BaseSettings):
             problems.append("DOORSTEP_SIMULATOR is on (anyone could pick a caller ID)")
         if self.sms_backend != "twilio":
             problems.append(f"DOORSTEP_SMS_BACKEND is {self.sms_backend!r}: nothing would be sent")
+        if self.dlt_entity_id in {DEV_DLT_ENTITY_ID, ""}:
+            problems.append("DOORSTEP_DLT_ENTITY_ID is the development placeholder")
+        if self.dlt_header in {DEV_DLT_HEADER, ""}:
+            problems.append("DOORSTEP_DLT_HEADER is the development placeholder")
         host = urlsplit(self.public_base_url).hostname or ""
         if host in _LOCAL_HOSTS or host.endswith(".localhost"):
             problems.append(f"DOORSTEP_PUBLIC_BASE_URL {self.public_base_url!r} is on localhost")

@@ -9,6 +9,7 @@ from dispatch.audit import models as audit_models
 from dispatch.calls import models as calls_models
 from dispatch.catalogue import models as catalogue_models
 from dispatch.citizens import models as citizens_models
+from dispatch.fieldwork import models as fieldwork_models
 from dispatch.geography import models as geography_models
 from dispatch.ledger import models as ledger_models
 from dispatch.notifications import models as notifications_models
@@ -30,6 +31,7 @@ MODULES = (
     planning_models,
     calls_models,
     visits_models,
+    fieldwork_models,
 )
 
 metadata = SQLModel.metadata

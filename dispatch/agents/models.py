@@ -41,6 +41,8 @@ class Agent(SQLModel, table=True):
     daily_cap: int = 8
     travel_mode: TravelMode = Field(default=TravelMode.TWO_WHEELER, sa_type=enum_type(TravelMode))
     active: bool = True
+    #: The agent's phone-menu PIN, hashed (argon2); None until one is set.
+    pin_hash: str | None = Field(default=None, max_length=200)
 
     def works_on(self, day: dt.date) -> bool:
         return self.active and WEEKDAYS[day.weekday()] in self.working_days

@@ -24,6 +24,8 @@ class Citizen(SQLModel, table=True):
     disabled: bool = False
     #: A demo citizen from `seed_data/` (the simulator offers only these as caller IDs).
     demo: bool = False
+    #: The citizen replied STOP: only messages about their request and money still go.
+    sms_opt_out: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -448,3 +448,51 @@ def replan(
     result = improve(zd, time_limit_s=time_limit_s, engine=solver_engine)
     with write_session(engine) as session:
         return save_replan(session=session, zd=zd, result=result, actor=actor)
+
+
+# --- following the agents' reports -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retimed:
+    """A zone-day re-timed from the agents' reports: the new version, and the visits whose
+    window can no longer be met by the agent they were given to (flagged `at_risk`)."""
+
+    version: int
+    at_risk: list[int]
+
+
+def follow_progress(*, session: Session, district_id: int, day: dt.date, actor: str) -> Retimed:
+    """Re-time the zone-day's plan from where its agents really are (`zone.progress`: their
+    last report, where and when) and save it as the next version; every request's ETA follows.
+
+    The order of each agent's visits is kept. A visit the agent can no longer reach within its
+    window is flagged `at_risk` and left out of the agent's route (it waits for a place: the
+    re-plan decides; a pinned visit stays with its agent); a flagged visit that fits again is
+    cleared."""
+    _forget(session, district_id, day)
+    zd = zone.load(session, district_id, day)
+    placed = {zone.request_id_of(v) for r in zd.plan.routes for v in r.visit_ids}
+    before = {
+        s.request_id for s in store.current_stops(session=session, district_id=district_id, day=day)
+    }
+    late = sorted((before - placed) & set(zd.requests.values()))
+    for request_id in late:
+        request_service.update(session=session, request_id=request_id, actor=actor, at_risk=True)
+    for request_id in placed:
+        request = request_service.get(session=session, request_id=request_id)
+        if request.at_risk:
+            request_service.update(
+                session=session, request_id=request_id, actor=actor, at_risk=False
+            )
+    version = store.save(
+        session=session,
+        district_id=district_id,
+        day=day,
+        based_on=zd.version,
+        plan=zd.plan,
+        clock=zd.clock,
+        requests=zd.requests,
+        actor=actor,
+    )
+    return Retimed(version, late)

@@ -20,8 +20,8 @@ from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
 from dispatch.geography.models import Block, District, Village
 from dispatch.planning.models import PlanStop, ZonePlan
-from dispatch.requests.models import DoorstepRequest
-from dispatch.requests.rules import PINNED, PLANNED
+from dispatch.requests.models import DoorstepRequest, RequestEvent
+from dispatch.requests.rules import PINNED, PLANNED, RequestStatus
 from dispatch.states.models import State
 from routing.model import (
     Agent as RAgent,
@@ -97,8 +97,22 @@ def _priority(level: int) -> Priority:
     return Priority(min(level, int(Priority.URGENT)))
 
 
-def routing_agent(agent: Agent, location: Location) -> RAgent:
+@dataclass(frozen=True)
+class Progress:
+    """Where an agent really is: at `location` (a visit they reported from) at `seconds`."""
+
+    location: Location
+    seconds: int
+
+
+def routing_agent(agent: Agent, location: Location, progress: Progress | None = None) -> RAgent:
+    """The agent as the router sees them; with `progress`, the rest of their day starts from
+    their last report (where and when), not from home at the start of the shift."""
     shift = TimeWindow(agent.shift_start_min * 60, agent.shift_end_min * 60)
+    start = location
+    if progress is not None:
+        start = progress.location
+        shift = TimeWindow(min(max(shift.start, progress.seconds), shift.end), shift.end)
     brk = None
     if agent.break_start_min is not None and agent.break_minutes > 0:
         # The break may move an hour either way: agents take it between visits.
@@ -108,7 +122,7 @@ def routing_agent(agent: Agent, location: Location) -> RAgent:
             brk = Break(earliest, latest, agent.break_minutes * 60)
     return RAgent(
         id=agent_key(agent.id or 0),
-        start=location,
+        start=start,
         end=location,
         shift=shift,
         mode=TravelMode(agent.travel_mode.value),
@@ -185,8 +199,11 @@ def load(
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
     agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
-    agents = [routing_agent(a, agent_location(session, a)) for a in agents_rows]
     start, end = clock.origin.astimezone(dt.UTC), (clock.origin + dt.timedelta(days=1))
+    where_now = progress(session, district_id, start, end.astimezone(dt.UTC), clock)
+    agents = [
+        routing_agent(a, agent_location(session, a), where_now.get(a.id or 0)) for a in agents_rows
+    ]
     # One query for the requests with what a visit needs: no per-row look-ups.
     rows = session.exec(
         select(DoorstepRequest, Service, Address, Village)
@@ -246,6 +263,43 @@ def load(
     problem = Problem.build(agents, visits, travel)
     plan = _plan_from_stops(problem, stops, clock, set(by_visit))
     return ZoneDay(district_id, day, version, clock, problem, plan, by_visit)
+
+
+#: The reports that tell where an agent is: at the door, or just leaving it.
+REPORTED = (
+    RequestStatus.ARRIVED,
+    RequestStatus.COMPLETED,
+    RequestStatus.FAILED,
+    RequestStatus.NO_SHOW,
+)
+
+
+def progress(
+    session: Session, district_id: int, start: dt.datetime, end: dt.datetime, clock: Clock
+) -> dict[int, Progress]:
+    """Each agent's last report from a door of this zone-day (arrived, done, failed, no-show),
+    as where and when the rest of their day begins. One query."""
+    stmt = (
+        select(DoorstepRequest, RequestEvent, Address, Village)
+        .join(RequestEvent, col(RequestEvent.request_id) == col(DoorstepRequest.id))
+        .join(Address, col(Address.id) == col(DoorstepRequest.address_id))
+        .join(Village, col(Village.id) == col(Address.village_id))
+        .where(
+            DoorstepRequest.district_id == district_id,
+            col(DoorstepRequest.agent_id).is_not(None),
+            col(DoorstepRequest.window_start) >= start,
+            col(DoorstepRequest.window_start) < end,
+            col(RequestEvent.to_status).in_([s.value for s in REPORTED]),
+        )
+        .order_by(col(RequestEvent.at), col(RequestEvent.id))
+    )
+    out: dict[int, Progress] = {}
+    for request, event, address, village in session.exec(stmt):
+        assert request.agent_id is not None
+        out[request.agent_id] = Progress(
+            _location(address, village.terrain.value), clock.seconds(event.at)
+        )
+    return out
 
 
 def _sequence_pins(

@@ -41,6 +41,8 @@ class DoorstepRequest(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, unique=True, max_length=120)
     #: The 4-digit code sent to the citizen alone (SMS): the proof on the phone and at the door.
     visit_code: str | None = Field(default=None, max_length=8)
+    #: The agent's real progress says this visit can no longer be made within its window.
+    at_risk: bool = False
     version: int = 1
 
     @property

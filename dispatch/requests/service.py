@@ -247,6 +247,7 @@ _UPDATABLE = frozenset(
         "planned_arrival",
         "priority",
         "address_id",
+        "at_risk",
     }
 )
 

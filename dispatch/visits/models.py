@@ -20,6 +20,10 @@ class UseCase(StrEnum):
     BOOK = "book"
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
+    ARRIVE = "arrive"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    NO_SHOW = "no_show"
 
 
 class VisitCommand(SQLModel, table=True):

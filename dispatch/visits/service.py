@@ -19,36 +19,24 @@ default); the result says whether one was queued.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from dispatch.catalogue import service as catalogue_service
-from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.errors import Conflict, InvalidTransition
-from dispatch.notifications import service as notification_service
-from dispatch.notifications import texts as message_texts
+from dispatch.errors import InvalidTransition
 from dispatch.planning import service as planning
 from dispatch.planning.service import WindowOffer
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel, RequestStatus
-from dispatch.states import service as state_service
-from dispatch.visits import rules
-from dispatch.visits.models import UseCase, VisitCommand
+from dispatch.visits import messages, rules
+from dispatch.visits.messages import message_body
+from dispatch.visits.models import UseCase
+from dispatch.visits.once import KeyReused, run_once
 from dispatch.visits.proof import Proof, authorised
-
-
-class KeyReused(Conflict):
-    """An idempotency key already used for a different command."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__("idempotency key", key, "already used for a different command")
 
 
 class TooLateToChange(InvalidTransition):
@@ -159,7 +147,7 @@ def book_visit(
         )
         return _result(UseCase.BOOK, request, message, visit_code=request.visit_code)
 
-    return _once(session, idempotency_key, UseCase.BOOK, asked, actor, now, run)
+    return run_once(session, idempotency_key, UseCase.BOOK, asked, actor, now, run, _replay)
 
 
 def reschedule_visit(
@@ -192,7 +180,7 @@ def reschedule_visit(
         message = _message(session, settings, moved, "rescheduled", "reschedule", now)
         return _result(UseCase.RESCHEDULE, moved, message)
 
-    return _once(session, idempotency_key, UseCase.RESCHEDULE, asked, actor, now, run)
+    return run_once(session, idempotency_key, UseCase.RESCHEDULE, asked, actor, now, run, _replay)
 
 
 def cancel_visit(
@@ -219,7 +207,7 @@ def cancel_visit(
         message = _message(session, settings, cancelled, "cancelled", "cancellation", now)
         return _result(UseCase.CANCEL, cancelled, message)
 
-    return _once(session, idempotency_key, UseCase.CANCEL, asked, actor, now, run)
+    return run_once(session, idempotency_key, UseCase.CANCEL, asked, actor, now, run, _replay)
 
 
 def _changeable(
@@ -266,52 +254,8 @@ def visit_status(*, session: Session, request_id: int, proof: Proof) -> VisitSta
     )
 
 
-# --- one run per key --------------------------------------------------------------------------
-
-
-def _once(
-    session: Session,
-    key: str,
-    use_case: UseCase,
-    asked: str,
-    actor: str,
-    now: dt.datetime,
-    run: Callable[[], VisitResult],
-) -> VisitResult:
-    """Run `run` once for `key`: all of it or none of it (a savepoint), recorded under the key.
-
-    The key's row is written first, so a concurrent twin (another process with the same key)
-    waits on the unique index until this one commits, then fails to insert and returns what
-    this one stored."""
-    if (done := _replayed(session, key, use_case, asked)) is not None:
-        return done
-    try:
-        with session.begin_nested():
-            command = VisitCommand(
-                idempotency_key=key, use_case=use_case, fingerprint=asked, actor=actor, at=now
-            )
-            session.add(command)
-            session.flush()
-            result = run()
-            command.request_id = result.request_id
-            command.outcome = result.to_json()
-            session.add(command)
-            session.flush()
-    except sa.exc.IntegrityError:
-        session.expire_all()
-        if (done := _replayed(session, key, use_case, asked)) is not None:
-            return done
-        raise
-    return result
-
-
-def _replayed(session: Session, key: str, use_case: UseCase, asked: str) -> VisitResult | None:
-    found = session.exec(select(VisitCommand).where(VisitCommand.idempotency_key == key)).first()
-    if found is None:
-        return None
-    if found.use_case is not use_case or found.fingerprint != asked:
-        raise KeyReused(key)
-    return VisitResult.from_json(found.outcome, replayed=True)
+def _replay(data: dict[str, Any]) -> VisitResult:
+    return VisitResult.from_json(data, replayed=True)
 
 
 def _result(
@@ -335,9 +279,6 @@ def _result(
     )
 
 
-# --- the message to the citizen ---------------------------------------------------------------
-
-
 def _message(
     session: Session,
     settings: Settings,
@@ -346,46 +287,8 @@ def _message(
     kind: str,
     now: dt.datetime,
 ) -> int | None:
-    """Queue the SMS about `request` to its citizen, if the state allows their number."""
-    citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
-    state = state_service.get(session=session, code=request.state_code)
-    if not state.may_message(citizen.phone):
-        return None
-    body = message_body(session=session, settings=settings, request=request, key=text_key)
-    assert request.id is not None
-    message = notification_service.queue(
-        session=session,
-        to=citizen.phone,
-        body=body,
-        kind=kind,
-        request_id=request.id,
-        idempotency_key=f"sms:{kind}:{request.id}:{request.version}",
-        now=now,
-    )
-    return message.id
-
-
-def message_body(
-    *, session: Session, settings: Settings, request: DoorstepRequest, key: str
-) -> str:
-    """The words of message `key` about `request`, in the request's language."""
-    texts = message_texts.load(settings.seed_dir / "messages")
-    language = texts.language(request.language)
-    state = state_service.get(session=session, code=request.state_code)
-    service = catalogue_service.get(session=session, service_id=request.service_id)
-    window = ""
-    if request.window_start is not None and request.window_end is not None:
-        window = texts.window(request.window_start, request.window_end, language, state.timezone)
-    return texts.text(
-        key,
-        language,
-        service_name=state.service_name,
-        reference=request.reference,
-        service=service.name_in(language),
-        window=window,
-        total=message_texts.rupees(request.fee_paise),
-        documents=texts.listing(service.documents_in(language), language),
-        code=request.visit_code or "",
+    return messages.tell_citizen(
+        session=session, settings=settings, request=request, key=text_key, kind=kind, now=now
     )
 
 

@@ -1,0 +1,223 @@
+"""Agents' itineraries: the day in order each morning, then only what changes.
+
+`send_day` queues an agent's day once (a head message with the count, the first time and the
+signed link to the day page, then one short message per visit: time, reference, citizen's
+first name and phone, village and landmark, service, fee, documents — one DLT template each)
+and tells each citizen who is coming. What the agent was told is kept (`Itinerary.visits`);
+`send_changes` later sends the difference — added / moved / cancelled — as one message, and
+only once the zone-day's plan has been still for `settings.itinerary_settle_minutes`, so a
+burst of changes makes one message. Visits the agent finished themselves are not "changes".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, select
+
+from dispatch.agents.models import Agent
+from dispatch.config import Settings
+from dispatch.fieldwork import access, day, notices
+from dispatch.fieldwork import rules as field_rules
+from dispatch.fieldwork.models import Itinerary
+from dispatch.notifications import texts as message_texts
+from dispatch.planning.models import ZonePlan
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import PLANNED
+
+#: A change message lists at most this many changes, then "and N more" (one SMS, short).
+MOST_CHANGES = 6
+
+
+def agents_with_visits(
+    *, session: Session, on: dt.date, tz: dt.tzinfo, district_id: int | None = None
+) -> list[int]:
+    start = dt.datetime.combine(on, dt.time(), tz).astimezone(dt.UTC)
+    stmt = select(col(DoorstepRequest.agent_id)).where(
+        col(DoorstepRequest.agent_id).is_not(None),
+        col(DoorstepRequest.status).in_([s.value for s in PLANNED]),
+        col(DoorstepRequest.window_start) >= start,
+        col(DoorstepRequest.window_start) < start + dt.timedelta(days=1),
+    )
+    if district_id is not None:
+        stmt = stmt.where(col(DoorstepRequest.district_id) == district_id)
+    return sorted({int(a) for a in session.exec(stmt.distinct()) if a is not None})
+
+
+def day_link(settings: Settings, agent_id: int, on: dt.date) -> str:
+    token = access.day_token(settings=settings, agent_id=agent_id, day=on)
+    return f"{settings.public_base_url.rstrip('/')}/a/{token}"
+
+
+def _told(visits: list[day.DayVisit], tz: dt.tzinfo) -> list[field_rules.Told]:
+    return [
+        field_rules.Told(v.request_id, v.reference, notices.hhmm(v.eta or v.window_start, tz))
+        for v in visits
+        if v.open
+    ]
+
+
+def send_day(
+    *, session: Session, settings: Settings, agent_id: int, on: dt.date, now: dt.datetime
+) -> list[int]:
+    """Queue the agent's itinerary for `on` unless it was sent already (then: nothing; later
+    changes go by `send_changes`). Returns the ids of the messages queued."""
+    existing = session.exec(
+        select(Itinerary).where(Itinerary.agent_id == agent_id, Itinerary.day == on)
+    ).first()
+    agent = session.get(Agent, agent_id)
+    if existing is not None or agent is None:
+        return []
+    tz = notices.agent_zone(session, agent)
+    visits = [v for v in day.visits(session=session, agent_id=agent_id, day=on, tz=tz) if v.open]
+    if not visits:
+        return []
+    told = _told(visits, tz)
+    session.add(
+        Itinerary(
+            agent_id=agent_id,
+            day=on,
+            visits=[
+                {"request_id": t.request_id, "reference": t.reference, "time": t.time} for t in told
+            ],
+            sent_at=now,
+        )
+    )
+    session.flush()
+    key = f"itinerary:{agent_id}:{on.isoformat()}"
+    ids = [
+        notices.tell_agent(
+            session=session,
+            settings=settings,
+            agent=agent,
+            key="itinerary_head",
+            kind="itinerary",
+            idempotency_key=f"{key}:head",
+            now=now,
+            date=f"{on:%d.%m}",
+            count=len(visits),
+            time=told[0].time,
+            link=day_link(settings, agent_id, on),
+        )
+    ]
+    for n, (visit, line) in enumerate(zip(visits, told, strict=True), start=1):
+        ids.append(
+            notices.tell_agent(
+                session=session,
+                settings=settings,
+                agent=agent,
+                key="itinerary_visit",
+                kind="itinerary",
+                idempotency_key=f"{key}:{visit.request_id}",
+                now=now,
+                **_visit_values(visit, line.time),
+                n=n,
+                count=len(visits),
+            )
+        )
+        ids.append(_assigned(session, settings, visit.request_id, agent, now))
+    return [i for i in ids if i is not None]
+
+
+def _visit_values(visit: day.DayVisit, time: str) -> dict[str, object]:
+    return {
+        "time": time,
+        "reference": visit.reference,
+        "name": notices.short(visit.first_name, 20),
+        "phone": visit.phone,
+        "village": notices.short(visit.village, 24),
+        "landmark": notices.short(visit.landmark, 30),
+        "service": notices.short(visit.service, 30),
+        "fee": message_texts.rupees(visit.fee_paise),
+        "documents": notices.short(", ".join(visit.documents) or "-", 30),
+    }
+
+
+def _assigned(
+    session: Session, settings: Settings, request_id: int, agent: Agent, now: dt.datetime
+) -> int | None:
+    request = session.get(DoorstepRequest, request_id)
+    assert request is not None
+    return notices.agent_assigned(
+        session=session, settings=settings, request=request, agent=agent, now=now
+    )
+
+
+def settled(
+    *, session: Session, settings: Settings, agent_id: int, on: dt.date, now: dt.datetime
+) -> bool:
+    """Whether every zone-day plan of the agent's day has been still long enough (a burst of
+    changes is over)."""
+    quiet = dt.timedelta(minutes=settings.itinerary_settle_minutes)
+    plans = session.exec(select(ZonePlan).where(ZonePlan.day == on)).all()
+    districts = {
+        int(d)
+        for d in session.exec(
+            select(col(DoorstepRequest.district_id)).where(DoorstepRequest.agent_id == agent_id)
+        ).all()
+    }
+    return all(now - p.updated_at >= quiet for p in plans if p.district_id in districts)
+
+
+def send_changes(
+    *, session: Session, settings: Settings, agent_id: int, on: dt.date, now: dt.datetime
+) -> list[int]:
+    """Queue one message with what changed in the agent's day since they were last told, if
+    anything did and the changes have settled; the new day becomes what they were told."""
+    itinerary = session.exec(
+        select(Itinerary).where(Itinerary.agent_id == agent_id, Itinerary.day == on)
+    ).first()
+    agent = session.get(Agent, agent_id)
+    if itinerary is None or agent is None:
+        return []
+    if not settled(session=session, settings=settings, agent_id=agent_id, on=on, now=now):
+        return []
+    tz = notices.agent_zone(session, agent)
+    visits = day.visits(session=session, agent_id=agent_id, day=on, tz=tz)
+    told = [
+        field_rules.Told(int(v["request_id"]), str(v["reference"]), str(v["time"]))
+        for v in itinerary.visits
+    ]
+    current = _told(visits, tz)
+    finished = {v.request_id for v in visits if v.finished}
+    found = field_rules.changes(told, current, finished)
+    if not found:
+        return []
+    by_id = {v.request_id: v for v in visits}
+    lines = [
+        notices.agent_text(settings, "change_added", **_visit_values(by_id[t.request_id], t.time))
+        for t in found.added
+    ]
+    lines += [
+        notices.agent_text(settings, "change_moved", reference=t.reference, time=t.time)
+        for t in found.moved
+    ]
+    lines += [
+        notices.agent_text(settings, "change_removed", reference=t.reference) for t in found.removed
+    ]
+    if len(lines) > MOST_CHANGES:
+        more = notices.agent_text(settings, "change_more", count=len(lines) - MOST_CHANGES + 1)
+        lines = [*lines[: MOST_CHANGES - 1], more]
+    itinerary.updates += 1
+    itinerary.visits = [
+        {"request_id": t.request_id, "reference": t.reference, "time": t.time}
+        for t in current
+        if t.request_id not in finished
+    ]
+    session.add(itinerary)
+    session.flush()
+    ids = [
+        notices.tell_agent(
+            session=session,
+            settings=settings,
+            agent=agent,
+            key="itinerary_changes",
+            kind="itinerary_changes",
+            idempotency_key=f"itinerary:{agent_id}:{on.isoformat()}:update:{itinerary.updates}",
+            now=now,
+            date=f"{on:%d.%m}",
+            changes="; ".join(lines),
+        )
+    ]
+    ids += [_assigned(session, settings, t.request_id, agent, now) for t in found.added]
+    return [i for i in ids if i is not None]
