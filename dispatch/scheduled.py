@@ -77,9 +77,12 @@ def send_pending_sms(
     *, engine: Engine, sender: SmsSender, now: dt.datetime, settle_s: float = 30.0
 ) -> int:
     """Send queued SMS the request that queued them did not get out (a crash, a provider
-    failure), and retry failed ones. Messages younger than `settle_s` are left to their own
-    request; a conditional claim makes sure no message goes out twice, and no transaction is
-    open while the provider answers."""
+    failure), and those whose retry time has come. Messages younger than `settle_s` are left to
+    their own request; a conditional claim makes sure no message goes out twice, and no
+    transaction is open while the provider answers. Messages left mid-send by a sender that
+    stopped are marked uncertain first, never sent again. Returns how many were sent."""
+    with write_session(engine) as session:
+        notification_service.settle_abandoned(session=session, now=now)
     with read_session(engine) as session:
         ids = [
             m.id

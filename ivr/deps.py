@@ -16,7 +16,7 @@ from dispatch.config import Settings
 from dispatch.notifications.service import OutboxSender
 from dispatch.ports import Clock, SmsSender, SystemClock
 from ivr import prompts as prompt_files
-from ivr.sms import TwilioSmsSender
+from ivr.sms import STATUS_CALLBACK_PATH, TwilioSmsSender
 
 
 def get_settings(request: Request) -> Settings:
@@ -38,13 +38,15 @@ def get_clock() -> Clock:
 
 
 def make_sms_sender(settings: Settings) -> SmsSender:
-    """The SMS port's adapter for `settings.sms_backend`: Twilio, or the development outbox."""
+    """The SMS port's adapter for `settings.sms_backend`: Twilio (delivery reports to our
+    public URL, `ivr.sms_status`), or the development outbox."""
     if settings.sms_backend == "twilio":
         return TwilioSmsSender(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token.get_secret_value(),
             from_number=settings.twilio_from_number,
             api_base_url=settings.twilio_api_base_url,
+            status_callback=settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH,
         )
     return OutboxSender()
 

@@ -6,9 +6,18 @@ the project needs, checks what comes back and returns plain typed values (a mess
 `str`). Twilio's exceptions and the HTTP library's connection errors are translated into the
 small tree below, so callers never import twilio to handle a failure:
 
-    TwilioApiError          (any failure of a REST call)
+    TwilioApiError          (any failure of a REST call; as such: it may have been carried out)
     ├── TwilioRejected      (status, code, method, uri): Twilio answered with an error
-    └── TwilioUnreachable   no answer: connection refused, DNS failure, timeout
+    ├── TwilioUnreachable   the request never reached Twilio: connection refused, DNS failure,
+    │                       connect timeout, TLS handshake failed
+    └── TwilioNoAnswer      the request went out but no answer came back (read timeout, the
+                            connection dropped): Twilio may have carried it out
+
+The line between the last two matters for anything that must not happen twice (an SMS): only
+after TwilioRejected or TwilioUnreachable is it surely safe to try again. requests (under
+twilio's HTTP client, with urllib3's read retries off) reports a failure to connect as a
+`MaxRetryError` inside its ConnectionError, and anything after the request was written as the
+raw urllib3 error; that is what `_transport_error` reads.
 
 `api_base_url` points the client at another server that speaks Twilio's REST API, such as the
 local mock in tools/twilio-mock. twilio-python builds its URLs from `region`/`edge` and always
@@ -24,11 +33,13 @@ from __future__ import annotations
 from types import TracebackType
 from urllib.parse import urlsplit
 
+import requests.exceptions  # the HTTP library under twilio-python
 from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import ClosedPoolError, MaxRetryError
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -56,7 +67,11 @@ class TwilioRejected(TwilioApiError):
 
 
 class TwilioUnreachable(TwilioApiError):
-    """No answer from Twilio: the connection failed or timed out."""
+    """The request never reached Twilio: the connection failed or timed out."""
+
+
+class TwilioNoAnswer(TwilioApiError):
+    """The request went out, but no answer came back: Twilio may have carried it out."""
 
 
 class _RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is untyped (Any)
@@ -164,7 +179,8 @@ def send_sms(
 
     `status_callback` is the public URL Twilio posts delivery updates to, or None for none.
     Raises TwilioRejected when Twilio refuses the request, TwilioUnreachable when it cannot be
-    reached.
+    reached, TwilioNoAnswer when it was sent but not answered, TwilioApiError when Twilio
+    answered success without a SID.
     """
     try:
         message = client._client.messages.create(
@@ -176,11 +192,28 @@ def send_sms(
     except TwilioException as exc:
         raise _rejected(exc) from exc
     except OSError as exc:  # requests' RequestException derives from OSError (IOError)
-        raise TwilioUnreachable(f"Twilio did not answer: {exc}") from exc
+        raise _transport_error(exc) from exc
     sid = message.sid
     if not isinstance(sid, str) or not sid:
         raise TwilioApiError(f"Twilio accepted the message but returned no SID: {sid!r}")
     return sid
+
+
+def _transport_error(exc: OSError) -> TwilioApiError:
+    """TwilioUnreachable when the request surely never left (nothing connected), else
+    TwilioNoAnswer: a timeout or a dropped connection after the request was written."""
+    cause = exc.args[0] if exc.args else None
+    never_connected = (
+        isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError)
+        or (
+            isinstance(exc, requests.exceptions.ConnectionError)
+            and isinstance(cause, MaxRetryError | ClosedPoolError)
+        )
+        or isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema)
+    )
+    if never_connected:
+        return TwilioUnreachable(f"could not reach Twilio: {exc}")
+    return TwilioNoAnswer(f"Twilio did not answer: {exc}")
 
 
 def _rejected(exc: TwilioException) -> TwilioApiError:

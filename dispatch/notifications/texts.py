@@ -19,12 +19,17 @@ from zoneinfo import ZoneInfo
 from dispatch.errors import InvalidInput
 
 FALLBACKS = ("hi", "en")
-#: The keys every language's file must give (a test checks the files against this).
-KEYS = frozenset(
-    {"booked", "logged", "rescheduled", "cancelled", "date", "and", "none"}
+#: Keys that are pieces of other messages (a date, "and"), never sent alone: they have no DLT
+#: template of their own. Every other key is a whole message and needs one (`dlt`).
+FRAGMENTS = frozenset(
+    {"date", "and", "none"}
     | {f"weekday_{i}" for i in range(7)}
     | {f"month_{i}" for i in range(1, 13)}
 )
+#: Files in the texts' folder that are not a language's texts.
+NOT_LANGUAGES = frozenset({"dlt.csv"})
+#: The keys every language's file must give (a test checks the files against this).
+KEYS = frozenset({"booked", "logged", "rescheduled", "cancelled"} | FRAGMENTS)
 
 
 class Texts:
@@ -74,9 +79,11 @@ def placeholders(template: str) -> set[str]:
 
 @lru_cache(maxsize=8)
 def load(folder: Path) -> Texts:
-    """Every `<language>.csv` in `folder` (read once per process)."""
+    """Every `<language>.csv` in `folder` (read once per process; `dlt.csv` is not one)."""
     by_language: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.csv")):
+        if path.name in NOT_LANGUAGES:
+            continue
         with path.open(newline="", encoding="utf-8") as handle:
             by_language[path.stem] = {row["key"]: row["text"] for row in csv.DictReader(handle)}
     if not by_language:

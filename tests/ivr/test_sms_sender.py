@@ -1,6 +1,8 @@
 """TwilioSmsSender through the real twilio library: against Twilio's own OpenAPI spec served by
 a local prism mock (tools/twilio-mock), and against a recording fake for what prism cannot show
-(prism keeps no state, so the fields it received cannot be read back from it)."""
+(prism keeps no state, so the fields it received cannot be read back from it). Failures come
+out as the SMS port's errors: refused or unreachable -> SmsNotAccepted (safe to retry); sent
+but unanswered -> SmsOutcomeUnknown (never retried blindly)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import re
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from dispatch.config import Settings
+from dispatch.ports import SmsNotAccepted, SmsOutcomeUnknown
 from ivr import twilio_api
+from ivr.deps import make_sms_sender
 from ivr.sms import TwilioSmsSender
 from tests.ivr.twilio_mock import running_twilio_mock
 
@@ -53,6 +59,17 @@ def test_send_returns_the_message_sid(sender: TwilioSmsSender) -> None:
     assert MESSAGE_SID.fullmatch(sid)
 
 
+def test_send_with_a_reference_in_the_status_callback_passes_the_spec(
+    sender: TwilioSmsSender,
+) -> None:
+    """The status callback with our reference in its query is a valid StatusCallback URI."""
+    sid = sender.send(
+        to=CITIZEN, body="आपका अनुरोध दर्ज हो गया", template_id="DEV-booked-hi", reference="42.1"
+    )
+
+    assert MESSAGE_SID.fullmatch(sid)
+
+
 def test_mock_rejects_a_malformed_account_sid(twilio_mock_url: str) -> None:
     """The AccountSid path parameter is checked against the spec's pattern ^AC[0-9a-f]{32}$."""
     with (
@@ -62,12 +79,14 @@ def test_mock_rejects_a_malformed_account_sid(twilio_mock_url: str) -> None:
             from_number=FROM_NUMBER,
             api_base_url=twilio_mock_url,
         ) as sender,
-        pytest.raises(twilio_api.TwilioRejected) as caught,
+        pytest.raises(SmsNotAccepted) as caught,
     ):
         sender.send(to=CITIZEN, body="hello")
 
-    assert caught.value.status == 422
-    assert isinstance(caught.value.__cause__, TwilioRestException)
+    rejected = caught.value.__cause__
+    assert isinstance(rejected, twilio_api.TwilioRejected) and rejected.status == 422
+    assert isinstance(rejected.__cause__, TwilioRestException)
+    assert caught.value.permanent  # the request itself is wrong: sending again cannot help
 
 
 def test_mock_rejects_a_status_callback_that_is_not_a_url(twilio_mock_url: str) -> None:
@@ -80,11 +99,12 @@ def test_mock_rejects_a_status_callback_that_is_not_a_url(twilio_mock_url: str) 
             api_base_url=twilio_mock_url,
             status_callback="not a url",
         ) as sender,
-        pytest.raises(twilio_api.TwilioRejected) as caught,
+        pytest.raises(SmsNotAccepted) as caught,
     ):
         sender.send(to=CITIZEN, body="hello")
 
-    assert caught.value.status == 422
+    rejected = caught.value.__cause__
+    assert isinstance(rejected, twilio_api.TwilioRejected) and rejected.status == 422
 
 
 def test_mock_rejects_a_message_without_to_as_twilio_rest_exception(twilio_mock_url: str) -> None:
@@ -117,14 +137,19 @@ class RecordedRequest:
 
 @dataclass
 class FakeTwilio:
-    base_url: str
+    """`behaviour`: "answer" (201 and a SID), "error" (500), "silent" (reads the request and
+    waits until the client gave up), "hang_up" (reads it and closes the connection)."""
+
+    base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
+    behaviour: str = "answer"
 
 
 @pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     """Answers every POST like Twilio's Messages resource and records what it was sent."""
-    recorded: list[RecordedRequest] = []
+    fake = FakeTwilio()
+    recorded = fake.requests
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -138,6 +163,21 @@ def fake_twilio() -> Iterator[FakeTwilio]:
                     form=form,
                 )
             )
+            if fake.behaviour == "silent":
+                time.sleep(1.0)  # past the client's timeout: it has gone; say nothing
+                return
+            if fake.behaviour == "hang_up":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fake.behaviour == "error":
+                answer = json.dumps({"code": 20500, "message": "Internal error", "status": 500})
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer.encode())
+                return
             answer = json.dumps({"sid": "SM" + "f" * 32, "status": "queued"}).encode()
             self.send_response(201)
             self.send_header("Content-Type", "application/json")
@@ -155,7 +195,8 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield FakeTwilio(base_url=f"http://{host!s}:{port}", requests=recorded)
+        fake.base_url = f"http://{host!s}:{port}"
+        yield fake
     finally:
         server.shutdown()
         server.server_close()
@@ -198,8 +239,9 @@ def test_send_without_status_callback_sends_no_such_field(fake_twilio: FakeTwili
     assert "StatusCallback" not in request.form
 
 
-def test_nothing_listening_raises_twilio_unreachable() -> None:
-    """A refused connection surfaces as TwilioUnreachable, not as a requests exception."""
+def test_nothing_listening_is_not_accepted() -> None:
+    """A refused connection surfaces as SmsNotAccepted (caused by TwilioUnreachable), not as a
+    requests exception: nothing was sent, so it is safe to try again."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -212,9 +254,12 @@ def test_nothing_listening_raises_twilio_unreachable() -> None:
             api_base_url=f"http://127.0.0.1:{port}",
             timeout=2.0,
         ) as sender,
-        pytest.raises(twilio_api.TwilioUnreachable),
+        pytest.raises(SmsNotAccepted) as caught,
     ):
         sender.send(to=CITIZEN, body="hello")
+
+    assert isinstance(caught.value.__cause__, twilio_api.TwilioUnreachable)
+    assert not caught.value.permanent
 
 
 def test_api_base_url_must_be_an_http_url() -> None:
@@ -222,3 +267,77 @@ def test_api_base_url_must_be_an_http_url() -> None:
         twilio_api.make_client(
             account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url="127.0.0.1:4010"
         )
+
+
+def test_the_status_callback_carries_our_reference(fake_twilio: FakeTwilio) -> None:
+    """Twilio posts delivery reports to the URL as given; our reference for the attempt rides
+    in its query, so a report can name a message whose SID we never learned."""
+    with TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=fake_twilio.base_url,
+        status_callback="https://doorstep.example.in/ivr/sms/status",
+    ) as sender:
+        sender.send(to=CITIZEN, body="hello", template_id="DEV-booked-en", reference="42.3")
+
+    [request] = fake_twilio.requests
+    assert request.form["StatusCallback"] == ["https://doorstep.example.in/ivr/sms/status?ref=42.3"]
+    assert "DEV-booked-en" not in str(request.form)  # Twilio takes no DLT template ID
+
+
+def test_make_sms_sender_asks_for_reports_at_the_public_url(fake_twilio: FakeTwilio) -> None:
+    settings = Settings(
+        sms_backend="twilio",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base_url=fake_twilio.base_url,
+        public_base_url="https://1447.jk.gov.in/",
+        database_url="sqlite://",
+    )
+    sender = make_sms_sender(settings)
+    assert isinstance(sender, TwilioSmsSender)
+    with sender:
+        sender.send(to=CITIZEN, body="hello", reference="7.1")
+
+    [request] = fake_twilio.requests
+    assert request.form["StatusCallback"] == ["https://1447.jk.gov.in/ivr/sms/status?ref=7.1"]
+
+
+def test_an_error_answer_is_not_accepted_and_may_be_retried(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.behaviour = "error"
+    with (
+        TwilioSmsSender(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            from_number=FROM_NUMBER,
+            api_base_url=fake_twilio.base_url,
+        ) as sender,
+        pytest.raises(SmsNotAccepted) as caught,
+    ):
+        sender.send(to=CITIZEN, body="hello")
+
+    assert caught.value.code == "20500" and not caught.value.permanent
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "hang_up"])
+def test_no_answer_after_sending_is_an_unknown_outcome(
+    fake_twilio: FakeTwilio, behaviour: str
+) -> None:
+    """The request reached the server, which may have taken the message: never 'not accepted'
+    (that would invite a second SMS to the citizen)."""
+    fake_twilio.behaviour = behaviour
+    with (
+        TwilioSmsSender(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            from_number=FROM_NUMBER,
+            api_base_url=fake_twilio.base_url,
+            timeout=0.5,
+        ) as sender,
+        pytest.raises(SmsOutcomeUnknown) as caught,
+    ):
+        sender.send(to=CITIZEN, body="hello")
+
+    assert isinstance(caught.value.__cause__, twilio_api.TwilioNoAnswer)
+    assert len(fake_twilio.requests) == 1
