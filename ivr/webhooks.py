@@ -55,7 +55,7 @@ TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 router = APIRouter(prefix="/ivr/voice", tags=["ivr"], dependencies=[Depends(twilio_form)])
 
 
-def _deliver(engine: Engine, sender: SmsSender, message_ids: list[int]) -> None:
+def deliver(engine: Engine, sender: SmsSender, message_ids: list[int]) -> None:
     """Send the SMS a step queued, after its answer went out and its transaction committed;
     no transaction is open while the provider answers. A failure stays in the outbox (marked
     failed) for the scheduled retry; the call never waits for it."""
@@ -80,7 +80,7 @@ def _step(
         now=line.clock.now(),
     )
     if outcome.outbox:
-        background.add_task(_deliver, line.engine, line.sender, outcome.outbox)
+        background.add_task(deliver, line.engine, line.sender, outcome.outbox)
     return Response(content=outcome.twiml, media_type=XML)
 
 

@@ -1,0 +1,212 @@
+"""Inbound SMS: one message from a phone, read as a command and carried out, with the reply
+queued to the sender. The SMS webhook (`ivr.sms_incoming`) is a thin adapter over `handle`.
+
+Who sent it decides what it may do: an active agent's number may report on their own visits
+(ARR / DONE / FAIL / NOSHOW, HELP); any number may say STOP / START or rate its last visit.
+A command from a number that is neither gets no reply (no probing, no paid replies to strangers).
+Each inbound message is handled once: the provider's message id keys the report and the reply,
+so a retried webhook changes nothing and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlmodel import Session
+
+from dispatch import validation
+from dispatch.config import Settings
+from dispatch.errors import InvalidReference, InvalidTransition, NotFound
+from dispatch.fieldwork import access, commands, day, notices, replies
+from dispatch.fieldwork import service as field
+from dispatch.ledger import service as ledger_service
+from dispatch.ledger.models import EntryKind, PaymentMethod
+from dispatch.notifications import texts as message_texts
+from dispatch.requests.models import DoorstepRequest
+
+log = logging.getLogger(__name__)
+
+
+def handle(
+    *,
+    session: Session,
+    settings: Settings,
+    sender: str,
+    text: str,
+    message_id: str,
+    now: dt.datetime,
+) -> list[int]:
+    """Carry out one inbound SMS; returns the ids of the messages it queued (the reply, and
+    whatever the report itself tells citizens)."""
+    command = commands.parse(text, default_state=settings.default_state)
+    agent = access.by_phone(session=session, phone=sender)
+    if isinstance(command, commands.Stop | commands.Start):
+        sent = replies.set_opt_out(
+            session=session,
+            settings=settings,
+            phone=sender,
+            stop=isinstance(command, commands.Stop),
+            now=now,
+        )
+        return [sent] if sent else []
+    if isinstance(command, commands.Rating) and agent is None:
+        sent = replies.rate(
+            session=session,
+            settings=settings,
+            phone=sender,
+            stars=command.stars,
+            comment=command.comment,
+            channel="sms",
+            now=now,
+        )
+        return [sent] if sent else []
+    if agent is None or agent.id is None:
+        log.info("ignored an SMS command from %s: not an agent", validation.mask_phone(sender))
+        return []
+    key = f"sms:{message_id}"
+
+    def reply(text_key: str, **values: object) -> list[int]:
+        sent = notices.tell_agent(
+            session=session,
+            settings=settings,
+            agent=agent,
+            key=text_key,
+            kind="agent_reply",
+            idempotency_key=f"sms-reply:{message_id}",
+            now=now,
+            **values,
+        )
+        return [sent] if sent else []
+
+    if isinstance(command, commands.Help):
+        return reply("reply_help")
+    if isinstance(command, commands.Malformed):
+        return reply("reply_malformed", hint=command.hint)
+    if isinstance(command, commands.Rating):
+        return reply("reply_help")
+    try:
+        request = field.find_visit(
+            session=session,
+            agent_id=agent.id,
+            reference=command.reference,
+            default_state=settings.default_state,
+        )
+        assert request.id is not None
+        report = _report(session, settings, command, key, agent.id, request.id, now)
+    except (NotFound, InvalidReference):
+        return reply("reply_not_found")
+    except field.NotToday as exc:
+        return reply("reply_not_today", reference=exc.reference)
+    except field.WrongVisitCode as exc:
+        return reply("reply_wrong_code", reference=exc.reference, left=exc.tries_left)
+    except access.AgentLockedOut:
+        return reply("reply_locked", minutes=settings.agent_lockout_minutes)
+    except InvalidTransition as exc:
+        return reply("reply_closed", reference=command.reference, status=str(exc.from_status))
+    text_key, values = outcome_text(settings, report, now, session)
+    return [*report.message_ids, *reply(text_key, **values)]
+
+
+def _report(
+    session: Session,
+    settings: Settings,
+    command: commands.Command,
+    key: str,
+    agent_id: int,
+    request_id: int,
+    now: dt.datetime,
+) -> field.Report:
+    if isinstance(command, commands.Arrive):
+        return field.arrive(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            now=now,
+        )
+    if isinstance(command, commands.Complete):
+        return field.complete(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            visit_code=command.visit_code,
+            upi_reference=command.upi_reference,
+            now=now,
+        )
+    if isinstance(command, commands.Fail):
+        return field.fail(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            reason=command.reason,
+            now=now,
+        )
+    return field.no_show(
+        session=session,
+        settings=settings,
+        idempotency_key=key,
+        agent_id=agent_id,
+        request_id=request_id,
+        now=now,
+    )
+
+
+def outcome_text(
+    settings: Settings, report: field.Report, now: dt.datetime, session: Session
+) -> tuple[str, dict[str, object]]:
+    """The agent's reply to a report: its message key and values (what was recorded, what
+    was collected, where to go next)."""
+    nxt = (
+        notices.agent_text(
+            settings, "reply_next", reference=report.next_reference, time=report.next_eta
+        )
+        if report.next_reference
+        else notices.agent_text(settings, "reply_last")
+    )
+    if report.use_case.value == "arrive":
+        return "reply_arrived", {
+            "reference": report.reference,
+            "time": _local(session, report, now),
+        }
+    if report.use_case.value == "complete":
+        method = "method_upi" if report.receipt and _paid_by_upi(session, report) else "method_cash"
+        return "reply_done", {
+            "reference": report.reference,
+            "amount": message_texts.rupees(report.collected_paise),
+            "method": notices.agent_text(settings, method),
+            "next": nxt,
+        }
+    if report.use_case.value == "fail":
+        return "reply_failed", {
+            "reference": report.reference,
+            "reason": _reason(session, report),
+            "next": nxt,
+        }
+    return "reply_no_show", {"reference": report.reference, "next": nxt}
+
+
+def _local(session: Session, report: field.Report, now: dt.datetime) -> str:
+
+    request = session.get(DoorstepRequest, report.request_id)
+    assert request is not None
+    return notices.hhmm(now, day.timezone_of(session, request.district_id))
+
+
+def _paid_by_upi(session: Session, report: field.Report) -> bool:
+
+    return any(
+        e.kind is EntryKind.COLLECT and e.method is PaymentMethod.UPI
+        for e in ledger_service.entries(session=session, request_id=report.request_id)
+    )
+
+
+def _reason(session: Session, report: field.Report) -> str:
+
+    request = session.get(DoorstepRequest, report.request_id)
+    return (request.status_reason or "") if request else ""
