@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     # visits; later changes go as one short message once they have settled this long.
     itinerary_at: str = "07:30"
     itinerary_settle_minutes: int = 3
-    # Agents' messages are in this language (Latin script: a third of the cost of Hindi's).
-    agent_sms_language: str = "en"
+    # Agents' messages and phone menu are in this language (SMS in Latin script cost a third
+    # of Hindi's).
+    agent_language: str = "en"
     # Wrong PINs or visit codes from one agent before their reports are refused for a while.
     agent_failures_allowed: int = 5
     agent_lockout_minutes: int = 60

@@ -36,6 +36,10 @@ class Progress:
     reference: str | None = None  # the reference keyed, while its visit code is asked
     code: str | None = None  # the visit code that proved the caller for `change_request_id`
     failures: int = 0  # wrong references and visit codes on this call
+    agent_id: int | None = None  # a field agent who proved themselves with their PIN
+    visit_id: int | None = None  # the agent's visit being reported on
+    paid_by: str | None = None  # "cash" or "upi": how the citizen paid, before the code
+    upi: str | None = None  # the UPI reference keyed for `visit_id`
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

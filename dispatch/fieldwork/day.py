@@ -63,6 +63,12 @@ def timezone_of(session: Session, district_id: int) -> ZoneInfo:
     return ZoneInfo(state.timezone)
 
 
+def timezone_of_state(session: Session, state_code: str) -> ZoneInfo:
+    state = session.get(State, state_code)
+    assert state is not None
+    return ZoneInfo(state.timezone)
+
+
 def local_day(when: dt.datetime, tz: ZoneInfo) -> dt.date:
     return when.astimezone(tz).date()
 

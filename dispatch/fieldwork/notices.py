@@ -3,7 +3,7 @@
 
 Each is queued in the transaction of what causes it, under an idempotency key that makes a
 second run of a scheduled task (or a retried report) queue nothing twice. The words are data
-(`seed_data/messages/`): agents read them in `settings.agent_sms_language`, citizens in the
+(`seed_data/messages/`): agents read them in `settings.agent_language`, citizens in the
 language of their request.
 """
 
@@ -44,7 +44,7 @@ def short(text: str, most: int = 30) -> str:
 
 def agent_text(settings: Settings, key: str, **values: object) -> str:
     texts = message_texts.load(settings.seed_dir / "messages")
-    return texts.text(key, texts.language(settings.agent_sms_language), **values)
+    return texts.text(key, texts.language(settings.agent_language), **values)
 
 
 def tell_agent(
@@ -68,7 +68,7 @@ def tell_agent(
         body=body,
         kind=kind,
         template=key,
-        language=texts.language(settings.agent_sms_language),
+        language=texts.language(settings.agent_language),
         idempotency_key=idempotency_key,
         now=now,
     )

@@ -6,13 +6,14 @@ location   the address: last one, or district, block, village, landmark
 booking    windows, fee, agreement (log + charge + book), confirmation, SMS
 lookup     status by reference; reschedule or cancel
 person     the call-agent queue, or a call-back when the wait is long
+agent      the field agents' menu: PIN, next visit or a reference, the outcome, the code
 """
 
 from __future__ import annotations
 
-from ivr.steps import booking, entry, location, lookup, person, services
+from ivr.steps import agent, booking, entry, location, lookup, person, services
 
-MODULES = (entry, services, location, booking, lookup, person)
+MODULES = (entry, services, location, booking, lookup, person, agent)
 
 
 def register() -> None:
