@@ -3,7 +3,8 @@
 It refuses production settings that still hold a development secret or switch
 (`Settings.refuse_unsafe`), and in production serves neither the OpenAPI description nor its
 documentation pages, nor the development tools: the phone simulator (anyone picks a caller
-ID) and the plan board (it shows citizens' villages and nobody signs in yet).
+ID), the plan board (it shows citizens' villages and nobody signs in yet) and the SMS outbox
+(it shows what citizens were sent).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from sqlalchemy.engine import Engine
 
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
+from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
-from web import errors, home, plans, simulator
+from web import errors, home, outbox, plans, simulator
 from web.templating import STATIC_DIR
 
 
@@ -56,8 +58,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(home.router)
     app.include_router(ivr_webhooks.router)
+    app.include_router(ivr_sms_status.router)
     if not settings.production:
         app.include_router(plans.router)
+        app.include_router(outbox.router)
         if settings.simulator:
             app.include_router(simulator.router)
     errors.install(app)

@@ -19,17 +19,30 @@ from zoneinfo import ZoneInfo
 from dispatch.errors import InvalidInput
 
 FALLBACKS = ("hi", "en")
-#: Keys that are pieces of other messages (a date, "and"), never sent alone: they have no DLT
+#: Keys that are pieces of other messages (a date, "and", a payment method, a reason, one line
+#: of a list of changes, the "next visit" tail of a reply), never sent alone: they have no DLT
 #: template of their own. Every other key is a whole message and needs one (`dlt`).
 FRAGMENTS = frozenset(
     {"date", "and", "none"}
     | {f"weekday_{i}" for i in range(7)}
     | {f"month_{i}" for i in range(1, 13)}
+    | {"method_cash", "method_upi"}
+    | {f"reason_{r}" for r in ("docs", "portal", "address", "refused", "other")}
+    | {"change_added", "change_moved", "change_removed", "change_more"}
+    | {"reply_next", "reply_last"}
 )
 #: Files in the texts' folder that are not a language's texts.
 NOT_LANGUAGES = frozenset({"dlt.csv"})
 #: The keys every language's file must give (a test checks the files against this).
-KEYS = frozenset({"booked", "logged", "rescheduled", "cancelled"} | FRAGMENTS)
+KEYS = frozenset(
+    {"booked", "logged", "rescheduled", "cancelled", "assigned", "reminder", "on_the_way"}
+    | {"receipt", "feedback_ask", "feedback_thanks", "failed", "no_show", "stopped", "started"}
+    | {"itinerary_head", "itinerary_visit", "itinerary_changes"}
+    | {"reply_arrived", "reply_done", "reply_failed", "reply_no_show", "reply_wrong_code"}
+    | {"reply_not_found", "reply_not_today", "reply_closed", "reply_locked", "reply_help"}
+    | {"reply_malformed"}
+    | FRAGMENTS
+)
 
 
 class Texts:

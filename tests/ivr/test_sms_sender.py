@@ -18,13 +18,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 
 from dispatch.config import Settings
+from dispatch.db import read_session, write_session
+from dispatch.notifications import service as notification_service
+from dispatch.notifications.models import MessageStatus
 from dispatch.ports import SmsNotAccepted, SmsOutcomeUnknown
 from ivr import twilio_api
 from ivr.deps import make_sms_sender
-from ivr.sms import TwilioSmsSender
+from ivr.sms import STATUS_CALLBACK_PATH, TwilioSmsSender
 from tests.ivr.twilio_mock import running_twilio_mock
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -68,6 +75,59 @@ def test_send_with_a_reference_in_the_status_callback_passes_the_spec(
     )
 
     assert MESSAGE_SID.fullmatch(sid)
+
+
+def test_a_message_goes_through_prism_and_its_signed_report_comes_back(
+    twilio_mock_url: str, app: FastAPI, engine: Engine, settings: Settings
+) -> None:
+    """The contract end to end: the outbox sends through the real twilio client to Twilio's
+    spec (prism) with the status callback at our public URL and our reference; Twilio's report
+    to that URL, signed with RequestValidator as Twilio signs it, goes through create_app and
+    marks the message delivered."""
+    callback = settings.public_base_url + STATUS_CALLBACK_PATH
+    with write_session(engine) as session:
+        message = notification_service.queue(
+            session=session, to=CITIZEN, body="आपका अनुरोध दर्ज हो गया", kind="test"
+        )
+        assert message.id is not None
+        message_id = message.id
+    with TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=twilio_mock_url,
+        status_callback=callback,
+    ) as sender:
+        assert notification_service.send(engine=engine, message_id=message_id, sender=sender) == (
+            "sent"
+        )
+    with read_session(engine) as session:
+        sid = notification_service.get(session=session, message_id=message_id).provider_id
+    assert sid is not None and MESSAGE_SID.fullmatch(sid)
+
+    url = f"{callback}?ref={message_id}.1"  # what Twilio was given, and so signs
+    report = {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "From": FROM_NUMBER,
+        "To": CITIZEN,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": "delivered",
+        "SmsStatus": "delivered",
+    }
+    assert settings.twilio_auth_token.get_secret_value() == AUTH_TOKEN
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, report)
+    response = TestClient(app).post(
+        url.removeprefix(settings.public_base_url),
+        data=report,
+        headers={"X-Twilio-Signature": signature},
+    )
+
+    assert response.status_code == 200
+    with read_session(engine) as session:
+        stored = notification_service.get(session=session, message_id=message_id)
+        assert stored.status is MessageStatus.DELIVERED and stored.provider_status == "delivered"
 
 
 def test_mock_rejects_a_malformed_account_sid(twilio_mock_url: str) -> None:
