@@ -8,6 +8,7 @@ every composition root calls it before it serves or schedules anything.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     prompt_audio_base_url: str | None = None
     # The phone simulator (/simulator) lets anyone pick a caller ID: development only.
     simulator: bool = True
+    # Development only: the product's clock starts at this moment (with its zone, e.g.
+    # 2030-06-03T07:30+05:30) and runs on from there, so a demo can live through a visit day.
+    clock_start: dt.datetime | None = None
     scheduler: bool = True
     bench_data: Path = REPO_ROOT.parent / "shared" / "bench-data"
 
@@ -119,6 +123,8 @@ class Settings(BaseSettings):
             problems.append("DOORSTEP_TWILIO_ACCOUNT_SID is the development placeholder")
         if self.secret_key.get_secret_value() in {DEV_SECRET_KEY, ""}:
             problems.append("DOORSTEP_SECRET_KEY is the development key")
+        if self.clock_start is not None:
+            problems.append("DOORSTEP_CLOCK_START is set (the clock would not be the real one)")
         if self.simulator:
             problems.append("DOORSTEP_SIMULATOR is on (anyone could pick a caller ID)")
         if self.sms_backend != "twilio":

@@ -76,3 +76,10 @@ class SystemClock:
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
+
+
+class CallPlacer(Protocol):
+    """Places one outbound call to `to`; the line's webhooks take it from when it is answered.
+    Returns the provider's call id; raises on failure (nothing was placed, or it is unknown)."""
+
+    def place(self, *, to: str) -> str: ...

@@ -188,8 +188,12 @@ def _open(
 ) -> None:
     if call_service.find(session=session, call_sid=call_sid) is not None:
         return
-    state = state_for(session, settings, form.get("To", ""))
-    caller = form.get("From", "")
+    # A call the line placed (a feedback call) has the parties the other way round.
+    outbound = form.get("Direction", "").startswith("outbound")
+    ours, caller = (form.get("From", ""), form.get("To", ""))
+    if not outbound:
+        ours, caller = caller, ours
+    state = state_for(session, settings, ours)
     citizen = citizen_service.find_by_phone(session=session, state_code=state.code, phone=caller)
     offered = languages.offered(
         state.languages, recorded_prompts=bool(settings.prompt_audio_base_url)
@@ -201,7 +205,7 @@ def _open(
         call_sid=call_sid,
         state_code=state.code,
         from_number=caller,
-        to_number=form.get("To", ""),
+        to_number=ours,
         language=language,
         citizen_id=citizen.id if citizen else None,
         now=now,

@@ -12,10 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
+from dispatch.clock import clock_for
 from dispatch.config import Settings
 from dispatch.notifications.service import OutboxSender
-from dispatch.ports import Clock, SmsSender, SystemClock
+from dispatch.ports import CallPlacer, Clock, SmsSender
 from ivr import prompts as prompt_files
+from ivr.calls_out import NoCalls, TwilioCallPlacer
 from ivr.sms import STATUS_CALLBACK_PATH, TwilioSmsSender
 
 
@@ -33,8 +35,9 @@ def get_prompts(settings: Annotated[Settings, Depends(get_settings)]) -> prompt_
     return prompt_files.load(settings.seed_dir / "prompts", settings.prompt_audio_base_url)
 
 
-def get_clock() -> Clock:
-    return SystemClock()
+def get_clock(request: Request) -> Clock:
+    """The system clock (or, in development, the shifted one `Settings.clock_start` asks for)."""
+    return clock_for(get_settings(request))
 
 
 def make_sms_sender(settings: Settings) -> SmsSender:
@@ -49,6 +52,19 @@ def make_sms_sender(settings: Settings) -> SmsSender:
             status_callback=settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH,
         )
     return OutboxSender()
+
+
+def make_call_placer(settings: Settings) -> CallPlacer:
+    """The outbound-call port's adapter: Twilio with the Twilio SMS backend, else none."""
+    if settings.sms_backend == "twilio":
+        return TwilioCallPlacer(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from_number,
+            public_base_url=settings.public_base_url,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    return NoCalls()
 
 
 def get_sms_sender(

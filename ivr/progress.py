@@ -40,6 +40,7 @@ class Progress:
     visit_id: int | None = None  # the agent's visit being reported on
     paid_by: str | None = None  # "cash" or "upi": how the citizen paid, before the code
     upi: str | None = None  # the UPI reference keyed for `visit_id`
+    feedback_id: int | None = None  # the feedback request a feedback call was placed for
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

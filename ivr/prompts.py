@@ -147,6 +147,8 @@ class P(StrEnum):
     AGENT_NO_SHOW = "agent_no_show"
     AGENT_NOT_TODAY = "agent_not_today"
     AGENT_CLOSED = "agent_closed"
+    FEEDBACK_ASK = "feedback_ask"
+    FEEDBACK_THANKS = "feedback_thanks"
     MONTH_1 = "month_1"
     MONTH_2 = "month_2"
     MONTH_3 = "month_3"

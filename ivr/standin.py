@@ -90,6 +90,8 @@ class Call:
     caller: str
     called: str
     call_sid: str = field(default_factory=new_call_sid)
+    #: "outbound-api" for a call the line placed: then `caller` is the line, `called` the person.
+    direction: str = "inbound"
     verbs: list[VerbJson] = field(default_factory=list)  # everything played this turn
     gather: VerbJson | None = None
     queued: bool = False
@@ -132,6 +134,7 @@ class Call:
                 call_sid=self.call_sid,
                 caller=self.caller,
                 called=self.called,
+                Direction=self.direction,
                 **extra,
             )
             verbs = parse_twiml(self.post(url, params))

@@ -199,6 +199,35 @@ def send_sms(
     return sid
 
 
+def place_call(
+    client: TwilioApi,
+    *,
+    from_: str,
+    to: str,
+    url: str,
+    status_callback: str | None,
+) -> str:
+    """Place one outbound call through the Calls resource; Twilio fetches its TwiML from
+    `url` when it is answered. Returns the call SID (CA followed by 32 hex); failures as for
+    `send_sms`."""
+    try:
+        call = client._client.calls.create(
+            to=to,
+            from_=from_,
+            url=url,
+            method="POST",
+            status_callback=values.unset if status_callback is None else status_callback,
+        )
+    except TwilioException as exc:
+        raise _rejected(exc) from exc
+    except OSError as exc:
+        raise _transport_error(exc) from exc
+    sid = call.sid
+    if not isinstance(sid, str) or not sid:
+        raise TwilioApiError(f"Twilio accepted the call but returned no SID: {sid!r}")
+    return sid
+
+
 def _transport_error(exc: OSError) -> TwilioApiError:
     """TwilioUnreachable when the request surely never left (nothing connected), else
     TwilioNoAnswer: a timeout or a dropped connection after the request was written."""

@@ -23,8 +23,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
+from dispatch.clock import clock_for
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
+from dispatch.fieldwork import tasks as field_tasks
 from dispatch.processes import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ def send_sms_task(settings: Settings) -> int:
     return scheduled.send_pending_sms(
         engine=_engine(settings.database_url),
         sender=make_sms_sender(settings),
-        now=dt.datetime.now(dt.UTC),
+        now=clock_for(settings).now(),
     )
 
 
@@ -75,6 +77,54 @@ def forget_answers_task(settings: Settings) -> int:
         engine=_engine(settings.database_url),
         before=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
     )
+
+
+def inform_agents_task(settings: Settings) -> int:
+    """Scheduled task: agents' itineraries from the morning hour on, then their changes."""
+    return len(
+        field_tasks.inform_agents(
+            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+        )
+    )
+
+
+def set_off_task(settings: Settings) -> int:
+    """Scheduled task: "on the way" for the first visit of an agent's day."""
+    return len(
+        field_tasks.set_off_due(
+            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+        )
+    )
+
+
+def reminders_task(settings: Settings) -> int:
+    """Scheduled task: the day-before reminders, from the evening hour on."""
+    return len(
+        field_tasks.send_reminders(
+            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+        )
+    )
+
+
+def feedback_calls_task(settings: Settings) -> int:
+    """Scheduled task: a call to citizens who left a feedback request unanswered."""
+    from ivr.deps import make_call_placer
+
+    return field_tasks.place_feedback_calls(
+        engine=_engine(settings.database_url),
+        settings=settings,
+        placer=make_call_placer(settings),
+        now=clock_for(settings).now(),
+    )
+
+
+#: Field work's tasks and how often they run (each makes up for a missed run by itself).
+FIELD_TASKS = (
+    (inform_agents_task, 60),
+    (set_off_task, 120),
+    (reminders_task, 600),
+    (feedback_calls_task, 900),
+)
 
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
@@ -103,6 +153,15 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     scheduler.add_job(
         send_sms_task, "interval", seconds=30, args=[settings], id="send-sms", replace_existing=True
     )
+    for task, every_s in FIELD_TASKS:
+        scheduler.add_job(
+            task,
+            "interval",
+            seconds=every_s,
+            args=[settings],
+            id=task.__name__.removesuffix("_task").replace("_", "-"),
+            replace_existing=True,
+        )
     scheduler.add_job(
         forget_answers_task,
         "interval",

@@ -19,9 +19,10 @@ from sqlmodel import Session, select
 
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
-from dispatch.fieldwork import itinerary, notices
+from dispatch.fieldwork import feedback, itinerary, notices
 from dispatch.fieldwork.models import Itinerary
 from dispatch.geography.models import District
+from dispatch.ports import CallPlacer
 from dispatch.states.models import State
 
 log = logging.getLogger(__name__)
@@ -165,3 +166,33 @@ def send_reminders(*, engine: Engine, settings: Settings, now: dt.datetime) -> l
             engine, districts, "reminders", partial(_remind, settings, tomorrow, tz, now)
         )
     return queued
+
+
+def place_feedback_calls(
+    *, engine: Engine, settings: Settings, placer: CallPlacer, now: dt.datetime, most: int = 50
+) -> int:
+    """A call to each citizen who left a feedback request unanswered for
+    `settings.feedback_call_after_hours` (not to those who said STOP): claimed in a short
+    transaction (so two runs never both call), placed with no transaction open, unclaimed
+    again if placing failed. Returns the calls placed."""
+    due = now - dt.timedelta(hours=settings.feedback_call_after_hours)
+    with read_session(engine) as session:
+        ids = feedback.awaiting_call(session=session, asked_before=due, most=most)
+    placed = 0
+    for feedback_id in ids:
+        try:
+            with write_session(engine) as session:
+                phone = feedback.claim_call(session=session, feedback_id=feedback_id, now=now)
+            if phone is None:
+                continue
+            try:
+                placer.place(to=phone)
+            except Exception:
+                log.exception("feedback call for %s could not be placed", feedback_id)
+                with write_session(engine) as session:
+                    feedback.unclaim_call(session=session, feedback_id=feedback_id)
+                continue
+            placed += 1
+        except Exception:
+            log.exception("feedback call for %s failed", feedback_id)
+    return placed

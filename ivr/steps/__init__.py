@@ -7,13 +7,14 @@ booking    windows, fee, agreement (log + charge + book), confirmation, SMS
 lookup     status by reference; reschedule or cancel
 person     the call-agent queue, or a call-back when the wait is long
 agent      the field agents' menu: PIN, next visit or a reference, the outcome, the code
+feedback   the call the line places for a rating the citizen did not send by SMS
 """
 
 from __future__ import annotations
 
-from ivr.steps import agent, booking, entry, location, lookup, person, services
+from ivr.steps import agent, booking, entry, feedback, location, lookup, person, services
 
-MODULES = (entry, services, location, booking, lookup, person, agent)
+MODULES = (entry, services, location, booking, lookup, person, agent, feedback)
 
 
 def register() -> None:

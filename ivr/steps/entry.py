@@ -10,7 +10,7 @@ from ivr import languages
 from ivr.flow import Ctx, Said, answers, asks, need
 from ivr.progress import Progress
 from ivr.prompts import P
-from ivr.steps import agent, lookup, words
+from ivr.steps import agent, feedback, lookup, words
 from ivr.twiml import Prompt, Reply
 
 #: Open requests read out to a returning caller, newest first.
@@ -19,6 +19,8 @@ OPEN_REQUESTS_TOLD = 2
 
 @asks("incoming")
 def incoming(ctx: Ctx) -> Reply:
+    if feedback.is_feedback_call(ctx):
+        return feedback.start(ctx)
     if agent.agent_calling(ctx) is not None:
         return agent.start(ctx)
     citizen = ctx.citizen

@@ -101,10 +101,19 @@ class Line:
         return response.text
 
 
-def phone(app: FastAPI, *, caller: str, called: str = "1447", call_sid: str | None = None) -> Call:
+def phone(
+    app: FastAPI,
+    *,
+    caller: str,
+    called: str = "1447",
+    call_sid: str | None = None,
+    direction: str = "inbound",
+) -> Call:
     settings: Settings = app.state.settings
     line = Line(TestClient(app), settings)
-    call = Call(post=line.post, settings=settings, caller=caller, called=called)
+    call = Call(
+        post=line.post, settings=settings, caller=caller, called=called, direction=direction
+    )
     if call_sid:
         call.call_sid = call_sid
     return call
