@@ -20,7 +20,7 @@ from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
 from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
-from web import errors, home, outbox, plans, simulator
+from web import agent_day, errors, home, outbox, plans, simulator
 from web.templating import STATIC_DIR
 
 
@@ -57,6 +57,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.engine = engine or make_engine(settings.database_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(home.router)
+    app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)
     if not settings.production:
