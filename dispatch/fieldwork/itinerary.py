@@ -26,7 +26,7 @@ from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED
 
 #: A change message lists at most this many changes, then "and N more" (one SMS, short).
-MOST_CHANGES = 6
+MOST_CHANGES = 4
 
 
 def agents_with_visits(
