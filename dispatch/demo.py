@@ -24,6 +24,8 @@ from dispatch.visits import service as visits
 from dispatch.visits.models import VisitCommand
 
 ACTOR = "demo"
+#: The phone-menu PIN of every demo agent (development only: `doorstep seed --demo`).
+DEMO_AGENT_PIN = "2580"
 
 
 def demo_key(citizen: Citizen) -> str:
@@ -83,3 +85,17 @@ def add_demo_day(
             continue
         made += 1
     return made
+
+
+def give_demo_pins(*, session: Session, state_code: str) -> int:
+    """Give the state's agents without a PIN the demo PIN; returns how many got it."""
+    from dispatch.agents.models import Agent
+    from dispatch.fieldwork import access
+
+    agents = session.exec(
+        select(Agent).where(Agent.state_code == state_code, col(Agent.pin_hash).is_(None))
+    ).all()
+    for agent in agents:
+        assert agent.id is not None
+        access.set_pin(session=session, agent_id=agent.id, pin=DEMO_AGENT_PIN, actor=ACTOR)
+    return len(agents)

@@ -9,6 +9,7 @@ files are solved by ``python -m bench.solve``, beside the benchmarks.)
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +52,10 @@ def _seed(args: argparse.Namespace) -> int:
                 session=session, settings=settings, state_code=settings.default_state
             )
         print(f"demo: {made} requests booked" if made else "demo: already booked")
+        with write_session(engine) as session:
+            pins = demo.give_demo_pins(session=session, state_code=settings.default_state)
+        if pins:
+            print(f"demo: {pins} agents can use the phone menu with PIN {demo.DEMO_AGENT_PIN}")
     return 0
 
 
@@ -77,18 +82,13 @@ def _worker(_args: argparse.Namespace) -> int:
 def _replan(args: argparse.Namespace) -> int:
     """Search with no transaction open (bookings go on meanwhile); save only if no booking
     changed the day's plan in the meantime."""
-    import datetime as dt
-
     from dispatch.db import read_session
     from dispatch.geography import service as geography_service
     from dispatch.planning import service as planning
     from dispatch.planning.store import PlanOutdated
 
     settings = get_settings()
-    try:
-        day = dt.date.fromisoformat(args.day)
-    except ValueError:
-        raise CommandError(f"--day {args.day!r} is not a date (YYYY-MM-DD)") from None
+    day = _day(args.day)
     engine = make_engine(settings.database_url)
     with read_session(engine) as session:
         district = geography_service.get_district_by_code(session=session, code=args.district)
@@ -110,6 +110,73 @@ def _replan(args: argparse.Namespace) -> int:
         f"{name} {outcome.day}: plan v{outcome.version}, {outcome.assigned} visits "
         f"assigned, {outcome.unassigned} left out, {outcome.wall_s:.2f} s ({outcome.source})"
     )
+    return 0
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--day {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _itineraries(args: argparse.Namespace) -> int:
+    """Queue each agent's day (or what changed since they had it), then send what was queued."""
+    from dispatch.clock import clock_for
+    from dispatch.db import read_session
+    from dispatch.fieldwork import tasks as field_tasks
+    from dispatch.geography import service as geography_service
+    from dispatch.notifications import service as notification_service
+    from ivr.deps import make_sms_sender
+
+    settings = get_settings()
+    day = _day(args.day)
+    engine = make_engine(settings.database_url)
+    district_id = None
+    if args.district:
+        with read_session(engine) as session:
+            district = geography_service.get_district_by_code(session=session, code=args.district)
+            district_id = district.id
+    queued = field_tasks.itineraries(
+        engine=engine,
+        settings=settings,
+        on=day,
+        now=clock_for(settings).now(),
+        district_id=district_id,
+    )
+    sender = make_sms_sender(settings)
+    sent = sum(
+        notification_service.send(engine=engine, message_id=m, sender=sender) is not None
+        for m in queued
+    )
+    where = f" in {args.district}" if args.district else ""
+    if not queued:
+        print(f"itineraries for {day}{where}: nothing new to send")
+    else:
+        print(f"itineraries for {day}{where}: {len(queued)} messages queued, {sent} sent")
+    return 0
+
+
+def _agent_pin(args: argparse.Namespace) -> int:
+    """Set an agent's phone-menu PIN, asked twice without echo."""
+    import getpass
+
+    from sqlmodel import select
+
+    from dispatch.agents.models import Agent
+    from dispatch.fieldwork import access
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    pin = getpass.getpass("new PIN (4-6 digits): ")
+    if getpass.getpass("the same PIN again: ") != pin:
+        raise CommandError("the two PINs differ; nothing was changed")
+    with write_session(engine) as session:
+        agent = session.exec(select(Agent).where(Agent.csc_id == args.csc)).first()
+        if agent is None or agent.id is None:
+            raise CommandError(f"no agent with CSC id {args.csc!r}")
+        access.set_pin(session=session, agent_id=agent.id, pin=pin, actor="cli")
+    print(f"PIN set for {agent.name} (CSC {args.csc})")
     return 0
 
 
@@ -154,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="search engine (default: DOORSTEP_SOLVER_ENGINE, our string-removal search)",
     )
     p.set_defaults(func=_replan)
+
+    p = sub.add_parser("itineraries", help="send agents their day now (or what changed)")
+    p.add_argument("--day", required=True, help="YYYY-MM-DD")
+    p.add_argument("--district", default=None, help="district code, e.g. SXR (default: all)")
+    p.set_defaults(func=_itineraries)
+
+    p = sub.add_parser("agent-pin", help="set a field agent's phone-menu PIN (asked twice)")
+    p.add_argument("--csc", required=True, help="the agent's CSC id")
+    p.set_defaults(func=_agent_pin)
 
     p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
     p.add_argument("--from", dest="caller", required=True, help="your number, e.g. +919812345678")

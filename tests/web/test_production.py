@@ -22,6 +22,8 @@ SAFE = {
     "simulator": False,
     "sms_backend": "twilio",
     "public_base_url": "https://1447.jk.gov.in",
+    "dlt_entity_id": "1201159143781234567",
+    "dlt_header": "JKDGDT-G",
     "scheduler": False,
     "database_url": "sqlite://",
 }
@@ -34,6 +36,9 @@ UNSAFE = [
     ("sms_backend", "outbox", "DOORSTEP_SMS_BACKEND"),
     ("public_base_url", "http://127.0.0.1:8000", "DOORSTEP_PUBLIC_BASE_URL"),
     ("public_base_url", "https://localhost", "DOORSTEP_PUBLIC_BASE_URL"),
+    ("dlt_entity_id", "1000000000000000000", "DOORSTEP_DLT_ENTITY_ID"),
+    ("dlt_header", "DVSTEP-G", "DOORSTEP_DLT_HEADER"),
+    ("clock_start", "2030-06-03T07:30+05:30", "DOORSTEP_CLOCK_START"),
 ]
 
 

@@ -10,7 +10,15 @@ from web.worker import build_scheduler
 def test_the_scheduler_has_every_task_and_gives_them_its_settings() -> None:
     settings = Settings(scheduler=True, database_url="sqlite:////nowhere/else.db")
     scheduler = build_scheduler(settings)
-    assert {j.id for j in scheduler.get_jobs()} == {"improve-plans", "send-sms", "forget-answers"}
+    assert {j.id for j in scheduler.get_jobs()} == {
+        "improve-plans",
+        "send-sms",
+        "forget-answers",
+        "inform-agents",
+        "set-off",
+        "reminders",
+        "feedback-calls",
+    }
     improve = scheduler.get_job("improve-plans")
     assert improve is not None and improve.executor == "solver"  # never in the web's threads
     for job in scheduler.get_jobs():
