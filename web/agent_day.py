@@ -40,7 +40,7 @@ from dispatch.agents.models import Agent
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.errors import Conflict, DispatchError, InvalidInput, InvalidTransition, NotFound
-from dispatch.fieldwork import access, day, notices
+from dispatch.fieldwork import access, commands, day, notices
 from dispatch.fieldwork import service as field
 from dispatch.fieldwork.commands import UPI_RRN_DIGITS, FailReason
 from dispatch.ledger import service as ledger_service
@@ -78,7 +78,6 @@ ACTIONS = ("arrived", "done", "failed", "no_show")
 _FORM_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 _REFERENCE = re.compile(r"[A-Z0-9-]{4,20}")
 #: A UPI transaction ID (the RRN is 12 digits): the same rule as the SMS `DONE` command.
-_UPI_ID = re.compile(r"[A-Za-z0-9]{8,35}")
 MOST_CODE_CHARS = 12
 MOST_UPI_CHARS = 40
 
@@ -320,16 +319,7 @@ def _check(request_id: str, action: str, code: str, upi: str, reason: str, form_
 
 
 def _upi_ok(upi: str) -> bool:
-    """A 12-digit RRN (spaces allowed) or a transaction ID with digits in it: what the SMS
-    `DONE` command accepts (`dispatch.fieldwork.commands`); anything else may be a typo that
-    would wrongly record the payment."""
-    text = upi.strip()
-    if len(text) > MOST_UPI_CHARS:
-        return False
-    digits = text.replace(" ", "")
-    if digits.isascii() and digits.isdigit():
-        return len(digits) == UPI_RRN_DIGITS
-    return bool(_UPI_ID.fullmatch(text)) and any(ch.isdigit() for ch in text)
+    return len(upi) <= MOST_UPI_CHARS and commands.upi_reference_ok(upi)
 
 
 def _report(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
+from ivr import sms_incoming as ivr_sms_incoming
 from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
 from web import agent_day, errors, home, outbox, plans, simulator
@@ -60,6 +61,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)
+    app.include_router(ivr_sms_incoming.router)
     if not settings.production:
         app.include_router(plans.router)
         app.include_router(outbox.router)

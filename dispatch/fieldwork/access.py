@@ -121,6 +121,7 @@ def recent_failures(
             AuditEntry.entity_id == str(agent_id),
             col(AuditEntry.action).in_([PIN_FAILED, CODE_FAILED]),
             col(AuditEntry.at) >= since,
+            col(AuditEntry.at) <= now,
         )
     )
     return int(session.exec(stmt).one())

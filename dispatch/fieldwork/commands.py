@@ -346,6 +346,17 @@ def _complete(reference: str, words: list[str], example: str) -> Complete | Malf
     return Complete(reference, code, None)
 
 
+def upi_reference_ok(text: str) -> bool:
+    """Whether `text` is a UPI payment reference as `DONE` accepts it: a 12-digit RRN (spaces
+    allowed) or a transaction ID of 8-35 letters and digits with a digit in it. For the other
+    ways in (the day page), so a typo is refused the same way everywhere."""
+    text = text.strip()
+    digits = text.replace(" ", "")
+    if digits.isascii() and digits.isdigit():
+        return len(digits) == UPI_RRN_DIGITS
+    return bool(_UPI_ID.fullmatch(text)) and any(ch.isdigit() for ch in text)
+
+
 def _bad_upi() -> Malformed:
     return Malformed(
         Problem.UPI_REFERENCE,

@@ -22,7 +22,6 @@ from dispatch.fieldwork import access, commands, day, notices, replies
 from dispatch.fieldwork import service as field
 from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import EntryKind, PaymentMethod
-from dispatch.notifications import texts as message_texts
 from dispatch.requests.models import DoorstepRequest
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ def outcome_text(
         method = "method_upi" if report.receipt and _paid_by_upi(session, report) else "method_cash"
         return "reply_done", {
             "reference": report.reference,
-            "amount": message_texts.rupees(report.collected_paise),
+            "amount": notices.agent_money(settings, report.collected_paise),
             "method": notices.agent_text(settings, method),
             "next": nxt,
         }

@@ -20,7 +20,6 @@ from dispatch.config import Settings
 from dispatch.fieldwork import access, day, notices
 from dispatch.fieldwork import rules as field_rules
 from dispatch.fieldwork.models import Itinerary
-from dispatch.notifications import texts as message_texts
 from dispatch.planning.models import ZonePlan
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED
@@ -110,7 +109,7 @@ def send_day(
                 kind="itinerary",
                 idempotency_key=f"{key}:{visit.request_id}",
                 now=now,
-                **_visit_values(visit, line.time),
+                **_visit_values(settings, visit, line.time),
                 n=n,
                 count=len(visits),
             )
@@ -119,7 +118,7 @@ def send_day(
     return [i for i in ids if i is not None]
 
 
-def _visit_values(visit: day.DayVisit, time: str) -> dict[str, object]:
+def _visit_values(settings: Settings, visit: day.DayVisit, time: str) -> dict[str, object]:
     return {
         "time": time,
         "reference": visit.reference,
@@ -128,7 +127,7 @@ def _visit_values(visit: day.DayVisit, time: str) -> dict[str, object]:
         "village": notices.short(visit.village, 24),
         "landmark": notices.short(visit.landmark, 30),
         "service": notices.short(visit.service, 30),
-        "fee": message_texts.rupees(visit.fee_paise),
+        "fee": notices.agent_money(settings, visit.fee_paise),
         "documents": notices.short(", ".join(visit.documents) or "-", 30),
     }
 
@@ -185,7 +184,9 @@ def send_changes(
         return []
     by_id = {v.request_id: v for v in visits}
     lines = [
-        notices.agent_text(settings, "change_added", **_visit_values(by_id[t.request_id], t.time))
+        notices.agent_text(
+            settings, "change_added", **_visit_values(settings, by_id[t.request_id], t.time)
+        )
         for t in found.added
     ]
     lines += [

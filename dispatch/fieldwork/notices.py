@@ -47,6 +47,11 @@ def agent_text(settings: Settings, key: str, **values: object) -> str:
     return texts.text(key, texts.language(settings.agent_language), **values)
 
 
+def agent_money(settings: Settings, paise: int) -> str:
+    texts = message_texts.load(settings.seed_dir / "messages")
+    return texts.money(paise, texts.language(settings.agent_language))
+
+
 def tell_agent(
     *,
     session: Session,

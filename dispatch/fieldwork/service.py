@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.errors import DispatchError, InvalidInput, NotFound
+from dispatch.errors import DispatchError, InvalidInput, InvalidTransition, NotFound
 from dispatch.fieldwork import access, day, notices
 from dispatch.fieldwork import rules as field_rules
 from dispatch.fieldwork.commands import FailReason
@@ -189,6 +189,8 @@ def complete(
         return done
     access.ensure_not_locked(session=session, settings=settings, agent_id=agent_id, now=now)
     request = _own_visit(session, agent_id, request_id, now)
+    if request.status not in field_rules.WAY:  # done, failed, cancelled: nothing to complete
+        raise InvalidTransition(request.status, RequestStatus.COMPLETED, "the visit is closed")
     if not rules.code_matches(request.visit_code, visit_code):
         access.record_failure(
             session=session, agent_id=agent_id, action=access.CODE_FAILED, now=now
@@ -226,7 +228,7 @@ def complete(
                 key="receipt",
                 kind="receipt",
                 now=now,
-                amount=message_texts.rupees(owed),
+                amount=texts.money(owed, language),
                 method=texts.text("method_upi" if upi else "method_cash", language),
                 receipt=receipt or "-",
             ),

@@ -30,6 +30,7 @@ FRAGMENTS = frozenset(
     | {f"reason_{r}" for r in ("docs", "portal", "address", "refused", "other")}
     | {"change_added", "change_moved", "change_removed", "change_more"}
     | {"reply_next", "reply_last"}
+    | {"money"}
 )
 #: Files in the texts' folder that are not a language's texts.
 NOT_LANGUAGES = frozenset({"dlt.csv"})
@@ -63,6 +64,14 @@ class Texts:
         if key not in words:
             raise InvalidInput("message", key, f"no text for it in {language}")
         return words[key].format(**values)
+
+    def money(self, paise: int, language: str) -> str:
+        """An amount as the language's messages write it: "Rs 50" in English (GSM-7, so an
+        English SMS is not sent as Unicode for its rupee sign), "₹50" where the script is
+        Unicode anyway."""
+        whole, rest = divmod(paise, 100)
+        amount = f"{whole}" if rest == 0 else f"{whole}.{rest:02d}"
+        return self.text("money", language, rupees=amount)
 
     def listing(self, items: list[str], language: str) -> str:
         """ "a, b and c" in the language; its word for none if the list is empty."""

@@ -90,7 +90,7 @@ def message_body(
         reference=request.reference,
         service=service.name_in(language),
         window=window,
-        total=message_texts.rupees(request.fee_paise),
+        total=texts.money(request.fee_paise, language),
         documents=texts.listing(service.documents_in(language), language),
         code=request.visit_code or "",
         **details,

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from dispatch.catalogue.models import Service
 from dispatch.config import REPO_ROOT
-from dispatch.notifications import dlt, texts
+from dispatch.notifications import dlt, segments, texts
 from dispatch.requests import rules as request_rules
 from dispatch.states.models import State
 
@@ -124,3 +124,18 @@ def test_a_template_admits_only_its_own_words_and_short_variables() -> None:
     assert not registration.admits("Visit " + "x" * 31 + " at 10:30.")
     assert dlt.Registration("k", "en", "1", "{#var#}{#var#}.").admits("y" * 60 + ".")
     assert not dlt.Registration("k", "en", "1", "a.b").admits("axb")  # literal, not a pattern
+
+
+@pytest.mark.parametrize("key", sorted(k for lang, k in _whole_messages() if lang == "en"))
+def test_english_messages_go_as_gsm7(session: Session, key: str) -> None:
+    """An English SMS is written in GSM-7 (a third of the cost of Unicode): its rupee sign is
+    "Rs", and no stray typographic character turns the whole message into UCS-2."""
+    values = Values(_longest_values(session, "en"))
+    values.update({k: v.replace("₹", "Rs ") for k, v in values.items()})
+    text = TEXTS.by_language["en"][key].format_map(values)
+    assert segments.is_gsm(text), [ch for ch in text if not segments.is_gsm(ch)]
+
+
+def test_money_is_written_in_each_languages_way() -> None:
+    assert TEXTS.money(5000, "en") == "Rs 50" and TEXTS.money(5050, "en") == "Rs 50.50"
+    assert TEXTS.money(5000, "hi") == "₹50"

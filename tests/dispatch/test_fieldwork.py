@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from dispatch.agents.models import Agent
 from dispatch.audit.models import AuditEntry
 from dispatch.citizens import service as citizen_service
-from dispatch.errors import NotFound
+from dispatch.errors import InvalidTransition, NotFound
 from dispatch.fieldwork import access, itinerary, notices, replies
 from dispatch.fieldwork import service as field
 from dispatch.fieldwork.commands import FailReason
@@ -179,6 +179,8 @@ def test_done_with_the_citizens_code_collects_the_fee_and_sends_receipt_and_feed
 
     again = _complete(session, request, "done:1")
     assert again.replayed and again.receipt == report.receipt
+    with pytest.raises(InvalidTransition):  # another report, not a retry: the visit is closed
+        _complete(session, request, "done:2", code="0000")
     assert len(ledger_service.entries(session=session, request_id=request.id or 0)) == len(entries)
     assert len(_messages(session, phone, "receipt")) == 1
 

@@ -66,7 +66,10 @@ def test_left_over_sms_are_sent_once_and_failures_retried(engine: Engine) -> Non
     scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
     assert sender.sent == []  # the provider failed once
     scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
-    scheduled.send_pending_sms(engine=engine, sender=sender, now=later)
+    assert sender.sent == []  # a refused message waits for its next try, a minute later
+    retry = later + dt.timedelta(minutes=1)
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=retry)
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=retry)
     assert sender.sent == [(phone, "Visit booked")]
     with read_session(engine) as s:
         stored = s.get(notification_service.OutboxMessage, message_id)

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, col, func, select
 
+from dispatch.agents.models import Agent
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
 from dispatch.config import REPO_ROOT, get_settings
 from dispatch.db import make_engine, write_session
+from dispatch.fieldwork import access
 from dispatch.geography.models import District, Village
+from dispatch.notifications.models import OutboxMessage
 from dispatch.requests.models import DoorstepRequest
 from dispatch.states.models import State
 from dispatch.visits import service as visits
@@ -149,3 +152,50 @@ def test_replan_of_a_day_with_visits_and_its_one_line_errors(
     assert cli.main(["replan", "--district", district.code, "--day", "someday"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a date" in err
+
+
+def test_itineraries_go_out_now_and_once(fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed", "--demo"]) == 0
+    engine = make_engine(fresh_db)
+    with Session(engine) as s:
+        first = s.exec(select(DoorstepRequest).order_by(col(DoorstepRequest.window_start))).first()
+        assert first is not None and first.window_start is not None
+        district = s.get(District, first.district_id)
+        assert district is not None
+    day = first.window_start.astimezone(ZoneInfo("Asia/Kolkata")).date().isoformat()
+    capsys.readouterr()
+    assert cli.main(["itineraries", "--day", day, "--district", district.code]) == 0
+    assert "messages queued" in capsys.readouterr().out
+    with Session(engine) as s:
+        lines = s.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "itinerary", col(OutboxMessage.body).contains(first.reference)
+            )
+        ).all()
+    assert len(lines) == 1
+    assert cli.main(["itineraries", "--day", day, "--district", district.code]) == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert cli.main(["itineraries", "--day", "tomorrow"]) == 1
+    engine.dispose()
+
+
+def test_agent_pin_is_asked_twice_and_stored_hashed(
+    fresh_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed"]) == 0
+    engine = make_engine(fresh_db)
+    with Session(engine) as s:
+        agent = s.exec(select(Agent)).first()
+        assert agent is not None
+    answers = iter(["1357", "1357", "1357", "9999"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert cli.main(["agent-pin", "--csc", agent.csc_id]) == 0
+    assert cli.main(["agent-pin", "--csc", agent.csc_id]) == 1  # the two differ
+    assert "differ" in capsys.readouterr().err
+    with Session(engine) as s:
+        stored = s.get(Agent, agent.id)
+        assert stored is not None and stored.pin_hash and "1357" not in stored.pin_hash
+        assert access.pin_matches(stored, "1357")
+    engine.dispose()
