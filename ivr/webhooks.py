@@ -57,8 +57,9 @@ router = APIRouter(prefix="/ivr/voice", tags=["ivr"], dependencies=[Depends(twil
 
 def deliver(engine: Engine, sender: SmsSender, message_ids: list[int]) -> None:
     """Send the SMS a step queued, after its answer went out and its transaction committed;
-    no transaction is open while the provider answers. A failure stays in the outbox (marked
-    failed) for the scheduled retry; the call never waits for it."""
+    no transaction is open while the provider answers. A refused message stays in the outbox,
+    queued for its next try with backoff (one that may have reached the provider is left
+    uncertain, never sent blindly again); the call never waits for it."""
     for message_id in message_ids:
         try:
             notification_service.send(engine=engine, message_id=message_id, sender=sender)

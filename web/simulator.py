@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from dispatch.agents.models import Agent
 from dispatch.calls import service as call_service
 from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
@@ -67,7 +68,8 @@ async def _post_in_process(request: Request, url: str, params: dict[str, str]) -
 
 @router.get("", response_class=HTMLResponse)
 def page(request: Request, session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The softphone; a new caller's number by default, demo citizens to pick from."""
+    """The softphone; a new caller's number by default, demo citizens (and field agents, for
+    their menu) to pick from."""
     states = state_service.list_all(session=session)
     default = next((s for s in states if s.code == settings.default_state), None)
     known = session.exec(
@@ -76,7 +78,14 @@ def page(request: Request, session: ReadSessionDep, settings: SettingsDep) -> HT
         .order_by(col(Citizen.id))
         .limit(KNOWN_CALLERS)
     ).all()
+    agents = session.exec(
+        select(Agent)
+        .where(Agent.state_code == settings.default_state, col(Agent.active))
+        .order_by(col(Agent.id))
+        .limit(KNOWN_CALLERS)
+    ).all()
     context = {
+        "agents": agents,
         "states": states,
         "called": default.toll_free if default else "",
         "caller": f"+9198{secrets.randbelow(10**8):08d}",
