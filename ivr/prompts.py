@@ -134,6 +134,7 @@ class P(StrEnum):
     AGENT_MENU = "agent_menu"
     AGENT_NO_VISITS = "agent_no_visits"
     AGENT_VISIT = "agent_visit"
+    AGENT_VISIT_PLACE = "agent_visit_place"
     AGENT_REFERENCE_ASK = "agent_reference_ask"
     AGENT_NOT_YOURS = "agent_not_yours"
     AGENT_OUTCOME_ASK = "agent_outcome_ask"

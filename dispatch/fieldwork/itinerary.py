@@ -122,13 +122,13 @@ def _visit_values(settings: Settings, visit: day.DayVisit, time: str) -> dict[st
     return {
         "time": time,
         "reference": visit.reference,
-        "name": notices.short(visit.first_name, 20),
+        "name": notices.short(visit.first_name, 20) or "-",
         "phone": visit.phone,
         "village": notices.short(visit.village, 24),
         "landmark": notices.short(visit.landmark, 30),
         "service": notices.short(visit.service, 30),
         "fee": notices.agent_money(settings, visit.fee_paise),
-        "documents": notices.short(", ".join(visit.documents) or "-", 30),
+        "documents": notices.short_list(visit.documents, 30),
     }
 
 

@@ -42,6 +42,21 @@ def short(text: str, most: int = 30) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "."
 
 
+def short_list(items: list[str], most: int = 30) -> str:
+    """As many whole items as fit in `most` characters, then "+N" for the rest."""
+    shown: list[str] = []
+    for n, item in enumerate(items):
+        rest = len(items) - n - 1
+        candidate = ", ".join([*shown, item]) + (f" +{rest}" if rest else "")
+        if len(candidate) > most:
+            break
+        shown.append(item)
+    if not shown:
+        return short(items[0], most) if items else "-"
+    hidden = len(items) - len(shown)
+    return ", ".join(shown) + (f" +{hidden}" if hidden else "")
+
+
 def agent_text(settings: Settings, key: str, **values: object) -> str:
     texts = message_texts.load(settings.seed_dir / "messages")
     return texts.text(key, texts.language(settings.agent_language), **values)

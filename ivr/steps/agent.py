@@ -102,12 +102,12 @@ def on_menu(ctx: Ctx, said: Said) -> Reply:
 
 
 def _describe(ctx: Ctx, visit: day.DayVisit) -> Reply:
+    reference = ctx.speech.digits(keypad_digits(visit.reference))
+    time = ctx.speech.clock(visit.eta or visit.window_start)
+    if not visit.first_name:  # a caller who never gave a name
+        return ctx.say(P.AGENT_VISIT_PLACE, reference=reference, village=visit.village, time=time)
     return ctx.say(
-        P.AGENT_VISIT,
-        reference=ctx.speech.digits(keypad_digits(visit.reference)),
-        name=visit.first_name,
-        village=visit.village,
-        time=ctx.speech.clock(visit.eta or visit.window_start),
+        P.AGENT_VISIT, reference=reference, name=visit.first_name, village=visit.village, time=time
     )
 
 

@@ -466,3 +466,11 @@ def test_itinerary_rows_per_agent_and_day_are_unique(session: Session) -> None:
         session.add(Itinerary(agent_id=agent.id, day=DAY, visits=[]))
         session.flush()
     assert RequestEvent  # imported for the trail checks above
+
+
+def test_an_itinerary_line_names_whole_documents_and_counts_the_rest() -> None:
+    docs = ["Aadhaar card", "Ration card", "Salary slip or self-declaration", "Photo"]
+    assert notices.short_list(docs, 30) == "Aadhaar card, Ration card +2"
+    assert notices.short_list(["Aadhaar card"], 30) == "Aadhaar card"
+    assert notices.short_list([], 30) == "-"
+    assert len(notices.short_list(["x" * 50], 30)) == 30
