@@ -47,6 +47,7 @@ def handle(
             phone=sender,
             stop=isinstance(command, commands.Stop),
             now=now,
+            key=message_id,
         )
         return [sent] if sent else []
     if isinstance(command, commands.Rating) and agent is None:

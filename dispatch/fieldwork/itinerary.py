@@ -20,6 +20,7 @@ from dispatch.config import Settings
 from dispatch.fieldwork import access, day, notices
 from dispatch.fieldwork import rules as field_rules
 from dispatch.fieldwork.models import Itinerary
+from dispatch.geography.models import Block
 from dispatch.planning.models import ZonePlan
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED
@@ -145,17 +146,17 @@ def _assigned(
 def settled(
     *, session: Session, settings: Settings, agent_id: int, on: dt.date, now: dt.datetime
 ) -> bool:
-    """Whether every zone-day plan of the agent's day has been still long enough (a burst of
-    changes is over)."""
+    """Whether the plan of the agent's district and day has been still long enough (a burst of
+    changes is over). An agent works in their own district (`agent_service.available`)."""
     quiet = dt.timedelta(minutes=settings.itinerary_settle_minutes)
-    plans = session.exec(select(ZonePlan).where(ZonePlan.day == on)).all()
-    districts = {
-        int(d)
-        for d in session.exec(
-            select(col(DoorstepRequest.district_id)).where(DoorstepRequest.agent_id == agent_id)
-        ).all()
-    }
-    return all(now - p.updated_at >= quiet for p in plans if p.district_id in districts)
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        return True
+    district_id = session.exec(
+        select(col(Block.district_id)).where(Block.id == agent.block_id)
+    ).first()
+    plan = session.get(ZonePlan, (district_id, on)) if district_id is not None else None
+    return plan is None or now - plan.updated_at >= quiet
 
 
 def send_changes(

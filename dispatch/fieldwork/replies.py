@@ -30,10 +30,16 @@ def citizens_with(*, session: Session, phone: str) -> list[Citizen]:
 
 
 def set_opt_out(
-    *, session: Session, settings: Settings, phone: str, stop: bool, now: dt.datetime
+    *,
+    session: Session,
+    settings: Settings,
+    phone: str,
+    stop: bool,
+    now: dt.datetime,
+    key: str | None = None,
 ) -> int | None:
     """STOP (`stop`) or START from `phone`: every citizen with that number; the confirmation
-    goes once, about their latest request (if any)."""
+    goes once per `key` (the inbound message's id), about their latest request (if any)."""
     found = citizens_with(session=session, phone=phone)
     for citizen in found:
         if citizen.sms_opt_out != stop:
@@ -58,7 +64,7 @@ def set_opt_out(
         key="stopped" if stop else "started",
         kind="opt_out" if stop else "opt_in",
         now=now,
-        idempotency_key=f"sms:{'stop' if stop else 'start'}:{latest.id}:{now:%Y%m%d%H%M}",
+        idempotency_key=f"sms:{'stop' if stop else 'start'}:{latest.id}:{key or now.isoformat()}",
     )
 
 

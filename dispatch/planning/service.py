@@ -469,7 +469,18 @@ def follow_progress(*, session: Session, district_id: int, day: dt.date, actor: 
     The order of each agent's visits is kept. A visit the agent can no longer reach within its
     window is flagged `at_risk` and left out of the agent's route (it waits for a place: the
     re-plan decides; a pinned visit stays with its agent); a flagged visit that fits again is
-    cleared."""
+    cleared. A plan saved meanwhile by someone else is read again (up to three times)."""
+    for _attempt in range(2):
+        try:
+            with session.begin_nested():
+                return _follow_once(session, district_id, day, actor)
+        except PlanOutdated:
+            _forget(session, district_id, day)
+            session.expire_all()  # rows refreshed inside the rolled-back savepoint are stale
+    return _follow_once(session, district_id, day, actor)
+
+
+def _follow_once(session: Session, district_id: int, day: dt.date, actor: str) -> Retimed:
     _forget(session, district_id, day)
     zd = zone.load(session, district_id, day)
     placed = {zone.request_id_of(v) for r in zd.plan.routes for v in r.visit_ids}
