@@ -123,6 +123,11 @@ class Settings(BaseSettings):
             problems.append("DOORSTEP_TWILIO_ACCOUNT_SID is the development placeholder")
         if self.secret_key.get_secret_value() in {DEV_SECRET_KEY, ""}:
             problems.append("DOORSTEP_SECRET_KEY is the development key")
+        if developing := self._development_dlt_ids():
+            problems.append(
+                f"{self.seed_dir / 'messages' / 'dlt.csv'} holds {len(developing)} development "
+                "DLT template IDs (DEV-...): carriers would refuse those messages"
+            )
         if self.clock_start is not None:
             problems.append("DOORSTEP_CLOCK_START is set (the clock would not be the real one)")
         if self.simulator:
@@ -137,6 +142,11 @@ class Settings(BaseSettings):
         if host in _LOCAL_HOSTS or host.endswith(".localhost"):
             problems.append(f"DOORSTEP_PUBLIC_BASE_URL {self.public_base_url!r} is on localhost")
         return problems
+
+    def _development_dlt_ids(self) -> list[str]:
+        from dispatch.notifications import dlt  # data about messages; read only to refuse
+
+        return dlt.load(self.seed_dir / "messages").development_ids()
 
     def refuse_unsafe(self) -> None:
         """Raise `UnsafeSettings` in production when any development default is left."""

@@ -16,7 +16,7 @@ from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus, OutboxMessage
 from dispatch.ports import SmsOutcomeUnknown
 from dispatch.validation import mask_phone
-from tests.conftest import unique_phone
+from tests.conftest import registered_seed_dir, unique_phone
 from web.app import create_app
 
 HINDI = "डिजीदोस्त: अनुरोध JK-26-000123-7 रद्द कर दिया गया है। कोई शुल्क नहीं लगेगा।"
@@ -119,6 +119,7 @@ def test_production_serves_no_outbox(engine: Engine) -> None:
         scheduler=False,
         dlt_entity_id="1201160000000000001",
         dlt_header="JKDGDT-G",
+        seed_dir=registered_seed_dir(),
     )
     client = TestClient(create_app(settings=production, engine=engine))
     assert client.get("/outbox").status_code == 404

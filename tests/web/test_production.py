@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from dispatch.config import REPO_ROOT, Settings, UnsafeSettings
+from tests.conftest import registered_seed_dir
 from web.app import create_app
 from web.worker import build_scheduler
 
@@ -26,6 +27,7 @@ SAFE = {
     "dlt_header": "JKDGDT-G",
     "scheduler": False,
     "database_url": "sqlite://",
+    "seed_dir": registered_seed_dir(),
 }
 
 UNSAFE = [
@@ -38,6 +40,7 @@ UNSAFE = [
     ("public_base_url", "https://localhost", "DOORSTEP_PUBLIC_BASE_URL"),
     ("dlt_entity_id", "1000000000000000000", "DOORSTEP_DLT_ENTITY_ID"),
     ("dlt_header", "DVSTEP-G", "DOORSTEP_DLT_HEADER"),
+    ("seed_dir", str(REPO_ROOT / "seed_data"), "development DLT template IDs"),
     ("clock_start", "2030-06-03T07:30+05:30", "DOORSTEP_CLOCK_START"),
 ]
 
