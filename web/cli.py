@@ -33,6 +33,9 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     settings = get_settings()
+    if args.demo and settings.production:
+        # Demo requests and the agents' demo PIN (public: it is in the README) never in production.
+        raise CommandError("--demo is for development only: refused in production")
     engine = make_engine(settings.database_url)
     try:
         with write_session(engine) as session:

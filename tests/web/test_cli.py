@@ -199,3 +199,13 @@ def test_agent_pin_is_asked_twice_and_stored_hashed(
         assert stored is not None and stored.pin_hash and "1357" not in stored.pin_hash
         assert access.pin_matches(stored, "1357")
     engine.dispose()
+
+
+def test_production_refuses_demo_data(
+    fresh_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Demo requests and the demo agents' PIN (printed in the README) never reach production."""
+    monkeypatch.setenv("DOORSTEP_ENV", "production")
+    get_settings.cache_clear()
+    assert cli.main(["seed", "--demo"]) == 1
+    assert "development only" in capsys.readouterr().err
