@@ -96,8 +96,23 @@ def check_pin(
     return False
 
 
-def record_failure(*, session: Session, agent_id: int, action: str, now: dt.datetime) -> None:
-    """Audit one wrong PIN or visit code by the agent (committed with the caller's answer)."""
+def record_failure(
+    *, session: Session, agent_id: int, action: str, now: dt.datetime, key: str | None = None
+) -> None:
+    """Audit one wrong PIN or visit code by the agent (committed with the caller's answer).
+    A report retried under the same idempotency `key` (a webhook sent again, a form posted
+    twice) is one failure, not two."""
+    if key is not None:
+        seen = session.exec(
+            select(AuditEntry.id).where(
+                AuditEntry.entity == AGENT,
+                AuditEntry.entity_id == str(agent_id),
+                AuditEntry.action == action,
+                AuditEntry.detail["key"].as_string() == key,
+            )
+        ).first()
+        if seen is not None:
+            return
     audit.record(
         session=session,
         actor=f"agent:{agent_id}",
@@ -105,6 +120,7 @@ def record_failure(*, session: Session, agent_id: int, action: str, now: dt.date
         entity_id=agent_id,
         action=action,
         at=now,
+        **({"key": key} if key is not None else {}),
     )
     session.flush()
 

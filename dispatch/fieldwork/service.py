@@ -193,7 +193,11 @@ def complete(
         raise InvalidTransition(request.status, RequestStatus.COMPLETED, "the visit is closed")
     if not rules.code_matches(request.visit_code, visit_code):
         access.record_failure(
-            session=session, agent_id=agent_id, action=access.CODE_FAILED, now=now
+            session=session,
+            agent_id=agent_id,
+            action=access.CODE_FAILED,
+            now=now,
+            key=idempotency_key,
         )
         left = settings.agent_failures_allowed - access.recent_failures(
             session=session, settings=settings, agent_id=agent_id, now=now

@@ -222,6 +222,7 @@ def test_a_wrong_code_completes_nothing_is_counted_and_locks_the_agent_out(
     assert len(failures) == S.agent_failures_allowed
     with pytest.raises(access.AgentLockedOut):
         _complete(session, request, "right-but-locked")
+    assert caught.value.reference == request.reference
     # The lockout passes with its window.
     later = _at(10) + dt.timedelta(minutes=S.agent_lockout_minutes + 1)
     assert _complete(session, request, "later", at=later).status is RequestStatus.COMPLETED
@@ -474,3 +475,15 @@ def test_an_itinerary_line_names_whole_documents_and_counts_the_rest() -> None:
     assert notices.short_list(["Aadhaar card"], 30) == "Aadhaar card"
     assert notices.short_list([], 30) == "-"
     assert len(notices.short_list(["x" * 50], 30)) == 30
+
+
+def test_a_retried_wrong_code_is_counted_once(session: Session) -> None:
+    """The same report sent again (a webhook retry, a form posted twice) is one wrong guess."""
+    (request,) = _book(session)
+    wrong = f"{(int(request.visit_code or '0') + 1) % 10000:04d}"
+    lefts = []
+    for _ in range(3):
+        with pytest.raises(field.WrongVisitCode) as caught:
+            _complete(session, request, "the-same-retry", code=wrong)
+        lefts.append(caught.value.tries_left)
+    assert lefts == [S.agent_failures_allowed - 1] * 3
