@@ -73,10 +73,12 @@ def send_day(
     if not visits:
         return []
     told = _told(visits, tz)
+    plan = district_plan(session=session, agent=agent, on=on)
     session.add(
         Itinerary(
             agent_id=agent_id,
             day=on,
+            plan_version=plan.version if plan is not None else 0,
             visits=[
                 {"request_id": t.request_id, "reference": t.reference, "time": t.time} for t in told
             ],
@@ -143,19 +145,18 @@ def _assigned(
     )
 
 
-def settled(
-    *, session: Session, settings: Settings, agent_id: int, on: dt.date, now: dt.datetime
-) -> bool:
-    """Whether the plan of the agent's district and day has been still long enough (a burst of
-    changes is over). An agent works in their own district (`agent_service.available`)."""
-    quiet = dt.timedelta(minutes=settings.itinerary_settle_minutes)
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        return True
+def district_plan(*, session: Session, agent: Agent, on: dt.date) -> ZonePlan | None:
+    """The plan of the agent's district and day (an agent works in their own district:
+    `agent_service.available`)."""
     district_id = session.exec(
         select(col(Block.district_id)).where(Block.id == agent.block_id)
     ).first()
-    plan = session.get(ZonePlan, (district_id, on)) if district_id is not None else None
+    return session.get(ZonePlan, (district_id, on)) if district_id is not None else None
+
+
+def settled(*, settings: Settings, plan: ZonePlan | None, now: dt.datetime) -> bool:
+    """Whether the plan has been still long enough (a burst of changes is over)."""
+    quiet = dt.timedelta(minutes=settings.itinerary_settle_minutes)
     return plan is None or now - plan.updated_at >= quiet
 
 
@@ -170,8 +171,12 @@ def send_changes(
     agent = session.get(Agent, agent_id)
     if itinerary is None or agent is None:
         return []
-    if not settled(session=session, settings=settings, agent_id=agent_id, on=on, now=now):
-        return []
+    plan = district_plan(session=session, agent=agent, on=on)
+    version = plan.version if plan is not None else 0
+    if version == itinerary.plan_version or not settled(settings=settings, plan=plan, now=now):
+        return []  # nothing changed since the last look, or it is still changing
+    itinerary.plan_version = version
+    session.add(itinerary)
     tz = notices.agent_zone(session, agent)
     visits = day.visits(session=session, agent_id=agent_id, day=on, tz=tz)
     told = [

@@ -26,6 +26,9 @@ class Itinerary(SQLModel, table=True):
     visits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     sent_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updates: int = 0
+    #: The version of the district's plan last compared with it: an unchanged plan needs no
+    #: look (the task runs every minute for every agent told).
+    plan_version: int = 0
 
 
 class Feedback(SQLModel, table=True):

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('visits', sa.JSON(), nullable=False),
     sa.Column('sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updates', sa.Integer(), nullable=False),
+    sa.Column('plan_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('agent_id', 'day')
