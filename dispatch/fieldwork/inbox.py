@@ -20,9 +20,8 @@ from dispatch.config import Settings
 from dispatch.errors import InvalidReference, InvalidTransition, NotFound
 from dispatch.fieldwork import access, commands, day, notices, replies
 from dispatch.fieldwork import service as field
-from dispatch.ledger import service as ledger_service
-from dispatch.ledger.models import EntryKind, PaymentMethod
 from dispatch.requests.models import DoorstepRequest
+from dispatch.visits.models import UseCase
 
 log = logging.getLogger(__name__)
 
@@ -169,20 +168,20 @@ def outcome_text(
         if report.next_reference
         else notices.agent_text(settings, "reply_last")
     )
-    if report.use_case.value == "arrive":
+    if report.use_case is UseCase.ARRIVE:
         return "reply_arrived", {
             "reference": report.reference,
             "time": _local(session, report, now),
         }
-    if report.use_case.value == "complete":
-        method = "method_upi" if report.receipt and _paid_by_upi(session, report) else "method_cash"
+    if report.use_case is UseCase.COMPLETE:
+        method = "method_upi" if report.method == "upi" else "method_cash"
         return "reply_done", {
             "reference": report.reference,
             "amount": notices.agent_money(settings, report.collected_paise),
             "method": notices.agent_text(settings, method),
             "next": nxt,
         }
-    if report.use_case.value == "fail":
+    if report.use_case is UseCase.FAIL:
         return "reply_failed", {
             "reference": report.reference,
             "reason": _reason(session, report),
@@ -192,21 +191,11 @@ def outcome_text(
 
 
 def _local(session: Session, report: field.Report, now: dt.datetime) -> str:
-
     request = session.get(DoorstepRequest, report.request_id)
     assert request is not None
     return notices.hhmm(now, day.timezone_of(session, request.district_id))
 
 
-def _paid_by_upi(session: Session, report: field.Report) -> bool:
-
-    return any(
-        e.kind is EntryKind.COLLECT and e.method is PaymentMethod.UPI
-        for e in ledger_service.entries(session=session, request_id=report.request_id)
-    )
-
-
 def _reason(session: Session, report: field.Report) -> str:
-
     request = session.get(DoorstepRequest, report.request_id)
     return (request.status_reason or "") if request else ""

@@ -68,6 +68,7 @@ class Report:
     reference: str
     status: RequestStatus
     collected_paise: int = 0
+    method: str | None = None  # how the citizen paid: "cash" or "upi"
     receipt: str | None = None
     message_ids: tuple[int, ...] = ()
     next_reference: str | None = None
@@ -88,6 +89,7 @@ class Report:
             reference=str(data["reference"]),
             status=RequestStatus(data["status"]),
             collected_paise=int(data.get("collected_paise", 0)),
+            method=data.get("method"),
             receipt=data.get("receipt"),
             message_ids=tuple(data.get("message_ids", ())),
             next_reference=data.get("next_reference"),
@@ -240,7 +242,16 @@ def complete(
         ]
         _follow(session, visit, agent_id)
         return _finished(
-            session, settings, UseCase.COMPLETE, visit, agent_id, now, ids, owed, receipt
+            session,
+            settings,
+            UseCase.COMPLETE,
+            visit,
+            agent_id,
+            now,
+            ids,
+            owed,
+            receipt,
+            "upi" if upi else "cash",
         )
 
     return run_once(
@@ -410,6 +421,7 @@ def _finished(
     ids: list[int | None],
     collected: int,
     receipt: str | None,
+    method: str | None = None,
 ) -> Report:
     """The agent leaves this door: the next citizen hears they are on the way."""
     nxt = notices.set_off(session=session, settings=settings, agent_id=agent_id, now=now)
@@ -420,6 +432,7 @@ def _finished(
         use_case,
         visit,
         collected_paise=collected,
+        method=method,
         receipt=receipt,
         message_ids=tuple(i for i in ids if i is not None),
         next_reference=nxt.reference if nxt else None,

@@ -21,10 +21,17 @@ from dispatch.fieldwork import access, commands, day
 from dispatch.fieldwork import service as field
 from dispatch.requests.rules import KEYPAD_DIGITS, keypad_digits
 from dispatch.visits import rules as visit_rules
+from dispatch.visits.models import UseCase
 from ivr.flow import Ctx, Said, answers, asks, need
 from ivr.prompts import P
 from ivr.twiml import Reply
 
+#: What the agent hears once a report is recorded (done says what was collected).
+_NOTED = {
+    UseCase.ARRIVE: P.AGENT_ARRIVED,
+    UseCase.FAIL: P.AGENT_FAILED,
+    UseCase.NO_SHOW: P.AGENT_NO_SHOW,
+}
 #: Wrong PINs on one call before it ends.
 MAX_PIN_TRIES = 3
 UPI_DIGITS = 12
@@ -264,10 +271,8 @@ def _reporting(ctx: Ctx, report: Callable[[], field.Report]) -> Reply:
         return ctx.say(P.AGENT_CLOSED) + ctx.goto("agent_menu")
     ctx.outbox.extend(done.message_ids)
     ctx.progress.visit_id = ctx.progress.upi = ctx.progress.paid_by = None
-    said = {
-        "arrive": ctx.say(P.AGENT_ARRIVED),
-        "complete": ctx.say(P.AGENT_DONE, amount=ctx.speech.money(done.collected_paise)),
-        "fail": ctx.say(P.AGENT_FAILED),
-        "no_show": ctx.say(P.AGENT_NO_SHOW),
-    }[done.use_case.value]
+    if done.use_case is UseCase.COMPLETE:
+        said = ctx.say(P.AGENT_DONE, amount=ctx.speech.money(done.collected_paise))
+    else:
+        said = ctx.say(_NOTED[done.use_case])
     return said + ctx.goto("agent_menu")
