@@ -50,6 +50,7 @@ from dispatch.ports import Clock, SmsSender
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
 from dispatch.states import service as state_service
+from dispatch.visits.models import UseCase
 from dispatch.visits.once import KeyReused
 from dispatch.visits.rules import CODE_DIGITS
 from ivr.deps import get_clock, get_sms_sender
@@ -322,6 +323,17 @@ def _upi_ok(upi: str) -> bool:
     return len(upi) <= MOST_UPI_CHARS and commands.upi_reference_ok(upi)
 
 
+def _outcome(action: str, code: str, upi: str, reason: str) -> field.Outcome:
+    """The report a form's button asks for (the form was checked before)."""
+    if action == "done":
+        return field.Outcome(
+            UseCase.COMPLETE, visit_code=code.strip(), upi_reference=" ".join(upi.split()) or None
+        )
+    if action == "failed":
+        return field.Outcome(UseCase.FAIL, reason=FailReason(reason))
+    return field.Outcome(UseCase.ARRIVE if action == "arrived" else UseCase.NO_SHOW)
+
+
 def _report(
     session: Session,
     settings: Settings,
@@ -338,45 +350,15 @@ def _report(
     messages to send. Errors the agent can act on become result keys *inside* the
     transaction, so it commits: a wrong visit code is counted before it is refused."""
     try:
-        if action == "arrived":
-            done = field.arrive(
-                session=session,
-                settings=settings,
-                idempotency_key=key,
-                agent_id=agent_id,
-                request_id=request_id,
-                now=now,
-            )
-        elif action == "done":
-            done = field.complete(
-                session=session,
-                settings=settings,
-                idempotency_key=key,
-                agent_id=agent_id,
-                request_id=request_id,
-                visit_code=code.strip(),
-                upi_reference=" ".join(upi.split()) or None,
-                now=now,
-            )
-        elif action == "failed":
-            done = field.fail(
-                session=session,
-                settings=settings,
-                idempotency_key=key,
-                agent_id=agent_id,
-                request_id=request_id,
-                reason=FailReason(reason),
-                now=now,
-            )
-        else:
-            done = field.no_show(
-                session=session,
-                settings=settings,
-                idempotency_key=key,
-                agent_id=agent_id,
-                request_id=request_id,
-                now=now,
-            )
+        done = field.report(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            outcome=_outcome(action, code, upi, reason),
+            now=now,
+        )
     except field.WrongVisitCode as wrong:
         return "wrong_code", wrong.reference, ()
     except access.AgentLockedOut:

@@ -92,7 +92,15 @@ def handle(
             default_state=settings.default_state,
         )
         assert request.id is not None
-        report = _report(session, settings, command, key, agent.id, request.id, now)
+        report = field.report(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent.id,
+            request_id=request.id,
+            outcome=_outcome(command),
+            now=now,
+        )
     except (NotFound, InvalidReference):
         return reply("reply_not_found")
     except field.NotToday as exc:
@@ -107,53 +115,21 @@ def handle(
     return [*report.message_ids, *reply(text_key, **values)]
 
 
-def _report(
-    session: Session,
-    settings: Settings,
-    command: commands.Command,
-    key: str,
-    agent_id: int,
-    request_id: int,
-    now: dt.datetime,
-) -> field.Report:
-    if isinstance(command, commands.Arrive):
-        return field.arrive(
-            session=session,
-            settings=settings,
-            idempotency_key=key,
-            agent_id=agent_id,
-            request_id=request_id,
-            now=now,
-        )
+def _outcome(
+    command: commands.Arrive | commands.Complete | commands.Fail | commands.NoShow,
+) -> field.Outcome:
+    """The report a parsed agent command asks for."""
     if isinstance(command, commands.Complete):
-        return field.complete(
-            session=session,
-            settings=settings,
-            idempotency_key=key,
-            agent_id=agent_id,
-            request_id=request_id,
+        return field.Outcome(
+            UseCase.COMPLETE,
             visit_code=command.visit_code,
             upi_reference=command.upi_reference,
-            now=now,
         )
     if isinstance(command, commands.Fail):
-        return field.fail(
-            session=session,
-            settings=settings,
-            idempotency_key=key,
-            agent_id=agent_id,
-            request_id=request_id,
-            reason=command.reason,
-            now=now,
-        )
-    return field.no_show(
-        session=session,
-        settings=settings,
-        idempotency_key=key,
-        agent_id=agent_id,
-        request_id=request_id,
-        now=now,
-    )
+        return field.Outcome(UseCase.FAIL, reason=command.reason)
+    if isinstance(command, commands.Arrive):
+        return field.Outcome(UseCase.ARRIVE)
+    return field.Outcome(UseCase.NO_SHOW)
 
 
 def outcome_text(

@@ -355,6 +355,67 @@ def _closing(
     return run_once(session, key, use_case, asked, actor_of(agent_id), now, run, Report.from_json)
 
 
+# --- one entry for every way in ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an agent reports about a visit, however they report it (SMS, phone menu, page)."""
+
+    use_case: UseCase
+    visit_code: str = ""  # COMPLETE: the citizen's code
+    upi_reference: str | None = None  # COMPLETE: paid by UPI (None: cash)
+    reason: FailReason | None = None  # FAIL: why
+
+
+def report(
+    *,
+    session: Session,
+    settings: Settings,
+    idempotency_key: str,
+    agent_id: int,
+    request_id: int,
+    outcome: Outcome,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Carry out `outcome` with the report it names (`arrive`, `complete`, `fail`, `no_show`)."""
+    key, use_case = idempotency_key, outcome.use_case
+    if use_case is UseCase.COMPLETE:
+        return complete(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            visit_code=outcome.visit_code,
+            upi_reference=outcome.upi_reference,
+            now=now,
+        )
+    if use_case is UseCase.FAIL:
+        if outcome.reason is None:
+            raise InvalidInput("reason", None, "a failed visit needs its reason")
+        return fail(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            reason=outcome.reason,
+            now=now,
+        )
+    if use_case in (UseCase.ARRIVE, UseCase.NO_SHOW):
+        simple = arrive if use_case is UseCase.ARRIVE else no_show
+        return simple(
+            session=session,
+            settings=settings,
+            idempotency_key=key,
+            agent_id=agent_id,
+            request_id=request_id,
+            now=now,
+        )
+    raise InvalidInput("outcome", outcome.use_case, "not a report from the door")
+
+
 # --- shared steps -----------------------------------------------------------------------------
 
 

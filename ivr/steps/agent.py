@@ -13,8 +13,6 @@ webhook reports nothing twice; the messages it queues go out after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dispatch.agents.models import Agent
 from dispatch.errors import InvalidReference, InvalidTransition, NotFound
 from dispatch.fieldwork import access, commands, day
@@ -152,19 +150,9 @@ def ask_outcome(ctx: Ctx) -> Reply:
 
 @answers("agent_outcome")
 def on_outcome(ctx: Ctx, said: Said) -> Reply:
-    agent_id, visit_id = _agent_id(ctx), need(ctx.progress.visit_id, "the visit")
+    _agent_id(ctx), need(ctx.progress.visit_id, "the visit")  # proven, and a visit chosen
     if said.digits == "1":
-        return _reporting(
-            ctx,
-            lambda: field.arrive(
-                session=ctx.session,
-                settings=ctx.settings,
-                idempotency_key=ctx.key(),
-                agent_id=agent_id,
-                request_id=visit_id,
-                now=ctx.now,
-            ),
-        )
+        return _reporting(ctx, field.Outcome(UseCase.ARRIVE))
     if said.digits == "2":
         ctx.progress.paid_by, ctx.progress.upi = "cash", None
         return ctx.goto("agent_code")
@@ -174,17 +162,7 @@ def on_outcome(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "4":
         return ctx.goto("agent_reason")
     if said.digits == "5":
-        return _reporting(
-            ctx,
-            lambda: field.no_show(
-                session=ctx.session,
-                settings=ctx.settings,
-                idempotency_key=ctx.key(),
-                agent_id=agent_id,
-                request_id=visit_id,
-                now=ctx.now,
-            ),
-        )
+        return _reporting(ctx, field.Outcome(UseCase.NO_SHOW))
     return ctx.unclear(said)
 
 
@@ -209,22 +187,12 @@ def ask_code(ctx: Ctx) -> Reply:
 
 @answers("agent_code")
 def on_code(ctx: Ctx, said: Said) -> Reply:
-    agent_id, visit_id = _agent_id(ctx), need(ctx.progress.visit_id, "the visit")
+    _agent_id(ctx), need(ctx.progress.visit_id, "the visit")  # proven, and a visit chosen
     if said.empty:
         return ctx.unclear(said)
     upi = ctx.progress.upi if ctx.progress.paid_by == "upi" else None
     return _reporting(
-        ctx,
-        lambda: field.complete(
-            session=ctx.session,
-            settings=ctx.settings,
-            idempotency_key=ctx.key(),
-            agent_id=agent_id,
-            request_id=visit_id,
-            visit_code=said.digits,
-            upi_reference=upi,
-            now=ctx.now,
-        ),
+        ctx, field.Outcome(UseCase.COMPLETE, visit_code=said.digits, upi_reference=upi)
     )
 
 
@@ -235,28 +203,25 @@ def ask_reason(ctx: Ctx) -> Reply:
 
 @answers("agent_reason")
 def on_reason(ctx: Ctx, said: Said) -> Reply:
-    agent_id, visit_id = _agent_id(ctx), need(ctx.progress.visit_id, "the visit")
+    _agent_id(ctx), need(ctx.progress.visit_id, "the visit")  # proven, and a visit chosen
     reason = commands.fail_reason_for_keypad(said.digits)
     if reason is None:
         return ctx.unclear(said)
-    return _reporting(
-        ctx,
-        lambda: field.fail(
+    return _reporting(ctx, field.Outcome(UseCase.FAIL, reason=reason))
+
+
+def _reporting(ctx: Ctx, outcome: field.Outcome) -> Reply:
+    """Report `outcome` on the visit chosen and say what happened; then back to the menu."""
+    try:
+        done = field.report(
             session=ctx.session,
             settings=ctx.settings,
             idempotency_key=ctx.key(),
-            agent_id=agent_id,
-            request_id=visit_id,
-            reason=reason,
+            agent_id=_agent_id(ctx),
+            request_id=need(ctx.progress.visit_id, "the visit"),
+            outcome=outcome,
             now=ctx.now,
-        ),
-    )
-
-
-def _reporting(ctx: Ctx, report: Callable[[], field.Report]) -> Reply:
-    """Run a report and say what happened; then back to the agent's menu."""
-    try:
-        done = report()
+        )
     except field.WrongVisitCode as wrong:
         if wrong.tries_left <= 0:
             return (
