@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import Engine
 
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import access
-from dispatch.planning import service as planning_service
 from dispatch.requests import service as request_service
 from dispatch.requests.rules import RequestStatus
 from ivr.deps import get_clock
 from tests import factories
+from tests.e2e.served import CHROMIUM_ARGS, served
 from tests.ivr.conftest import FixedClock
 from web.app import create_app
 
@@ -38,7 +34,6 @@ IST = ZoneInfo("Asia/Kolkata")
 DAY = dt.date(2031, 9, 16)
 BOOKED_AT = dt.datetime.combine(DAY, dt.time(7, 0), IST)
 REPORTED_AT = dt.datetime.combine(DAY, dt.time(10, 0), IST)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -46,27 +41,10 @@ DESKTOP = {"width": 1280, "height": 900}
 @pytest.fixture
 def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on a free port, in a thread, at 10:00 on DAY."""
-    planning_service.clear_cache()
     app = create_app(settings=settings, engine=engine)
     app.dependency_overrides[get_clock] = lambda: FixedClock(REPORTED_AT)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        planning_service.clear_cache()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

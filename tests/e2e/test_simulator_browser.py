@@ -3,13 +3,9 @@ softphone page, its JavaScript and the signed webhooks behind it, end to end."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -19,47 +15,21 @@ from dispatch.config import Settings
 from dispatch.db import read_session
 from dispatch.ledger import service as ledger_service
 from dispatch.notifications import service as notification_service
-from dispatch.planning import service as planning_service
 from dispatch.requests import service as request_service
 from ivr.deps import get_clock
 from tests.conftest import unique_phone
+from tests.e2e.served import CHROMIUM_ARGS, served
 from tests.ivr.conftest import MONDAY_MORNING, FixedClock
 from web.app import create_app
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on a free port, in a thread."""
-    planning_service.clear_cache()
     app = create_app(settings=settings, engine=engine)
     app.dependency_overrides[get_clock] = lambda: FixedClock(MONDAY_MORNING)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        planning_service.clear_cache()
+    with served(app) as url:
+        yield url
 
 
 def _turn(page: Page) -> int:
