@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dispatch.audit.models import AuditEntry
 from dispatch.db import utcnow
@@ -40,3 +41,29 @@ def history(*, session: Session, entity: str, entity_id: object) -> list[AuditEn
         .order_by(col(AuditEntry.id))
     )
     return list(session.exec(stmt))
+
+
+def count(
+    *,
+    session: Session,
+    entity: str,
+    entity_id: object,
+    actions: Collection[str],
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+) -> int:
+    """How many `actions` were recorded on one entity from `since` (up to `until`, if given):
+    the tally behind every "too many wrong tries" limit."""
+    stmt = (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.entity == entity,
+            AuditEntry.entity_id == str(entity_id),
+            col(AuditEntry.action).in_(list(actions)),
+            col(AuditEntry.at) >= since,
+        )
+    )
+    if until is not None:
+        stmt = stmt.where(col(AuditEntry.at) <= until)
+    return int(session.exec(stmt).one())

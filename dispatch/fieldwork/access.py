@@ -20,7 +20,7 @@ import hmac
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from dispatch import validation
 from dispatch.agents.models import Agent
@@ -128,19 +128,14 @@ def record_failure(
 def recent_failures(
     *, session: Session, settings: Settings, agent_id: int, now: dt.datetime
 ) -> int:
-    since = now - dt.timedelta(minutes=settings.agent_lockout_minutes)
-    stmt = (
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.entity == AGENT,
-            AuditEntry.entity_id == str(agent_id),
-            col(AuditEntry.action).in_([PIN_FAILED, CODE_FAILED]),
-            col(AuditEntry.at) >= since,
-            col(AuditEntry.at) <= now,
-        )
+    return audit.count(
+        session=session,
+        entity=AGENT,
+        entity_id=agent_id,
+        actions=(PIN_FAILED, CODE_FAILED),
+        since=now - dt.timedelta(minutes=settings.agent_lockout_minutes),
+        until=now,
     )
-    return int(session.exec(stmt).one())
 
 
 def ensure_not_locked(

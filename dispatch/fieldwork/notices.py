@@ -28,8 +28,7 @@ from dispatch.visits import messages
 
 
 def agent_zone(session: Session, agent: Agent) -> ZoneInfo:
-    state = state_service.get(session=session, code=agent.state_code)
-    return ZoneInfo(state.timezone)
+    return day.timezone_of_state(session, agent.state_code)
 
 
 def hhmm(when: dt.datetime | None, tz: dt.tzinfo) -> str:

@@ -16,11 +16,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from dispatch import validation
 from dispatch.audit import service as audit
-from dispatch.audit.models import AuditEntry
 from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
 from dispatch.errors import InvalidInput, NotFound
@@ -121,18 +120,13 @@ def record_failure(
 def recent_failures(
     *, session: Session, settings: Settings, caller: str | None, now: dt.datetime
 ) -> int:
-    since = now - dt.timedelta(minutes=settings.proof_lockout_minutes)
-    stmt = (
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.entity == CALLER,
-            AuditEntry.entity_id == caller_key(settings, caller),
-            AuditEntry.action == FAILED,
-            col(AuditEntry.at) >= since,
-        )
+    return audit.count(
+        session=session,
+        entity=CALLER,
+        entity_id=caller_key(settings, caller),
+        actions=(FAILED,),
+        since=now - dt.timedelta(minutes=settings.proof_lockout_minutes),
     )
-    return int(session.exec(stmt).one())
 
 
 def locked_out(
