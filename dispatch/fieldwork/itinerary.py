@@ -12,6 +12,7 @@ burst of changes makes one message. Visits the agent finished themselves are not
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 
 from sqlmodel import Session, col, select
 
@@ -79,9 +80,7 @@ def send_day(
             agent_id=agent_id,
             day=on,
             plan_version=plan.version if plan is not None else 0,
-            visits=[
-                {"request_id": t.request_id, "reference": t.reference, "time": t.time} for t in told
-            ],
+            visits=[asdict(t) for t in told],
             sent_at=now,
         )
     )
@@ -179,10 +178,7 @@ def send_changes(
     session.add(itinerary)
     tz = notices.agent_zone(session, agent)
     visits = day.visits(session=session, agent_id=agent_id, day=on, tz=tz)
-    told = [
-        field_rules.Told(int(v["request_id"]), str(v["reference"]), str(v["time"]))
-        for v in itinerary.visits
-    ]
+    told = [field_rules.Told(**v) for v in itinerary.visits]
     current = _told(visits, tz)
     finished = {v.request_id for v in visits if v.finished}
     found = field_rules.changes(told, current, finished)
@@ -206,11 +202,7 @@ def send_changes(
         more = notices.agent_text(settings, "change_more", count=len(lines) - MOST_CHANGES + 1)
         lines = [*lines[: MOST_CHANGES - 1], more]
     itinerary.updates += 1
-    itinerary.visits = [
-        {"request_id": t.request_id, "reference": t.reference, "time": t.time}
-        for t in current
-        if t.request_id not in finished
-    ]
+    itinerary.visits = [asdict(t) for t in current if t.request_id not in finished]
     session.add(itinerary)
     session.flush()
     ids = [
