@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     on_the_way_lead_minutes: int = 45
     # A feedback request unanswered this long gets a call from the feedback line.
     feedback_call_after_hours: int = 24
+    # The console: wrong passwords for one username before sign-in is refused for a while;
+    # how long a signed-in session lasts, and how long it may sit unused.
+    staff_failures_allowed: int = 5
+    staff_lockout_minutes: int = 15
+    staff_session_hours: int = 12
+    staff_idle_minutes: int = 120
     # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
     # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
     prompt_audio_base_url: str | None = None

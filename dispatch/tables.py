@@ -15,6 +15,7 @@ from dispatch.ledger import models as ledger_models
 from dispatch.notifications import models as notifications_models
 from dispatch.planning import models as planning_models
 from dispatch.requests import models as requests_models
+from dispatch.staff import models as staff_models
 from dispatch.states import models as states_models
 from dispatch.visits import models as visits_models
 
@@ -32,6 +33,7 @@ MODULES = (
     calls_models,
     visits_models,
     fieldwork_models,
+    staff_models,
 )
 
 metadata = SQLModel.metadata

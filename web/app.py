@@ -1,10 +1,12 @@
-"""`create_app()`: the composition root of the web process (IVR webhooks, pages, simulator).
+"""`create_app()`: the composition root of the web process (IVR webhooks, the console, the
+simulator).
 
 It refuses production settings that still hold a development secret or switch
-(`Settings.refuse_unsafe`), and in production serves neither the OpenAPI description nor its
-documentation pages, nor the development tools: the phone simulator (anyone picks a caller
-ID), the plan board (it shows citizens' villages and nobody signs in yet) and the SMS outbox
-(it shows what citizens were sent).
+(`Settings.refuse_unsafe`), and at start-up a console account that still has the demo password.
+In production it serves neither the OpenAPI description nor its documentation pages, nor the
+development tools: the phone simulator (anyone picks a caller ID) and the SMS outbox (it shows
+what citizens were sent). Every console page checks its permission itself (`web.auth`); the CSRF
+check wraps the whole app.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from dispatch.config import Settings, get_settings
-from dispatch.db import make_engine
+from dispatch.config import Settings, UnsafeSettings, get_settings
+from dispatch.db import make_engine, read_session
+from dispatch.staff import service as staff_service
 from ivr import sms_incoming as ivr_sms_incoming
 from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
-from web import agent_day, errors, home, outbox, plans, simulator
+from web import agent_day, errors, home, outbox, plans, signin, simulator, staff
+from web.auth import CsrfMiddleware
 from web.templating import STATIC_DIR
 
 
@@ -33,6 +37,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.production:
+            refuse_demo_staff(app.state.engine)
         scheduler = None
         if settings.scheduler:
             from web.worker import build_scheduler
@@ -57,7 +63,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(CsrfMiddleware, settings=settings)
     app.include_router(home.router)
+    app.include_router(signin.router)
+    app.include_router(staff.router)
     app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)
@@ -69,3 +78,13 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             app.include_router(simulator.router)
     errors.install(app)
     return app
+
+
+def refuse_demo_staff(engine: Engine) -> None:
+    """`UnsafeSettings` while a console account still has the demo password (production)."""
+    with read_session(engine) as session:
+        holders = staff_service.demo_password_holders(session=session)
+    if holders:
+        raise UnsafeSettings(
+            [f"console accounts {', '.join(holders)} still have the demo password"]
+        )

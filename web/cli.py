@@ -18,6 +18,7 @@ from dispatch import seed as seed_loader
 from dispatch.config import UnsafeSettings, get_settings
 from dispatch.db import make_engine, write_session
 from dispatch.errors import DispatchError, SeedError
+from dispatch.staff import service as staff_service
 
 
 class CommandError(Exception):
@@ -34,7 +35,8 @@ def _migrate(_args: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.demo and settings.production:
-        # Demo requests and the agents' demo PIN (public: it is in the README) never in production.
+        # Demo requests, the agents' demo PIN and the console's demo password (public: they are
+        # in the README) never in production.
         raise CommandError("--demo is for development only: refused in production")
     engine = make_engine(settings.database_url)
     try:
@@ -59,6 +61,11 @@ def _seed(args: argparse.Namespace) -> int:
             pins = demo.give_demo_pins(session=session, state_code=settings.default_state)
         if pins:
             print(f"demo: {pins} agents can use the phone menu with PIN {demo.DEMO_AGENT_PIN}")
+        with write_session(engine) as session:
+            staff = staff_service.seed_demo(session=session, state_code=settings.default_state)
+        if staff:
+            names = ", ".join(u.username for u in staff)
+            print(f"demo: console accounts {names} (password {staff_service.DEMO_PASSWORD})")
     return 0
 
 

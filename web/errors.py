@@ -1,14 +1,20 @@
-"""Translating domain errors at the edge: 404 / 409 / 422 with a readable message."""
+"""Translating errors at the edge: sign-in needed (to the form, or 401), forbidden (403), and the
+domain's 404 / 409 / 422, each with a readable message."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dispatch.errors import Conflict, DispatchError, InvalidInput, InvalidTransition, NotFound
+from web.auth import Forbidden, SignInNeeded, login_redirect_url
 from web.templating import templates
+
+logger = logging.getLogger(__name__)
 
 
 def status_for(exc: DispatchError) -> int:
@@ -21,7 +27,31 @@ def status_for(exc: DispatchError) -> int:
     return 400
 
 
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        target = login_redirect_url(request)
+        if request.headers.get("hx-request"):  # htmx follows this header with a full page
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        if request.method == "GET" and _wants_html(request):
+            return RedirectResponse(target, status_code=303)
+        return JSONResponse({"error": "SignInNeeded", "detail": "sign in first"}, 401)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        logger.warning(
+            "forbidden: %s on %s %s", exc.user.role.value, request.method, request.url.path
+        )
+        if _wants_html(request) or request.headers.get("hx-request"):
+            return templates.TemplateResponse(
+                request, "error.html", {"message": str(exc), "status": 403}, status_code=403
+            )
+        return JSONResponse({"error": "Forbidden", "detail": str(exc)}, status_code=403)
+
     @app.exception_handler(DispatchError)
     async def _domain_error(request: Request, exc: DispatchError) -> Response:
         status = status_for(exc)

@@ -1,5 +1,5 @@
-"""The SMS outbox page (development only, like the plan board: it shows message bodies and
-nobody signs in yet): every message, newest first, with its masked recipient, kind, language,
+"""The SMS outbox page (development only, for signed-in staff: it shows message bodies): every
+message, newest first, with its masked recipient, kind, language,
 segments and encoding, status, attempts, next try, provider id, DLT template and words;
 filtered by status. A message given up on (`failed`), `uncertain` or `undelivered` has a
 re-send button: a plain form POST (no JavaScript), which queues it again
@@ -23,22 +23,23 @@ from dispatch.notifications import rules
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus
 from dispatch.ports import SmsSender
+from dispatch.staff import service as staff_service
 from dispatch.states import service as state_service
 from ivr.deps import get_sms_sender
+from web.auth import Developer
 from web.deps import EngineDep, ReadSessionDep, SettingsDep
 from web.templating import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-#: Who re-sends from this page, in the audit log (no one signs in yet).
-ACTOR = "console"
 SHOWN = 200
 
 
 @router.get("/outbox", response_class=HTMLResponse)
 def outbox(
     request: Request,
+    user: Developer,
     session: ReadSessionDep,
     settings: SettingsDep,
     status: str = "",
@@ -66,6 +67,7 @@ def outbox(
 def resend(
     request: Request,
     message_id: int,
+    user: Developer,
     engine: EngineDep,
     settings: SettingsDep,
     background: BackgroundTasks,
@@ -73,7 +75,9 @@ def resend(
 ) -> Response:
     """Queue the message again and send it after answering; back to the list it came from."""
     with write_session(engine) as session:
-        notification_service.resend(session=session, message_id=message_id, actor=ACTOR)
+        notification_service.resend(
+            session=session, message_id=message_id, actor=staff_service.actor_of(user)
+        )
     background.add_task(_send, engine, get_sms_sender(request, settings), message_id)
     query = f"status={status}&" if status in set(MessageStatus) else ""
     return RedirectResponse(f"/outbox?{query}resent={message_id}", status_code=303)

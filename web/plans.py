@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from dispatch.geography import service as geography_service
 from dispatch.planning import board as plan_board
 from dispatch.states import service as state_service
+from web.auth import Dispatcher
 from web.deps import ReadSessionDep, SettingsDep
 from web.templating import templates
 
@@ -22,6 +23,7 @@ router = APIRouter()
 @router.get("/plans", response_class=HTMLResponse)
 def plans(
     request: Request,
+    user: Dispatcher,
     session: ReadSessionDep,
     settings: SettingsDep,
     district: str | None = None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from web import auth
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -18,3 +20,6 @@ def rupees(paise: int) -> str:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rupees"] = rupees
+templates.env.globals["csrf_input"] = auth.csrf_input
+templates.env.globals["csrf_token"] = auth.csrf_token
+templates.env.globals["can"] = auth.can

@@ -114,6 +114,11 @@ class Callback(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     done_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_by: str | None = None
+    #: The console: who took it to ring back, and how it ended.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=500)
 
 
 class QueueWait(SQLModel, table=True):

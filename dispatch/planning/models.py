@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from dispatch.db import UTCDateTime, utcnow
+from dispatch.db import UTCDateTime, enum_type, utcnow
 
 
 class ZonePlan(SQLModel, table=True):
@@ -39,3 +40,54 @@ class PlanStop(SQLModel, table=True):
     position: int
     planned_arrival: dt.datetime = Field(sa_type=UTCDateTime)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RouteLock(SQLModel, table=True):
+    """A dispatcher locked one agent's route of a district-day: re-plans keep its visits, in
+    their order, with that agent (bookings may still add to it)."""
+
+    __tablename__ = "route_lock"
+    __table_args__ = (sa.PrimaryKeyConstraint("district_id", "day", "agent_id"),)
+
+    district_id: int = Field(foreign_key="district.id")
+    day: dt.date
+    agent_id: int = Field(foreign_key="agent.id")
+    locked_by: str
+    locked_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReplanStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ReplanRun(SQLModel, table=True):
+    """A re-plan asked for from the console and run by the worker: what it found before and
+    after (distance, lateness, unassigned) and how many visits it moved."""
+
+    __tablename__ = "replan_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    day: dt.date
+    status: ReplanStatus = Field(
+        default=ReplanStatus.QUEUED, sa_type=enum_type(ReplanStatus), index=True
+    )
+    requested_by: str
+    requested_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: A double-submitted "re-plan now" starts one run.
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=120)
+    time_limit_s: float = 5.0
+    started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    distance_before_m: int | None = None
+    distance_after_m: int | None = None
+    lateness_before_s: int | None = None
+    lateness_after_s: int | None = None
+    unassigned_before: int | None = None
+    unassigned_after: int | None = None
+    moved: int | None = None
+    version: int | None = None
+    message: str | None = None

@@ -15,8 +15,10 @@ from dispatch.db import read_session, write_session
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus, OutboxMessage
 from dispatch.ports import SmsOutcomeUnknown
+from dispatch.staff.rules import Role
 from dispatch.validation import mask_phone
 from tests.conftest import registered_seed_dir, unique_phone
+from tests.console import signed_in
 from web.app import create_app
 
 HINDI = "डिजीदोस्त: अनुरोध JK-26-000123-7 रद्द कर दिया गया है। कोई शुल्क नहीं लगेगा।"
@@ -47,7 +49,7 @@ def test_the_page_lists_messages_newest_first_with_masked_numbers(
     with write_session(engine) as session:
         older = _queued(session, "Your visit is booked.")
         newer = _queued(session, HINDI, template="cancelled", language="hi")
-    response = TestClient(app).get("/outbox")
+    response = signed_in(app, engine, Role.CALL_AGENT).get("/outbox")
     assert response.status_code == 200
     assert response.template.name == "outbox/index.html"  # type: ignore[attr-defined]
     shown = [m.id for m in response.context["messages"]]  # type: ignore[attr-defined]
@@ -62,7 +64,7 @@ def test_the_page_filters_by_status(app: FastAPI, engine: Engine) -> None:
     uncertain = _uncertain(engine)
     with write_session(engine) as session:
         queued = _queued(session, "still queued")
-    client = TestClient(app)
+    client = signed_in(app, engine, Role.CALL_AGENT)
     response = client.get("/outbox", params={"status": "uncertain"})
     shown = {m.id for m in response.context["messages"]}  # type: ignore[attr-defined]
     assert uncertain.id in shown and queued.id not in shown
@@ -72,12 +74,10 @@ def test_the_page_filters_by_status(app: FastAPI, engine: Engine) -> None:
 
 def test_a_person_resends_an_uncertain_message_from_the_page(app: FastAPI, engine: Engine) -> None:
     message = _uncertain(engine)
-    client = TestClient(app)
+    client = signed_in(app, engine, Role.CALL_AGENT)
     page = client.get("/outbox", params={"status": "uncertain"}).text
     assert f'action="/outbox/{message.id}/resend"' in page
-    response = client.post(
-        f"/outbox/{message.id}/resend", data={"status": "uncertain"}, follow_redirects=False
-    )
+    response = client.submit(f"/outbox/{message.id}/resend", {"status": "uncertain"})
     assert response.status_code == 303
     assert response.headers["location"] == f"/outbox?status=uncertain&resent={message.id}"
     with read_session(engine) as session:
@@ -87,7 +87,7 @@ def test_a_person_resends_an_uncertain_message_from_the_page(app: FastAPI, engin
         [entry] = audit_service.history(
             session=session, entity="outbox_message", entity_id=message.id
         )
-        assert entry.action == "resend" and entry.actor == "console"
+        assert entry.action == "resend" and entry.actor == f"staff:{client.user.username}"
     assert "is queued again" in client.get(response.headers["location"]).text
 
 
@@ -98,11 +98,10 @@ def test_a_sent_message_cannot_be_resent(app: FastAPI, engine: Engine) -> None:
     notification_service.send(
         engine=engine, message_id=message.id, sender=notification_service.OutboxSender()
     )
-    response = TestClient(app).post(
-        f"/outbox/{message.id}/resend", headers={"accept": "text/html"}, follow_redirects=False
-    )
+    client = signed_in(app, engine, Role.DISPATCHER)
+    response = client.submit(f"/outbox/{message.id}/resend")
     assert response.status_code == 409
-    page = TestClient(app).get("/outbox").text
+    page = client.get("/outbox").text
     assert f'action="/outbox/{message.id}/resend"' not in page
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dispatch.config import Settings
 from dispatch.db import write_session
 from dispatch.planning import service as planning
+from dispatch.staff.rules import Role
 from tests import factories
+from tests.console import signed_in
 from web.app import create_app
 
 
@@ -21,7 +22,7 @@ def test_board_lists_booked_visits_by_agent(engine: Engine, settings: Settings) 
     planning.clear_cache()
     with write_session(engine) as s:
         booked, _ = factories.booked_request(s, district_code="RSI", now=now)
-    client = TestClient(create_app(settings=settings, engine=engine))
+    client = signed_in(create_app(settings=settings, engine=engine), engine, Role.DISPATCHER)
     response = client.get("/plans", params={"district": "RSI", "day": "2026-12-09"})
     assert response.status_code == 200
     ctx = response.context  # type: ignore[attr-defined]
@@ -36,14 +37,14 @@ def test_board_lists_booked_visits_by_agent(engine: Engine, settings: Settings) 
 
 
 def test_board_rejects_a_malformed_day_readably(engine: Engine, settings: Settings) -> None:
-    client = TestClient(create_app(settings=settings, engine=engine))
+    client = signed_in(create_app(settings=settings, engine=engine), engine, Role.DISPATCHER)
     response = client.get("/plans", params={"day": "tomorrow"})
     assert response.status_code == 422
     assert "day" in response.text
 
 
 def test_a_browser_gets_the_error_as_a_page(engine: Engine, settings: Settings) -> None:
-    client = TestClient(create_app(settings=settings, engine=engine))
+    client = signed_in(create_app(settings=settings, engine=engine), engine, Role.DISPATCHER)
     response = client.get("/plans", params={"day": "tomorrow"}, headers={"accept": "text/html"})
     assert response.status_code == 422
     assert response.template.name == "error.html"  # type: ignore[attr-defined]
@@ -54,7 +55,7 @@ def test_board_opens_on_the_first_day_with_visits(engine: Engine, settings: Sett
     from dispatch.geography.models import District
     from dispatch.planning import board as plan_board
 
-    client = TestClient(create_app(settings=settings, engine=engine))
+    client = signed_in(create_app(settings=settings, engine=engine), engine, Role.DISPATCHER)
     response = client.get("/plans")
     assert response.status_code == 200
     ctx = response.context  # type: ignore[attr-defined]

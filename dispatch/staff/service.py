@@ -1,0 +1,367 @@
+"""Staff accounts and sign-ins: passwords (argon2), the lockout after wrong ones, and the
+server-side sessions the console's cookie points at. Every sign-in, failure, sign-out and
+account change is audited.
+
+What is not here: cookies, CSRF and the per-route permission checks (the web layer's), and the
+permissions themselves (`rules.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
+
+from dispatch.audit import service as audit
+from dispatch.config import Settings
+from dispatch.db import utcnow
+from dispatch.errors import Conflict, DispatchError, InvalidInput, NotFound
+from dispatch.staff.models import StaffSession, StaffUser
+from dispatch.staff.rules import Role
+
+STAFF = "staff_user"
+SIGNED_IN = "signed_in"
+SIGN_IN_FAILED = "sign_in_failed"
+SIGNED_OUT = "signed_out"
+#: The password every demo account gets (`doorstep seed --demo`); production refuses to start
+#: while any account still has it, and nobody can choose it.
+DEMO_PASSWORD = "doorstep-demo"
+#: The demo accounts: username, name, role.
+DEMO_STAFF = (
+    ("callagent", "Shazia Call Agent", Role.CALL_AGENT),
+    ("dispatcher", "Imran Dispatcher", Role.DISPATCHER),
+    ("supervisor", "Rekha Supervisor", Role.SUPERVISOR),
+    ("admin", "Vikram Admin", Role.ADMIN),
+)
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+#: Verified against when the username is unknown, so that a wrong name costs the same time as a
+#: wrong password (no telling which usernames exist).
+_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+class StaffLockedOut(DispatchError):
+    """Too many wrong passwords for this username lately: sign-in refused until `until`."""
+
+    def __init__(self, username: str, until: dt.datetime) -> None:
+        super().__init__(f"{username}: too many wrong passwords; try again later")
+        self.username = username
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Current:
+    """The account behind a cookie, and when its session last saw a request."""
+
+    user: StaffUser
+    last_seen_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: StaffUser
+    #: The cookie's value: shown once, stored only as its SHA-256.
+    token: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _normal(username: str) -> str:
+    return username.strip().lower()
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", "****", f"at least {MIN_PASSWORD} characters")
+    if password == DEMO_PASSWORD:
+        raise InvalidInput("password", "****", "the demo password cannot be anyone's")
+    return _hasher.hash(password)
+
+
+def create(
+    *,
+    session: Session,
+    state_code: str,
+    username: str,
+    name: str,
+    role: Role,
+    password: str,
+    actor: str,
+    demo: bool = False,
+) -> StaffUser:
+    """A new account. `demo=True` is the seed's only way to the demo password."""
+    username = _normal(username)
+    if not username or not username.replace(".", "").replace("_", "").isalnum():
+        raise InvalidInput("username", username, "letters, digits, dots and underscores")
+    if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+        raise Conflict(STAFF, username, "that username is taken")
+    hashed = _hasher.hash(password) if demo else _check_password(password)
+    user = StaffUser(
+        state_code=state_code,
+        username=username,
+        name=name.strip()[:120] or username,
+        role=role,
+        password_hash=hashed,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=STAFF,
+        entity_id=user.id,
+        action="created",
+        username=username,
+        role=role.value,
+    )
+    return user
+
+
+def get(*, session: Session, user_id: int) -> StaffUser:
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound(STAFF, user_id)
+    return user
+
+
+def list_all(*, session: Session, state_code: str) -> list[StaffUser]:
+    stmt = select(StaffUser).where(StaffUser.state_code == state_code)
+    return list(session.exec(stmt.order_by(col(StaffUser.role), col(StaffUser.username))))
+
+
+def update(
+    *,
+    session: Session,
+    user_id: int,
+    actor: str,
+    role: Role | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> StaffUser:
+    """Change an account's role, switch it on or off, or set a new password. Switching off or
+    a new password ends the account's sessions."""
+    user = get(session=session, user_id=user_id)
+    changed: dict[str, Any] = {}
+    if role is not None and role is not user.role:
+        changed["role"] = [user.role.value, role.value]
+        user.role = role
+    if active is not None and active != user.active:
+        changed["active"] = active
+        user.active = active
+    if password is not None:
+        user.password_hash = _check_password(password)
+        user.password_changed_at = utcnow()
+        changed["password"] = "set"
+    if not changed:
+        return user
+    session.add(user)
+    if not user.active or password is not None:
+        end_all(session=session, user_id=user_id)
+    audit.record(
+        session=session, actor=actor, entity=STAFF, entity_id=user_id, action="updated", **changed
+    )
+    session.flush()
+    return user
+
+
+def _failures(session: Session, username: str, settings: Settings, now: dt.datetime) -> int:
+    return audit.count(
+        session=session,
+        entity=STAFF,
+        entity_id=username,
+        actions=(SIGN_IN_FAILED,),
+        since=now - dt.timedelta(minutes=settings.staff_lockout_minutes),
+        until=now,
+    )
+
+
+def sign_in(
+    *,
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    now: dt.datetime | None = None,
+) -> SignedIn | None:
+    """A new session for the right password of an active account; `None` (and the failure
+    audited, under the username tried) for anything else. `StaffLockedOut` after
+    `settings.staff_failures_allowed` failures within `settings.staff_lockout_minutes`, right
+    password or not, so that guessing stops paying."""
+    now = now or utcnow()
+    username = _normal(username)[:64]
+    if _failures(session, username, settings, now) >= settings.staff_failures_allowed:
+        raise StaffLockedOut(username, now + dt.timedelta(minutes=settings.staff_lockout_minutes))
+    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if user is None or not ok or not user.active:
+        audit.record(
+            session=session,
+            actor=f"staff:{username}",
+            entity=STAFF,
+            entity_id=username,
+            action=SIGN_IN_FAILED,
+            at=now,
+            reason="unknown" if user is None else ("inactive" if ok else "password"),
+        )
+        session.flush()
+        return None
+    assert user.id is not None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(hours=settings.staff_session_hours),
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor_of(user),
+        entity=STAFF,
+        entity_id=username,
+        action=SIGNED_IN,
+        at=now,
+    )
+    session.flush()
+    return SignedIn(user, token)
+
+
+def current(
+    *, session: Session, settings: Settings, token: str | None, now: dt.datetime | None = None
+) -> Current | None:
+    """The active account signed in with this cookie value, while its session lasts (ended by
+    signing out, by `staff_session_hours`, or by `staff_idle_minutes` without a request)."""
+    if not token:
+        return None
+    now = now or utcnow()
+    row = session.exec(
+        select(StaffSession, StaffUser)
+        .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
+        .where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    staff_session, user = row
+    idle = dt.timedelta(minutes=settings.staff_idle_minutes)
+    if (
+        staff_session.ended_at is not None
+        or staff_session.expires_at <= now
+        or staff_session.last_seen_at + idle <= now
+        or not user.active
+    ):
+        return None
+    return Current(user, staff_session.last_seen_at)
+
+
+#: A session's last request is written down at most this often (reading pages stays a read).
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def touch(*, session: Session, token: str, now: dt.datetime | None = None) -> None:
+    """Note a request on the session: the idle limit counts from here."""
+    now = now or utcnow()
+    staff_session = session.exec(
+        select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    if staff_session is not None:
+        staff_session.last_seen_at = now
+        session.add(staff_session)
+        session.flush()
+
+
+def sign_out(*, session: Session, token: str, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    row = session.exec(
+        select(StaffSession, StaffUser)
+        .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
+        .where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None or row[0].ended_at is not None:
+        return
+    staff_session, user = row
+    staff_session.ended_at = now
+    session.add(staff_session)
+    audit.record(
+        session=session,
+        actor=actor_of(user),
+        entity=STAFF,
+        entity_id=user.username,
+        action=SIGNED_OUT,
+        at=now,
+    )
+    session.flush()
+
+
+def end_all(*, session: Session, user_id: int, now: dt.datetime | None = None) -> int:
+    now = now or utcnow()
+    rows = session.exec(
+        select(StaffSession).where(
+            StaffSession.user_id == user_id, col(StaffSession.ended_at).is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.ended_at = now
+        session.add(row)
+    return len(rows)
+
+
+def actor_of(user: StaffUser) -> str:
+    """How the audit log and the domain name this person as the actor of a change."""
+    return f"staff:{user.username}"
+
+
+def seed_demo(*, session: Session, state_code: str) -> list[StaffUser]:
+    """The demo accounts (development): created once, each with `DEMO_PASSWORD`."""
+    made = []
+    for username, name, role in DEMO_STAFF:
+        if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+            continue
+        made.append(
+            create(
+                session=session,
+                state_code=state_code,
+                username=username,
+                name=name,
+                role=role,
+                password=DEMO_PASSWORD,
+                actor="seed",
+                demo=True,
+            )
+        )
+    return made
+
+
+def demo_password_holders(*, session: Session) -> list[str]:
+    """Usernames of active accounts whose password is still the demo one (production refuses
+    to start while there is any). Only the demo usernames are tried: `create` and `update`
+    refuse the demo password for everyone else."""
+    demo = {username for username, _, _ in DEMO_STAFF}
+    users = session.exec(
+        select(StaffUser).where(col(StaffUser.username).in_(demo), col(StaffUser.active))
+    ).all()
+    holders = []
+    for user in users:
+        try:
+            if _hasher.verify(user.password_hash, DEMO_PASSWORD):
+                holders.append(user.username)
+        except (VerificationError, InvalidHashError):
+            continue
+    return sorted(holders)

@@ -1,0 +1,101 @@
+"""Managing the console's staff (admins only): the accounts, a new account, a role changed, an
+account switched off or given a new password. Each change is audited by `dispatch.staff`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dispatch.errors import DispatchError
+from dispatch.staff import service as staff_service
+from dispatch.staff.rules import PERMISSIONS, Role
+from web.auth import StaffAdmin
+from web.deps import ReadSessionDep, SettingsDep, WriteSessionDep
+from web.templating import templates
+
+router = APIRouter()
+
+
+def _page(
+    request: Request, session: ReadSessionDep | WriteSessionDep, state_code: str, **extra: object
+) -> HTMLResponse:
+    context = {
+        "users": staff_service.list_all(session=session, state_code=state_code),
+        "roles": list(Role),
+        "permissions": PERMISSIONS,
+        "done": request.query_params.get("done", ""),
+        "error": "",
+        **extra,
+    }
+    status = 422 if context["error"] else 200
+    return templates.TemplateResponse(request, "staff/index.html", context, status_code=status)
+
+
+@router.get("/admin/staff", response_class=HTMLResponse)
+def staff_list(
+    request: Request, user: StaffAdmin, session: ReadSessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    return _page(request, session, user.state_code)
+
+
+@router.post("/admin/staff", response_class=HTMLResponse)
+def staff_create(
+    request: Request,
+    user: StaffAdmin,
+    session: WriteSessionDep,
+    username: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=120)],
+    role: Annotated[Role, Form()],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    try:
+        made = staff_service.create(
+            session=session,
+            state_code=user.state_code,
+            username=username,
+            name=name,
+            role=role,
+            password=password,
+            actor=staff_service.actor_of(user),
+        )
+    except DispatchError as exc:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            user.state_code,
+            error=str(exc),
+            form={"username": username, "name": name, "role": role},
+        )
+    return RedirectResponse(f"/admin/staff?done=created+{made.username}", status_code=303)
+
+
+@router.post("/admin/staff/{user_id}", response_class=HTMLResponse)
+def staff_update(
+    request: Request,
+    user_id: int,
+    user: StaffAdmin,
+    session: WriteSessionDep,
+    role: Annotated[Role | None, Form()] = None,
+    active: Annotated[str, Form()] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    if user_id == user.id and (active == "off" or (role is not None and role is not user.role)):
+        return _page(
+            request, session, user.state_code, error="You cannot switch off or demote yourself."
+        )
+    try:
+        changed = staff_service.update(
+            session=session,
+            user_id=user_id,
+            actor=staff_service.actor_of(user),
+            role=role,
+            active={"on": True, "off": False}.get(active),
+            password=password or None,
+        )
+    except DispatchError as exc:
+        session.rollback()
+        return _page(request, session, user.state_code, error=str(exc))
+    return RedirectResponse(f"/admin/staff?done=updated+{changed.username}", status_code=303)
