@@ -24,7 +24,20 @@ from dispatch.staff import service as staff_service
 from ivr import sms_incoming as ivr_sms_incoming
 from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
-from web import agent_day, errors, home, outbox, plans, signin, simulator, staff
+from web import (
+    agent_day,
+    board,
+    callbacks,
+    errors,
+    home,
+    intake,
+    outbox,
+    plans,
+    requests,
+    signin,
+    simulator,
+    staff,
+)
 from web.auth import CsrfMiddleware
 from web.templating import STATIC_DIR
 
@@ -67,6 +80,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(staff.router)
+    app.include_router(intake.router)
+    app.include_router(callbacks.router)
+    app.include_router(requests.router)
+    app.include_router(board.router)
     app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)
