@@ -52,7 +52,8 @@ PUBLIC = frozenset(
         "/redoc",
     }
 )
-PUBLIC_PREFIXES = ("/ivr/", "/a/")
+#: Twilio's signed webhooks, the agents' signed day links, the phone simulator's own calls.
+PUBLIC_PREFIXES = ("/ivr/", "/a/", "/simulator/")
 
 
 class SignInNeeded(Exception):

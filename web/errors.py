@@ -37,7 +37,7 @@ def install(app: FastAPI) -> None:
         target = login_redirect_url(request)
         if request.headers.get("hx-request"):  # htmx follows this header with a full page
             return Response(status_code=401, headers={"HX-Redirect": target})
-        if request.method == "GET" and _wants_html(request):
+        if _wants_html(request):  # a form posted after the session ended lands there too
             return RedirectResponse(target, status_code=303)
         return JSONResponse({"error": "SignInNeeded", "detail": "sign in first"}, 401)
 

@@ -1,0 +1,174 @@
+"""Signing in to the console: the form, the cookie (HttpOnly, SameSite, Secure in production),
+the way back to the page asked for, the lockout, CSRF on every form, signing out, and
+production refusing to start while a demo account keeps its demo password."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from dispatch.config import Settings, UnsafeSettings
+from dispatch.db import write_session
+from dispatch.staff import service as staff_service
+from dispatch.staff.rules import Role
+from tests.console import PASSWORD, Console, make_user, signed_in
+from tests.web.test_production import SAFE
+from web.app import create_app
+
+
+def _browser(app: FastAPI) -> Console:
+    return Console(app, follow_redirects=False, headers={"accept": "text/html"})
+
+
+def test_the_form_is_a_labelled_page_with_a_csrf_field(app: FastAPI) -> None:
+    response = _browser(app).get("/login")
+    assert response.status_code == 200
+    assert response.template.name == "signin/login.html"  # type: ignore[attr-defined]
+    html = response.text
+    assert '<label for="username">' in html and '<label for="password">' in html
+    assert 'name="csrftoken"' in html
+
+
+def test_board_without_a_session_goes_to_the_sign_in_form_and_back(
+    app: FastAPI, engine: Engine
+) -> None:
+    browser = _browser(app)
+    response = browser.get("/board?district=ANT")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fboard%3Fdistrict%3DANT"
+    user = make_user(engine, Role.DISPATCHER)
+    response = browser.submit(
+        "/login", {"username": user.username, "password": PASSWORD, "next": "/board?district=ANT"}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/board?district=ANT"
+    cookie = response.headers["set-cookie"]
+    assert "doorstep_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # development runs on http://127.0.0.1
+
+
+def test_after_sign_in_each_role_lands_on_its_own_page(app: FastAPI, engine: Engine) -> None:
+    for role, home in [(Role.CALL_AGENT, "/intake"), (Role.ADMIN, "/admin/staff")]:
+        user = make_user(engine, role)
+        response = _browser(app).submit("/login", {"username": user.username, "password": PASSWORD})
+        assert response.headers["location"] == home
+
+
+def test_next_never_leaves_the_site(app: FastAPI, engine: Engine) -> None:
+    user = make_user(engine, Role.CALL_AGENT)
+    for evil in ["https://evil.example/", "//evil.example/x", "/\\evil.example"]:
+        response = _browser(app).submit(
+            "/login", {"username": user.username, "password": PASSWORD, "next": evil}
+        )
+        assert response.headers["location"] == "/intake"
+
+
+def test_a_wrong_password_shows_the_form_again_with_the_username(
+    app: FastAPI, engine: Engine
+) -> None:
+    user = make_user(engine, Role.CALL_AGENT)
+    response = _browser(app).submit("/login", {"username": user.username, "password": "wrong one"})
+    assert response.status_code == 401
+    assert response.context["username"] == user.username  # type: ignore[attr-defined]
+    assert "do not match" in response.text and "doorstep_session" not in response.cookies
+
+
+def test_the_lockout_answers_429_even_to_the_right_password(
+    app: FastAPI, engine: Engine, settings: Settings
+) -> None:
+    user = make_user(engine, Role.CALL_AGENT)
+    browser = _browser(app)
+    for _ in range(settings.staff_failures_allowed):
+        browser.submit("/login", {"username": user.username, "password": "guess"})
+    response = browser.submit("/login", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 429 and "Too many wrong passwords" in response.text
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(app: FastAPI, engine: Engine) -> None:
+    console = signed_in(app, engine, Role.ADMIN)
+    response = console.post(
+        "/admin/staff",
+        data={"username": "csrf_victim", "name": "X", "role": "admin", "password": "p" * 12},
+    )
+    assert response.status_code == 403
+    forged = console.post(
+        "/admin/staff",
+        data={
+            "username": "csrf_victim",
+            "name": "X",
+            "role": "admin",
+            "password": "p" * 12,
+            "csrftoken": "forged",
+        },
+    )
+    assert forged.status_code == 403
+    # the sign-in form too, even from a browser that has no cookie yet (login CSRF)
+    bare = TestClient(app).post("/login", data={"username": "a", "password": "b"})
+    assert bare.status_code == 403
+
+
+def test_signing_out_ends_the_session_server_side(app: FastAPI, engine: Engine) -> None:
+    console = signed_in(app, engine, Role.ADMIN)
+    token = console.cookies["doorstep_session"]
+    assert console.get("/admin/staff").status_code == 200
+    assert console.submit("/logout").headers["location"] == "/login"
+    replay = _browser(app)
+    replay.cookies.set("doorstep_session", token)
+    assert replay.get("/admin/staff").status_code == 303  # the old cookie opens nothing
+
+
+def test_an_admin_creates_an_account_that_can_sign_in(app: FastAPI, engine: Engine) -> None:
+    admin = signed_in(app, engine, Role.ADMIN)
+    username = f"new_{admin.user.username[-8:]}"
+    response = admin.submit(
+        "/admin/staff",
+        {"username": username, "name": "New Agent", "role": "call_agent", "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    page = admin.get("/admin/staff")
+    assert page.template.name == "staff/index.html"  # type: ignore[attr-defined]
+    assert username in [u.username for u in page.context["users"]]  # type: ignore[attr-defined]
+    login = _browser(app).submit("/login", {"username": username, "password": PASSWORD})
+    assert login.headers["location"] == "/intake"
+
+
+def test_an_admin_cannot_switch_themself_off(app: FastAPI, engine: Engine) -> None:
+    admin = signed_in(app, engine, Role.ADMIN)
+    response = admin.submit(f"/admin/staff/{admin.user.id}", {"active": "off"})
+    assert response.status_code == 422 and "yourself" in response.text
+
+
+def test_production_sets_the_cookie_secure(engine: Engine) -> None:
+    app = create_app(settings=Settings(**SAFE), engine=engine)
+    user = make_user(engine, Role.SUPERVISOR)
+    browser = Console(app, base_url="https://testserver", follow_redirects=False)
+    response = browser.submit("/login", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 303
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_production_refuses_to_start_while_a_demo_password_is_left(
+    tmp_path: object, engine: Engine
+) -> None:
+    from dispatch import migrate, seed
+    from dispatch.config import REPO_ROOT
+    from dispatch.db import make_engine
+
+    fresh = make_engine(f"sqlite:///{tmp_path}/demo.db")
+    migrate.upgrade(fresh)
+    with write_session(fresh) as session:
+        seed.load(session=session, seed_dir=REPO_ROOT / "seed_data", states=["JK"])
+        staff_service.seed_demo(session=session, state_code="JK")
+    app = create_app(settings=Settings(**SAFE), engine=fresh)
+    with pytest.raises(UnsafeSettings, match="still have the demo password"), TestClient(app):
+        pass
+    with write_session(fresh) as session:
+        for user in staff_service.list_all(session=session, state_code="JK"):
+            assert user.id is not None
+            staff_service.update(
+                session=session, user_id=user.id, actor="test", password="from the vault!"
+            )
+    with TestClient(app) as client:
+        assert client.get("/login").status_code == 200
+    fresh.dispose()
