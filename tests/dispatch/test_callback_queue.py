@@ -1,0 +1,276 @@
+"""The console's queue in the domain: call-backs claimed by one person at a time (a lapsed claim
+taken over), released, closed with an outcome (idempotently, audited), and the callers waiting
+on the line with what they told it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch.audit import service as audit
+from dispatch.calls import rules
+from dispatch.calls import service as call_service
+from dispatch.calls.models import Callback, CallbackReason, CallbackStatus, CallSession, CallStatus
+from dispatch.calls.rules import CallbackOutcome
+from dispatch.citizens import service as citizen_service
+from dispatch.db import write_session
+from dispatch.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from tests import factories
+from tests.conftest import unique_phone
+
+NOW = dt.datetime(2030, 6, 3, 6, 0, tzinfo=dt.UTC)
+ANITA, BILAL = "staff:anita", "staff:bilal"
+
+
+def _call(session: Session, *, at: dt.datetime, language: str = "hi") -> CallSession:
+    return call_service.start(
+        session=session,
+        call_sid=f"CA{uuid.uuid4().hex}",
+        state_code="JK",
+        from_number=unique_phone(),
+        to_number="1447",
+        language=language,
+        now=at,
+    )
+
+
+def make_callback(
+    session: Session,
+    *,
+    at: dt.datetime = NOW,
+    language: str = "hi",
+    reason: CallbackReason = CallbackReason.LONG_WAIT,
+    details: bool = True,
+) -> Callback:
+    """An open call-back as the IVR leaves it: a known citizen, their address and a service."""
+    call = _call(session, at=at, language=language)
+    service_id = address_id = None
+    if details:
+        person = factories.citizen(session)
+        address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
+        call.citizen_id, address_id = person.id, address.id if address else None
+        service_id = factories.service(session).id
+    callback = call_service.request_callback(
+        session=session,
+        call=call,
+        phone=call.from_number,
+        reason=reason,
+        service_id=service_id,
+        address_id=address_id,
+        now=at,
+    )
+    session.flush()
+    return callback
+
+
+def make_transfer(
+    session: Session, *, at: dt.datetime = NOW, language: str = "hi", **choices: Any
+) -> CallSession:
+    """A caller put through to the call-agent queue at `at` (what they chose in `data`)."""
+    call = _call(session, at=at, language=language)
+    call_service.advance(session=session, call=call, step="queue", data=choices, now=at)
+    call_service.settle(session=session, call=call, status=CallStatus.TRANSFERRED)
+    return call
+
+
+def _actions(session: Session, callback: Callback) -> list[tuple[str, str]]:
+    entries = audit.history(session=session, entity="callback", entity_id=callback.id)
+    return [(e.actor, e.action) for e in entries]
+
+
+def test_one_person_holds_a_callback_at_a_time(session: Session) -> None:
+    callback = make_callback(session)
+    cid = callback.id or 0
+    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    assert (callback.claimed_by, callback.claimed_at) == (ANITA, NOW)
+    with pytest.raises(Conflict, match="anita"):
+        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+    later = NOW + dt.timedelta(minutes=5)
+    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=later)
+    assert (callback.claimed_by, callback.claimed_at) == (ANITA, later)  # renewed
+    assert _actions(session, callback) == [(ANITA, "claimed"), (ANITA, "claimed")]
+
+
+def test_a_lapsed_claim_is_taken_over(session: Session) -> None:
+    callback = make_callback(session)
+    cid = callback.id or 0
+    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    almost = NOW + rules.CLAIM_LAPSES_AFTER - dt.timedelta(seconds=1)
+    with pytest.raises(Conflict):
+        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=almost)
+    lapsed = NOW + rules.CLAIM_LAPSES_AFTER
+    call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=lapsed)
+    assert callback.claimed_by == BILAL
+    last = audit.history(session=session, entity="callback", entity_id=cid)[-1]
+    assert (last.actor, last.action, last.detail) == (BILAL, "taken_over", {"from": ANITA})
+    with pytest.raises(Conflict, match="bilal"):  # Anita's claim is gone: she cannot release
+        call_service.release_callback(session=session, callback_id=cid, actor=ANITA)
+
+
+def test_releasing_gives_it_back_to_the_queue(session: Session) -> None:
+    callback = make_callback(session)
+    cid = callback.id or 0
+    call_service.release_callback(session=session, callback_id=cid, actor=ANITA)  # not held
+    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    with pytest.raises(Conflict):
+        call_service.release_callback(session=session, callback_id=cid, actor=BILAL)
+    call_service.release_callback(session=session, callback_id=cid, actor=ANITA)
+    assert (callback.claimed_by, callback.claimed_at) == (None, None)
+    call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+    assert _actions(session, callback) == [
+        (ANITA, "claimed"),
+        (ANITA, "released"),
+        (BILAL, "claimed"),
+    ]
+
+
+def test_closing_records_the_outcome_once(session: Session) -> None:
+    callback = make_callback(session)
+    cid = callback.id or 0
+    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    closed = call_service.close_callback(
+        session=session,
+        callback_id=cid,
+        actor=ANITA,
+        outcome=CallbackOutcome.RESOLVED_ON_PHONE,
+        note="  told her the documents  ",
+        now=NOW,
+    )
+    assert closed.status is CallbackStatus.DONE
+    assert (closed.outcome, closed.note) == ("resolved_on_phone", "told her the documents")
+    assert (closed.done_by, closed.done_at) == (ANITA, NOW)
+    assert callback not in call_service.open_callbacks(session=session, state_code="JK")
+    again = call_service.close_callback(
+        session=session, callback_id=cid, actor=BILAL, outcome=CallbackOutcome.NO_ANSWER
+    )
+    assert (again.outcome, again.done_by) == ("resolved_on_phone", ANITA)
+    assert _actions(session, callback) == [(ANITA, "claimed"), (ANITA, "closed")]
+    history = audit.history(session=session, entity="callback", entity_id=cid)
+    assert history[-1].detail == {"outcome": "resolved_on_phone"}
+    with pytest.raises(InvalidTransition):
+        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+
+
+def test_only_the_holder_closes_a_claimed_callback(session: Session) -> None:
+    held = make_callback(session, details=False)
+    call_service.claim_callback(session=session, callback_id=held.id or 0, actor=ANITA, now=NOW)
+    with pytest.raises(Conflict):
+        call_service.close_callback(
+            session=session,
+            callback_id=held.id or 0,
+            actor=BILAL,
+            outcome=CallbackOutcome.NOT_NEEDED,
+            now=NOW,
+        )
+    free = make_callback(session, details=False)  # nobody holds it: anyone may close it
+    call_service.close_callback(
+        session=session, callback_id=free.id or 0, actor=BILAL, outcome=CallbackOutcome.NOT_NEEDED
+    )
+    assert free.status is CallbackStatus.DONE and free.outcome == "not_needed"
+    with pytest.raises(NotFound):
+        call_service.claim_callback(session=session, callback_id=10**9, actor=ANITA)
+
+
+def test_a_booked_callback_names_its_request(session: Session) -> None:
+    booked = factories.request(session)
+    callback = make_callback(session)
+    cid = callback.id or 0
+    with pytest.raises(InvalidInput):  # only "booked" names a request
+        call_service.close_callback(
+            session=session,
+            callback_id=cid,
+            actor=ANITA,
+            outcome=CallbackOutcome.NO_ANSWER,
+            reference=booked.reference,
+        )
+    with pytest.raises(InvalidInput):  # a mistyped reference (check digit)
+        call_service.close_callback(
+            session=session,
+            callback_id=cid,
+            actor=ANITA,
+            outcome=CallbackOutcome.BOOKED,
+            reference=booked.reference[:-1] + str((int(booked.reference[-1]) + 1) % 10),
+        )
+    assert callback.status is CallbackStatus.OPEN
+    call_service.close_callback(
+        session=session,
+        callback_id=cid,
+        actor=ANITA,
+        outcome=CallbackOutcome.BOOKED,
+        reference=booked.reference.lower(),
+        note="income certificate",
+    )
+    assert callback.note == f"{booked.reference} income certificate"
+
+
+def test_callers_waiting_on_the_line_longest_first(session: Session) -> None:
+    village = factories.village_in(session)
+    before = call_service.queue_length(session=session, state_code="JK", now=NOW)
+    late = make_transfer(session, at=NOW - dt.timedelta(minutes=2), language="en")
+    early = make_transfer(session, at=NOW - dt.timedelta(minutes=9), village_id=village.id)
+    ended = make_transfer(session, at=NOW - dt.timedelta(minutes=5))
+    call_service.end(session=session, call_sid=ended.call_sid, now=NOW)
+    stale = make_transfer(session, at=NOW - rules.WAITING_AT_MOST - dt.timedelta(minutes=1))
+    booked = _call(session, at=NOW)
+    call_service.settle(session=session, call=booked, status=CallStatus.BOOKED)
+    mine = {late.id, early.id, ended.id, stale.id, booked.id}
+    waiting = call_service.waiting_calls(session=session, state_code="JK", now=NOW)
+    assert [c.id for c in waiting if c.id in mine] == [early.id, late.id]
+    make_callback(session, details=False)
+    assert call_service.queue_length(session=session, state_code="JK", now=NOW) == before + 3
+
+
+def test_what_the_caller_gave_as_names(session: Session) -> None:
+    callback = make_callback(session)
+    details = call_service.caller_details(
+        session=session,
+        citizen_id=callback.citizen_id,
+        service_id=callback.service_id,
+        address_id=callback.address_id,
+    )
+    assert details.citizen is not None and details.citizen.name == "Test Citizen"
+    assert details.service is not None and details.service.id == callback.service_id
+    assert details.village and details.block and details.district
+    assert details.place == f"{details.village.name}, {details.block.name}, {details.district.name}"
+    block_only = call_service.caller_details(session=session, block_id=details.block.id)
+    assert block_only.village is None and block_only.place.endswith(details.district.name)
+    assert call_service.caller_details(session=session).place == ""
+
+
+def test_two_people_claiming_at_once_one_wins(engine: Engine) -> None:
+    """Two agents press Claim on the same call-back at the same moment: one holds it."""
+    with write_session(engine) as s:
+        cid = make_callback(s, details=False).id or 0
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def claim(actor: str) -> None:
+        barrier.wait()
+        try:
+            with write_session(engine) as s:
+                call_service.claim_callback(session=s, callback_id=cid, actor=actor)
+            result = f"won:{actor}"
+        except Conflict:
+            result = "conflict"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in (ANITA, BILAL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["conflict", "won"]
+    winner = next(o for o in outcomes if o.startswith("won")).removeprefix("won:")
+    with write_session(engine) as s:
+        assert call_service.get_callback(session=s, callback_id=cid).claimed_by == winner
+        assert [e.actor for e in audit.history(session=s, entity="callback", entity_id=cid)] == [
+            winner
+        ]
