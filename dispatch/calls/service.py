@@ -384,8 +384,9 @@ def close_callback(
             note=text or None,
         )
     except Conflict:
-        if callback.status is CallbackStatus.DONE:  # closed by someone else meanwhile
-            return callback
+        current = get_callback(session=session, callback_id=callback_id)  # as refreshed
+        if current.status is CallbackStatus.DONE:  # closed by someone else meanwhile
+            return current
         raise
     audit.record(
         session=session,
