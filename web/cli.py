@@ -72,7 +72,12 @@ def _seed(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    get_settings().refuse_unsafe()  # before uvicorn: one clear line, not a failed app factory
+    settings = get_settings()
+    settings.refuse_unsafe()  # before uvicorn: one clear line, not a failed app factory
+    if settings.production:
+        from web.app import refuse_demo_staff
+
+        refuse_demo_staff(make_engine(settings.database_url))
     uvicorn.run("web.app:create_app", factory=True, host=args.host, port=args.port)
     return 0
 
