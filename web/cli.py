@@ -195,6 +195,52 @@ def _agent_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _staff(args: argparse.Namespace) -> int:
+    """Create a console account, or give one a new password (asked twice, not echoed): how a
+    production database gets its first admin, and how a locked-out admin gets back in."""
+    import getpass
+
+    from sqlmodel import select
+
+    from dispatch.staff.models import StaffUser
+    from dispatch.staff.rules import Role
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    password = getpass.getpass("password (10 characters or more): ")
+    if getpass.getpass("the same password again: ") != password:
+        raise CommandError("the two passwords differ; nothing was changed")
+    with write_session(engine) as session:
+        user = session.exec(
+            select(StaffUser).where(StaffUser.username == args.username.strip().lower())
+        ).first()
+        if user is None:
+            if not args.role:
+                raise CommandError(f"no account {args.username!r}: give --role to create it")
+            user = staff_service.create(
+                session=session,
+                state_code=args.state or settings.default_state,
+                username=args.username,
+                name=args.name or args.username,
+                role=Role(args.role),
+                password=password,
+                actor="cli",
+            )
+            print(f"created {user.username} ({user.role.label})")
+            return 0
+        assert user.id is not None
+        staff_service.update(
+            session=session,
+            user_id=user.id,
+            actor="cli",
+            password=password,
+            role=Role(args.role) if args.role else None,
+            active=True,
+        )
+    print(f"new password for {user.username}; their sessions are ended")
+    return 0
+
+
 def _call(args: argparse.Namespace) -> int:
     from web import phone
 
@@ -245,6 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agent-pin", help="set a field agent's phone-menu PIN (asked twice)")
     p.add_argument("--csc", required=True, help="the agent's CSC id")
     p.set_defaults(func=_agent_pin)
+
+    p = sub.add_parser(
+        "staff", help="create a console account or set its password (asked twice, not echoed)"
+    )
+    p.add_argument("username")
+    p.add_argument(
+        "--role",
+        choices=["call_agent", "dispatcher", "supervisor", "admin"],
+        help="the role (needed to create; changes it otherwise)",
+    )
+    p.add_argument("--name", default=None, help="the person's name (new accounts)")
+    p.add_argument("--state", default=None, help="state code (default: DOORSTEP_DEFAULT_STATE)")
+    p.set_defaults(func=_staff)
 
     p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
     p.add_argument("--from", dest="caller", required=True, help="your number, e.g. +919812345678")

@@ -201,6 +201,36 @@ def test_agent_pin_is_asked_twice_and_stored_hashed(
     engine.dispose()
 
 
+def test_staff_command_creates_an_account_and_resets_its_password(
+    fresh_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A production database gets its first admin from the command line (no demo password)."""
+    from dispatch.config import Settings
+    from dispatch.staff import service as staff_service
+
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed"]) == 0
+    answers = iter(["first admin pw", "first admin pw", "second admin pw", "second admin pw"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert cli.main(["staff", "Root.Admin", "--role", "admin", "--name", "Root"]) == 0
+    assert cli.main(["staff", "root.admin"]) == 0
+    assert "new password for root.admin" in capsys.readouterr().out
+    engine = make_engine(fresh_db)
+    with Session(engine) as s:
+        settings = Settings(database_url=fresh_db)
+        old = staff_service.sign_in(
+            session=s, settings=settings, username="root.admin", password="first admin pw"
+        )
+        new = staff_service.sign_in(
+            session=s, settings=settings, username="root.admin", password="second admin pw"
+        )
+        assert old is None and new is not None and new.user.name == "Root"
+    engine.dispose()
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "doorstep-demo")
+    assert cli.main(["staff", "someone", "--role", "admin"]) == 1  # the demo password: nobody's
+    assert "demo password" in capsys.readouterr().err
+
+
 def test_production_refuses_demo_data(
     fresh_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
