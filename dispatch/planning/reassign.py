@@ -1,0 +1,181 @@
+"""A dispatcher's hand on a live plan: a planned visit moved to another agent of its
+district-day, and a zone-day marked for the solver to look at again.
+
+`move_visit` takes the visit out of its agent's route (that route re-timed without it) and
+inserts it into the chosen agent's route where it fits its window, by the same exact cheapest
+feasible insertion the booking uses (`routing.SlotFinder`); if the chosen agent cannot reach
+it within its window (their day is full, their shift or skills do not fit), `AgentCannotTake`
+and nothing changes. The new plan is saved as the next version of the zone-day
+(`dispatch.planning.store.save`, conditional on the version it was read from: a booking that
+lands meanwhile makes it read the plan again). The visit's window, the citizen's promise, is
+never changed here.
+
+`mark_for_replan` tells the scheduled re-plan that the zone-day's plan is no longer the one
+the solver last improved (`ZonePlan.improved_version`), without saving a new version: what
+changed is in the requests (a priority), not in the stops.
+
+Not here: the use cases that call these with an idempotency key and an audit entry
+(`dispatch.visits.desk`), bookings and offers (`dispatch.planning.service`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from dispatch.agents import service as agent_service
+from dispatch.agents.models import Agent
+from dispatch.errors import Conflict, InvalidInput, InvalidTransition
+from dispatch.planning import store, zone
+from dispatch.planning.models import ZonePlan
+from dispatch.planning.store import PlanOutdated
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import PINNED, PLANNED
+from routing import Plan, Priority, Problem, Route, SlotFinder
+from routing.timing import Indexed, schedule
+
+#: The highest priority the planner tells apart (`routing.Priority.URGENT`): higher levels
+#: are planned alike, so raising a request past it changes nothing.
+MOST_URGENT = int(Priority.URGENT)
+ATTEMPTS = 3
+
+
+class AgentCannotTake(Conflict):
+    """The chosen agent cannot fit the visit into their day within its window."""
+
+    def __init__(self, reference: str, agent_id: int, start: dt.datetime) -> None:
+        super().__init__(
+            "agent",
+            agent_id,
+            f"cannot reach {reference} within its window (from {start:%H:%M} UTC) in their day",
+        )
+        self.reference = reference
+        self.agent_id = agent_id
+        self.window_start = start
+
+
+def visit_day(session: Session, request: DoorstepRequest) -> dt.date | None:
+    """The local day of the request's visit, or None when it has no window."""
+    if request.window_start is None:
+        return None
+    clock = zone.local_clock(session, request.district_id, request.window_start.date())
+    return request.window_start.astimezone(clock.tz).date()
+
+
+def agents_for(*, session: Session, request_id: int) -> list[Agent]:
+    """The agents on duty in the request's district on its visit's day (none without a
+    window), in a stable order: who a dispatcher may choose from."""
+    request = request_service.get(session=session, request_id=request_id)
+    day = visit_day(session, request)
+    if day is None:
+        return []
+    return agent_service.available(session=session, district_id=request.district_id, day=day)
+
+
+def movable(request: DoorstepRequest) -> str | None:
+    """Why the request's visit cannot be moved to another agent, or None when it can."""
+    if request.status in PINNED:
+        return "the agent is already on the way"
+    if request.status not in PLANNED or request.window_start is None:
+        return "it has no planned visit"
+    return None
+
+
+def move_visit(*, session: Session, request_id: int, agent_id: int, actor: str) -> DoorstepRequest:
+    """Move the request's planned visit to `agent_id` within its window and save the plan.
+
+    `InvalidTransition` for a visit the agent is already on the way to, `InvalidInput` for a
+    request with no planned visit or an agent not on duty in its district that day,
+    `AgentCannotTake` when that agent's day has no place for it in its window."""
+    for _attempt in range(ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return _move_once(session, request_id, agent_id, actor)
+        except PlanOutdated:
+            session.expire_all()  # rows refreshed in the rolled-back savepoint are stale
+    request = request_service.get(session=session, request_id=request_id)
+    raise Conflict("plan", request.reference, "kept changing while the visit was moved")
+
+
+def _move_once(session: Session, request_id: int, agent_id: int, actor: str) -> DoorstepRequest:
+    request = request_service.get(session=session, request_id=request_id)
+    why_not = movable(request)
+    if why_not is not None:
+        if request.status in PINNED:
+            raise InvalidTransition(request.status, request.status, why_not)
+        raise InvalidInput("request", request.reference, why_not)
+    day = visit_day(session, request)
+    assert day is not None and request.window_start is not None
+    zd = zone.load(session, request.district_id, day)
+    target = zone.agent_key(agent_id)
+    if not zd.problem.has_agent(target):
+        raise InvalidInput("agent_id", agent_id, "not on duty in this district that day")
+    vid = zone.visit_id(request_id)
+    if not zd.problem.has_visit(vid):
+        raise InvalidInput("request", request.reference, "not in its day's plan")
+    if zd.plan.agent_of(vid) == target:
+        return request
+    visit = zd.problem.visits[zd.problem.visit_index(vid)]
+    without = zd.problem.with_visits([v for v in zd.problem.visits if v.id != vid])
+    plan = _plan_without(without, zd.plan, vid)
+    finder = SlotFinder(without, plan, zone.DEFAULT_TRAVEL)
+    options = [o for o in finder.offers(visit, visit.windows) if o.agent_id == target]
+    if not options:
+        raise AgentCannotTake(request.reference, agent_id, request.window_start)
+    booking = finder.commit(visit, options[0])
+    store.save(
+        session=session,
+        district_id=zd.district_id,
+        day=zd.day,
+        based_on=zd.version,
+        plan=booking.plan,
+        clock=zd.clock,
+        requests=zd.requests,
+        actor=actor,
+    )
+    session.refresh(request)
+    return request
+
+
+def _plan_without(problem: Problem, plan: Plan, vid: str) -> Plan:
+    """`plan` with visit `vid` taken out of its route, that route re-timed without it (on
+    `problem`, which no longer holds the visit). Should the shorter route somehow not re-time,
+    its old times are kept: leaving a stop out never makes the others late."""
+    ix = Indexed.of(problem)
+    routes: list[Route] = []
+    for route in plan.routes:
+        if vid not in route.visit_ids:
+            routes.append(route)
+            continue
+        seq = [problem.visit_index(v) for v in route.visit_ids if v != vid]
+        retimed = schedule(ix, problem.agent_index(route.agent_id), seq)
+        if retimed is None:
+            stops = tuple(s for s in route.stops if s.visit_id != vid)
+            retimed = Route(
+                route.agent_id, stops, route.departure, route.arrival, route.break_start
+            )
+        routes.append(retimed)
+    return Plan(tuple(routes), tuple(u for u in plan.unassigned if u.visit_id != vid))
+
+
+def mark_for_replan(*, session: Session, district_id: int, day: dt.date) -> None:
+    """Have the scheduled re-plan look at the zone-day again: its current version counts as
+    not improved. Nothing to do for a day with no plan yet (the next booking makes one)."""
+    table = ZonePlan.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(table)
+        .where(
+            table.c.district_id == district_id,
+            table.c.day == day,
+            table.c.improved_version >= table.c.version,
+            table.c.version > 0,
+        )
+        .values(improved_version=table.c.version - 1)
+        .execution_options(synchronize_session=False)
+    )
+    loaded = session.identity_map.get(session.identity_key(ZonePlan, (district_id, day)))
+    if loaded is not None:
+        session.expire(loaded)
