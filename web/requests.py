@@ -1,7 +1,503 @@
-"""The console's requests pages (being built)."""
+"""The console's requests: the list (filters, search by reference or phone, pages), one
+request's page (its facts and its whole history), and what staff may do to it.
+
+- `GET /requests` — filters as a GET form (status, district, service, overdue, `q` = a
+  reference or a phone number), newest first, 25 a page. A whole reference or phone number
+  that finds exactly one request goes straight to it.
+- `GET /requests/{id}` — the citizen, address, service, fee, status, window, agent and due
+  date; whether a visit code exists (never the code: it is the citizen's proof); the history
+  (`dispatch.requests.timeline`); and the forms below.
+- `POST /requests/{id}/reschedule` and `/cancel` (permission: change requests) call the
+  citizen's use cases (`dispatch.visits.service`) on the citizen's behalf;
+  `POST /requests/{id}/reassign` and `/priority` (permission: dispatch) call
+  `dispatch.visits.desk`. Each form carries an idempotency key made when the page was drawn,
+  so a form sent twice acts once; each answers with a redirect back to the request and a
+  notice, or the page again with the domain's refusal (409 / 422). SMS a change queued are sent
+  after the commit.
+
+Not here: the queries and use cases themselves (`dispatch.requests.search`,
+`dispatch.requests.timeline`, `dispatch.visits`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch.agents.models import Agent
+from dispatch.catalogue import service as catalogue_service
+from dispatch.citizens import service as citizen_service
+from dispatch.config import Settings
+from dispatch.db import read_session, write_session
+from dispatch.errors import DispatchError, InvalidInput, NotFound
+from dispatch.geography import service as geography_service
+from dispatch.ledger import service as ledger_service
+from dispatch.notifications import service as notification_service
+from dispatch.planning import reassign as planning_reassign
+from dispatch.planning import service as planning_service
+from dispatch.planning.service import WindowOffer
+from dispatch.ports import Clock, SmsSender
+from dispatch.requests import search, timeline
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
+from dispatch.staff.models import StaffUser
+from dispatch.staff.service import actor_of
+from dispatch.states import service as state_service
+from dispatch.visits import desk
+from dispatch.visits import rules as visit_rules
+from dispatch.visits import service as visits
+from ivr.deps import get_clock, get_sms_sender
+from web.auth import Dispatcher, RequestChanger, RequestViewer, can
+from web.deps import EngineDep, ReadSessionDep, SettingsDep
+from web.errors import status_for
+from web.templating import templates
+
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
+
+#: Windows offered for a reschedule at once (the phone line offers three).
+OFFERED_WINDOWS = 6
+MOST_REASON_CHARS = 200
+PRIORITY_LABELS = {0: "normal", 1: "high", 2: "urgent", 3: "urgent"}
+#: The actions' forms, each with its own idempotency key.
+ACTIONS = ("reschedule", "cancel", "reassign", "priority")
+
+
+def priority_label(level: int) -> str:
+    return PRIORITY_LABELS.get(level, "urgent")
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """Formats UTC times in the state's zone for the pages."""
+
+    tz: ZoneInfo
+
+    def when(self, at: dt.datetime | None) -> str:
+        return f"{at.astimezone(self.tz):%a %d %b %Y, %H:%M}" if at else "—"
+
+    def window(self, start: dt.datetime | None, end: dt.datetime | None) -> str:
+        if start is None or end is None:
+            return "—"
+        a, b = start.astimezone(self.tz), end.astimezone(self.tz)
+        return f"{a:%a %d %b}, {a:%H:%M}–{b:%H:%M}"
+
+    def clock(self, at: dt.datetime | None) -> str:
+        return f"{at.astimezone(self.tz):%H:%M}" if at else "—"
+
+
+def _zone(session: Session, state_code: str) -> ZoneInfo:
+    return ZoneInfo(state_service.get(session=session, code=state_code).timezone)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def request_list(
+    request: Request,
+    user: RequestViewer,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    status: str = "",
+    district: str = "",
+    service: str = "",
+    overdue: str = "",
+    q: str = "",
+    page: int = 1,
+    per_page: int = search.PER_PAGE,
+) -> Response:
+    tz = _zone(session, user.state_code)
+    today = clock.now().astimezone(tz).date()
+    error = ""
+    try:
+        query = search.read_query(q, default_state=user.state_code)
+    except InvalidInput as exc:
+        query, error = search.Query(), f"{exc.reason}."
+    chosen_status = RequestStatus(status) if status in set(RequestStatus) else None
+    filters = search.Filters(
+        status=chosen_status,
+        district_id=_int_or_none(district),
+        service_id=_int_or_none(service),
+        overdue=overdue == "on",
+        query=query,
+    )
+    found = search.Page(rows=[], total=0, number=1, per_page=search.PER_PAGE)
+    if not error:
+        found = search.find(
+            session=session,
+            state_code=user.state_code,
+            filters=filters,
+            today=today,
+            page=page,
+            per_page=per_page,
+        )
+        if query.exact and found.total == 1:
+            return RedirectResponse(f"/requests/{found.rows[0].request_id}", status_code=303)
+    shown = {
+        "status": chosen_status.value if chosen_status else "",
+        "district": str(filters.district_id or ""),
+        "service": str(filters.service_id or ""),
+        "overdue": "on" if filters.overdue else "",
+        "q": q.strip(),
+    }
+    kept = {k: v for k, v in shown.items() if v}
+    if found.per_page != search.PER_PAGE:
+        kept["per_page"] = str(found.per_page)
+    context = {
+        "page": found,
+        "filters": filters,
+        "form": shown,
+        "error": error,
+        "statuses": list(RequestStatus),
+        "districts": geography_service.districts(session=session, state_code=user.state_code),
+        "services": catalogue_service.list_active(session=session, state_code=user.state_code),
+        "today": today,
+        "local": LocalTime(tz),
+        "priority_label": priority_label,
+        "page_url": lambda n: "/requests?" + urlencode({**kept, "page": n}),
+    }
+    return templates.TemplateResponse(
+        request, "requests/list.html", context, status_code=422 if error else 200
+    )
+
+
+# --- one request ----------------------------------------------------------------------------
+
+
+def _request_of(session: Session, user: StaffUser, request_id: int) -> DoorstepRequest:
+    """The request, if it is of the staff member's state (others do not exist for them)."""
+    found = session.get(DoorstepRequest, request_id)
+    if found is None or found.state_code != user.state_code:
+        raise NotFound("request", request_id)
+    return found
+
+
+def _detail_context(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: StaffUser,
+    request_id: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    found = _request_of(session, user, request_id)
+    tz = _zone(session, found.state_code)
+    citizen = citizen_service.get(session=session, citizen_id=found.citizen_id)
+    address = citizen_service.get_address(session=session, address_id=found.address_id)
+    village = geography_service.get_village(session=session, village_id=address.village_id)
+    district = geography_service.get_district(session=session, district_id=found.district_id)
+    service = catalogue_service.get(session=session, service_id=found.service_id)
+    agent = session.get(Agent, found.agent_id) if found.agent_id is not None else None
+    today = now.astimezone(tz).date()
+    changeable = found.status in visit_rules.CHANGEABLE
+    may_change = can(request, "change_requests")
+    may_dispatch = can(request, "dispatch")
+    offers: list[WindowOffer] = []
+    if may_change and changeable:
+        offers = planning_service.offer_windows(
+            session=session,
+            settings=settings,
+            address_id=found.address_id,
+            service_id=found.service_id,
+            language=found.language,
+            now=now,
+            limit=OFFERED_WINDOWS,
+            priority=found.priority,
+        )
+    agents: list[Agent] = []
+    not_movable = planning_reassign.movable(found)
+    if may_dispatch and not_movable is None:
+        agents = [
+            a
+            for a in planning_reassign.agents_for(session=session, request_id=request_id)
+            if a.id != found.agent_id
+        ]
+    return {
+        "r": found,
+        "citizen": citizen,
+        "address": address,
+        "village": village,
+        "district": district,
+        "service": service,
+        "agent": agent,
+        "overdue": search.is_overdue(found.status, found.due_date, today),
+        "balance": ledger_service.balance(session=session, request_id=request_id),
+        "has_visit_code": bool(found.visit_code),
+        "entries": timeline.timeline(session=session, request_id=request_id),
+        "changeable": changeable,
+        "may_change": may_change,
+        "may_dispatch": may_dispatch,
+        "offers": offers,
+        "offer_value": lambda o: json.dumps(o.to_json(), sort_keys=True),
+        "settlement": desk.settlement_if_cancelled(session=session, request_id=request_id),
+        "agents": agents,
+        "not_movable": not_movable,
+        "priorities": [p for p in range(found.priority + 1, desk.MOST_URGENT + 1)],
+        "keys": {action: str(uuid.uuid4()) for action in ACTIONS},
+        "local": LocalTime(tz),
+        "priority_label": priority_label,
+        "horizon_days": settings.offer_horizon_days,
+        "notice": "",
+        "error": "",
+    }
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+def request_detail(
+    request: Request,
+    request_id: int,
+    user: RequestViewer,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    done: str = "",
+) -> HTMLResponse:
+    context = _detail_context(request, session, settings, user, request_id, clock.now())
+    context["notice"] = _notice(done, context)
+    return templates.TemplateResponse(request, "requests/detail.html", context)
+
+
+def _notice(done: str, context: dict[str, Any]) -> str:
+    """The line shown after an action redirected back (from the request as it is now)."""
+    r: DoorstepRequest = context["r"]
+    local: LocalTime = context["local"]
+    agent: Agent | None = context["agent"]
+    texts = {
+        "rescheduled": f"Rescheduled to {local.window(r.window_start, r.window_end)}; "
+        "the citizen is sent an SMS.",
+        "cancelled": "Cancelled; the ledger shows what was waived or refunded.",
+        "reassigned": f"The visit is now with {agent.name if agent else 'another agent'}.",
+        "priority": f"Priority raised to {priority_label(r.priority)}; the day will be re-planned.",
+    }
+    return texts.get(done, "")
+
+
+# --- the actions ----------------------------------------------------------------------------
+
+
+def _key(action: str, key: str) -> str:
+    """The domain's idempotency key for a console form's key (a uuid4 drawn with the page)."""
+    try:
+        parsed = uuid.UUID(key)
+    except ValueError:
+        raise InvalidInput("idempotency_key", key, "reload the page and try again") from None
+    return f"console:{action}:{parsed}"
+
+
+def _act(
+    request: Request,
+    engine: Engine,
+    settings: Settings,
+    user: StaffUser,
+    request_id: int,
+    now: dt.datetime,
+    background: BackgroundTasks,
+    sender: SmsSender,
+    what: str,
+    command: Callable[[Session], tuple[str, int | None]],
+) -> Response:
+    """Run one command in its own transaction; then send the SMS it queued and go back to the
+    request with a notice, or show the request again with the refusal."""
+    try:
+        with write_session(engine) as session:
+            _request_of(session, user, request_id)
+            done, message_id = command(session)
+    except DispatchError as exc:
+        status = status_for(exc)
+        if status == 404:
+            raise
+        with read_session(engine) as session:
+            context = _detail_context(request, session, settings, user, request_id, now)
+        context["error"] = f"Could not {what}: {exc}"
+        return templates.TemplateResponse(
+            request, "requests/detail.html", context, status_code=status
+        )
+    if message_id is not None:
+        background.add_task(_deliver, engine, sender, message_id)
+    return RedirectResponse(f"/requests/{request_id}?done={done}", status_code=303)
+
+
+def _deliver(engine: Engine, sender: SmsSender, message_id: int) -> None:
+    """Send the SMS a change queued, after its transaction committed; a failure stays in the
+    outbox for the scheduled retry."""
+    try:
+        notification_service.send(engine=engine, message_id=message_id, sender=sender)
+    except Exception:
+        log.exception("could not deliver SMS %s", message_id)
+
+
+def _offer(text: str) -> WindowOffer:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        return WindowOffer.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("offer", "", "choose one of the windows offered") from None
+
+
+@router.post("/requests/{request_id}/reschedule")
+def reschedule(
+    request: Request,
+    request_id: int,
+    user: RequestChanger,
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    background: BackgroundTasks,
+    offer: Annotated[str, Form(max_length=1000)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    now = clock.now()
+
+    def command(session: Session) -> tuple[str, int | None]:
+        moved = visits.reschedule_visit(
+            session=session,
+            settings=settings,
+            idempotency_key=_key("reschedule", key),
+            actor=actor_of(user),
+            request_id=request_id,
+            proof=desk.on_behalf(session=session, request_id=request_id),
+            offer=_offer(offer),
+            now=now,
+        )
+        return "rescheduled", moved.message_id
+
+    return _act(
+        request, engine, settings, user, request_id, now, background, sender, "reschedule", command
+    )
+
+
+@router.post("/requests/{request_id}/cancel")
+def cancel(
+    request: Request,
+    request_id: int,
+    user: RequestChanger,
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    background: BackgroundTasks,
+    reason: Annotated[str, Form(max_length=MOST_REASON_CHARS)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    now = clock.now()
+
+    def command(session: Session) -> tuple[str, int | None]:
+        why = " ".join(reason.split())
+        if not why:
+            raise InvalidInput("reason", reason, "say why the visit is cancelled")
+        cancelled = visits.cancel_visit(
+            session=session,
+            settings=settings,
+            idempotency_key=_key("cancel", key),
+            actor=actor_of(user),
+            request_id=request_id,
+            proof=desk.on_behalf(session=session, request_id=request_id),
+            reason=why,
+            now=now,
+        )
+        return "cancelled", cancelled.message_id
+
+    return _act(
+        request, engine, settings, user, request_id, now, background, sender, "cancel", command
+    )
+
+
+@router.post("/requests/{request_id}/reassign")
+def reassign(
+    request: Request,
+    request_id: int,
+    user: Dispatcher,
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    background: BackgroundTasks,
+    agent_id: Annotated[str, Form(max_length=12)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    now = clock.now()
+
+    def command(session: Session) -> tuple[str, int | None]:
+        chosen = _int_or_none(agent_id)
+        if chosen is None:
+            raise InvalidInput("agent_id", agent_id, "choose an agent")
+        desk.reassign(
+            session=session,
+            idempotency_key=_key("reassign", key),
+            actor=actor_of(user),
+            request_id=request_id,
+            agent_id=chosen,
+            now=now,
+        )
+        return "reassigned", None
+
+    return _act(
+        request, engine, settings, user, request_id, now, background, sender, "reassign", command
+    )
+
+
+@router.post("/requests/{request_id}/priority")
+def raise_priority(
+    request: Request,
+    request_id: int,
+    user: Dispatcher,
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    background: BackgroundTasks,
+    priority: Annotated[str, Form(max_length=4)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    now = clock.now()
+
+    def command(session: Session) -> tuple[str, int | None]:
+        level = _int_or_none(priority)
+        if level is None:
+            raise InvalidInput("priority", priority, "choose a priority")
+        desk.raise_priority(
+            session=session,
+            idempotency_key=_key("priority", key),
+            actor=actor_of(user),
+            request_id=request_id,
+            priority=level,
+            now=now,
+        )
+        return "priority", None
+
+    return _act(
+        request,
+        engine,
+        settings,
+        user,
+        request_id,
+        now,
+        background,
+        sender,
+        "raise the priority",
+        command,
+    )

@@ -1,0 +1,456 @@
+"""The requests pages: the list (filters, search by reference or phone, overdue, pages), one
+request with its history, and reschedule / cancel / reassign / raise priority through the
+forms — each audited as the signed-in staff member, each safe to send twice, each allowed only
+to the roles that carry its permission."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from dispatch.agents.models import Agent
+from dispatch.audit.models import AuditEntry
+from dispatch.citizens import service as citizen_service
+from dispatch.citizens.models import Citizen
+from dispatch.db import read_session, write_session
+from dispatch.ledger import service as ledger_service
+from dispatch.ledger.models import EntryKind
+from dispatch.planning import reassign as planning_reassign
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest, RequestEvent
+from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.requests.timeline import EntryKind as TimelineKind
+from dispatch.staff.rules import Role
+from dispatch.visits import desk
+from dispatch.visits import service as visits
+from dispatch.visits.models import VisitCommand
+from ivr.deps import get_clock
+from tests import factories
+from tests.console import Console, signed_in
+from tests.ivr.conftest import FixedClock
+
+IST = ZoneInfo("Asia/Kolkata")
+#: Days no other test plans on; each test that books takes its own.
+DAYS = {
+    "reschedule": dt.datetime(2034, 3, 13, 7, 0, tzinfo=IST),
+    "cancel": dt.datetime(2034, 3, 14, 7, 0, tzinfo=IST),
+    "reassign": dt.datetime(2034, 3, 15, 7, 0, tzinfo=IST),
+    "priority": dt.datetime(2034, 3, 16, 7, 0, tzinfo=IST),
+    "roles": dt.datetime(2034, 3, 17, 7, 0, tzinfo=IST),
+    "refused": dt.datetime(2034, 3, 18, 7, 0, tzinfo=IST),
+}
+#: When the list's requests were logged: long before the app's clock, so they are overdue.
+LONG_AGO = dt.datetime(2029, 1, 8, 10, 0, tzinfo=IST)
+
+
+def _at(app: FastAPI, now: dt.datetime) -> None:
+    app.dependency_overrides[get_clock] = lambda: FixedClock(now)
+
+
+def _booked(engine: Engine, district_code: str, now: dt.datetime) -> DoorstepRequest:
+    with write_session(engine) as s:
+        request, _ = factories.booked_request(s, district_code=district_code, now=now)
+        return request
+
+
+def _logged(engine: Engine, citizen: Citizen, at: dt.datetime) -> DoorstepRequest:
+    """A request of `citizen` logged (no window) at `at`."""
+    with write_session(engine) as s:
+        address = citizen_service.last_address(session=s, citizen_id=citizen.id or 0)
+        assert address is not None
+        done = visits.book_visit(
+            session=s,
+            settings=factories.SETTINGS,
+            idempotency_key=f"t:pages:{uuid.uuid4().hex}",
+            actor="test",
+            channel=Channel.CONSOLE,
+            state_code="JK",
+            citizen_id=citizen.id or 0,
+            address_id=address.id or 0,
+            service_id=factories.service(s).id or 0,
+            offer=None,
+            now=at,
+        )
+        return request_service.get(session=s, request_id=done.request_id)
+
+
+def _citizen(engine: Engine) -> Citizen:
+    with write_session(engine) as s:
+        return factories.citizen(s)
+
+
+def _fresh(engine: Engine, request_id: int) -> DoorstepRequest:
+    with read_session(engine) as s:
+        return request_service.get(session=s, request_id=request_id)
+
+
+def _events(engine: Engine, request_id: int, to: RequestStatus) -> list[RequestEvent]:
+    with read_session(engine) as s:
+        stmt = select(RequestEvent).where(
+            RequestEvent.request_id == request_id, RequestEvent.to_status == to
+        )
+        return list(s.exec(stmt))
+
+
+def _audits(engine: Engine, request_id: int, action: str) -> list[AuditEntry]:
+    with read_session(engine) as s:
+        stmt = (
+            select(AuditEntry)
+            .where(
+                AuditEntry.entity == "request",
+                AuditEntry.entity_id == str(request_id),
+                AuditEntry.action == action,
+            )
+            .order_by(col(AuditEntry.id))
+        )
+        return list(s.exec(stmt))
+
+
+def _page(client: Console, request_id: int) -> dict[str, Any]:
+    response = client.get(f"/requests/{request_id}")
+    assert response.status_code == 200, response.text
+    assert response.template.name == "requests/detail.html"  # type: ignore[attr-defined]
+    context: dict[str, Any] = response.context  # type: ignore[attr-defined]
+    return context
+
+
+def _actor(client: Console) -> str:
+    return f"staff:{client.user.username}"
+
+
+# --- who may --------------------------------------------------------------------------------
+
+
+def test_without_signing_in_every_requests_page_and_form_leads_to_the_sign_in(
+    app: FastAPI, engine: Engine
+) -> None:
+    request = _booked(engine, "RSI", DAYS["roles"])
+    anonymous = Console(app, follow_redirects=False, headers={"accept": "text/html"})
+    for url in ("/requests", f"/requests/{request.id}", "/requests?q=9876543210"):
+        response = anonymous.get(url)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    for action in ("reschedule", "cancel", "reassign", "priority"):
+        response = anonymous.submit(f"/requests/{request.id}/{action}", {"key": str(uuid.uuid4())})
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert _fresh(engine, request.id or 0).status is request.status
+
+
+def test_a_call_agent_may_reschedule_but_not_reassign_or_raise_priority(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["roles"]
+    _at(app, now)
+    request = _booked(engine, "RSI", now)
+    agent = signed_in(app, engine, Role.CALL_AGENT)
+    context = _page(agent, request.id or 0)
+    assert context["may_change"] and not context["may_dispatch"] and context["offers"]
+    html = agent.get(f"/requests/{request.id}").text
+    assert 'id="reschedule-form"' in html and 'id="reassign-form"' not in html
+    other_agent = next(a.id for a in _agents_for(engine, request) if a.id != request.agent_id)
+    refused = agent.submit(
+        f"/requests/{request.id}/reassign",
+        {"agent_id": other_agent, "key": str(uuid.uuid4())},
+    )
+    assert refused.status_code == 403
+    refused = agent.submit(
+        f"/requests/{request.id}/priority", {"priority": "1", "key": str(uuid.uuid4())}
+    )
+    assert refused.status_code == 403
+    assert _audits(engine, request.id or 0, "reassign") == []
+    later = context["offers"][-1]
+    moved = agent.submit(
+        f"/requests/{request.id}/reschedule",
+        {"offer": json.dumps(later.to_json()), "key": context["keys"]["reschedule"]},
+    )
+    assert moved.status_code == 303
+    assert _fresh(engine, request.id or 0).window_start == later.start
+
+
+def _agents_for(engine: Engine, request: DoorstepRequest) -> list[Agent]:
+    with read_session(engine) as s:
+        return planning_reassign.agents_for(session=s, request_id=request.id or 0)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+def test_a_phone_search_lists_the_citizens_requests_newest_first_with_the_phone_masked(
+    app: FastAPI, engine: Engine
+) -> None:
+    citizen = _citizen(engine)
+    older = _logged(engine, citizen, LONG_AGO)
+    newer = _logged(engine, citizen, LONG_AGO + dt.timedelta(hours=2))
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    national = citizen.phone.removeprefix("+91")
+    response = client.get("/requests", params={"q": f"{national[:5]} {national[5:]}"})
+    assert response.status_code == 200
+    assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
+    page = response.context["page"]  # type: ignore[attr-defined]
+    assert [r.request_id for r in page.rows] == [newer.id, older.id]
+    assert citizen.phone not in response.text  # masked in the list
+    assert page.rows[0].masked_phone in response.text
+    assert newer.reference in response.text and f'href="/requests/{newer.id}"' in response.text
+
+
+def test_a_reference_or_phone_that_finds_one_request_opens_it(app: FastAPI, engine: Engine) -> None:
+    citizen = _citizen(engine)
+    only = _logged(engine, citizen, LONG_AGO)
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    for typed in (
+        only.reference,
+        only.reference.replace("-", " ").removeprefix("JK "),
+        citizen.phone,
+    ):
+        response = client.get("/requests", params={"q": typed})
+        assert response.status_code == 303, typed
+        assert response.headers["location"] == f"/requests/{only.id}"
+
+
+def test_a_search_that_is_neither_reference_nor_phone_says_so(app: FastAPI, engine: Engine) -> None:
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    response = client.get("/requests", params={"q": "Ghulam"})
+    assert response.status_code == 422
+    assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
+    assert "reference" in response.context["error"]  # type: ignore[attr-defined]
+    assert 'id="search-error"' in response.text
+
+
+def test_filters_overdue_and_pages_narrow_the_list(app: FastAPI, engine: Engine) -> None:
+    citizen = _citizen(engine)
+    made = [_logged(engine, citizen, LONG_AGO + dt.timedelta(minutes=n)) for n in range(3)]
+    booked = _booked(engine, "RSI", DAYS["roles"])
+    client = signed_in(app, engine, Role.DISPATCHER)
+    newest_first = [r.id for r in reversed(made)]
+
+    def ids(**params: str) -> list[int]:
+        response = client.get("/requests", params={"q": citizen.phone, **params})
+        assert response.status_code == 200, response.text
+        return [r.request_id for r in response.context["page"].rows]  # type: ignore[attr-defined]
+
+    assert ids() == newest_first
+    assert ids(status="logged") == newest_first
+    assert ids(status="cancelled") == []
+    assert ids(district=str(made[0].district_id)) == newest_first
+    assert ids(district=str(booked.district_id)) == []
+    assert ids(service=str(made[0].service_id)) == newest_first
+    assert ids(overdue="on") == newest_first  # logged in 2029, due long before the clock
+    assert ids(per_page="2") == newest_first[:2]
+    second = client.get("/requests", params={"q": citizen.phone, "per_page": "2", "page": "2"})
+    assert [r.request_id for r in second.context["page"].rows] == newest_first[2:]  # type: ignore[attr-defined]
+    assert 'id="page-previous"' in second.text and 'id="page-next"' not in second.text
+    html = client.get("/requests", params={"q": citizen.phone}).text
+    assert html.count('class="overdue"') == 3 and "overdue</strong>" in html
+    not_yet = client.get("/requests", params={"q": booked.reference})
+    assert not_yet.status_code == 303  # one match: straight to it
+    with write_session(engine) as s:
+        visits.cancel_visit(
+            session=s,
+            settings=factories.SETTINGS,
+            idempotency_key=f"t:pages:{uuid.uuid4().hex}",
+            actor="test",
+            request_id=made[0].id or 0,
+            proof=desk.on_behalf(session=s, request_id=made[0].id or 0),
+            reason="asked on the phone",
+        )
+    assert ids(overdue="on") == newest_first[:2]  # a closed request is never overdue
+    assert ids() == newest_first
+
+
+# --- one request ----------------------------------------------------------------------------
+
+
+def test_the_request_page_shows_its_facts_but_never_its_visit_code(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["roles"]
+    _at(app, now)
+    request = _booked(engine, "RSI", now)
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    response = client.get(f"/requests/{request.id}")
+    context = response.context  # type: ignore[attr-defined]
+    assert context["r"].id == request.id and context["has_visit_code"]
+    assert request.visit_code is not None
+    assert f">{request.visit_code}<" not in response.text
+    assert "not shown" in response.text
+    assert context["citizen"].phone in response.text  # in full for staff
+    assert "₹" in response.text and context["agent"] is not None
+    assert {e.kind for e in context["entries"]} >= {TimelineKind.STATE, TimelineKind.SMS}
+    assert len(set(context["keys"].values())) == 4  # one idempotency key per form
+    assert client.get("/requests/999999999").status_code == 404
+
+
+# --- the actions ----------------------------------------------------------------------------
+
+
+def test_reschedule_through_the_page_is_audited_and_acts_once(app: FastAPI, engine: Engine) -> None:
+    now = DAYS["reschedule"]
+    _at(app, now)
+    request = _booked(engine, "RMB", now)
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    context = _page(client, request.id or 0)
+    later = next(o for o in context["offers"] if o.start != request.window_start)
+    form = {"offer": json.dumps(later.to_json()), "key": context["keys"]["reschedule"]}
+
+    first = client.submit(f"/requests/{request.id}/reschedule", form)
+    again = client.submit(f"/requests/{request.id}/reschedule", form)
+
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == f"/requests/{request.id}?done=rescheduled"
+    moved = _fresh(engine, request.id or 0)
+    assert moved.window_start == later.start
+    [event] = _events(engine, request.id or 0, RequestStatus.RESCHEDULED)
+    assert event.actor == _actor(client)
+    notice = client.get(first.headers["location"])
+    assert "Rescheduled to" in notice.context["notice"]  # type: ignore[attr-defined]
+    assert 'id="request-notice"' in notice.text
+
+
+def test_cancel_through_the_page_shows_the_refund_first_waives_the_fee_and_acts_once(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["cancel"]
+    _at(app, now)
+    request = _booked(engine, "RMB", now)
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    context = _page(client, request.id or 0)
+    settlement = context["settlement"]
+    assert (settlement.refund_paise, settlement.waive_paise) == (0, request.fee_paise)
+    html = client.get(f"/requests/{request.id}").text
+    assert 'id="cancel-settlement"' in html and "waive" in html
+    form = {"reason": "the citizen went to the office", "key": context["keys"]["cancel"]}
+
+    first = client.submit(f"/requests/{request.id}/cancel", form)
+    again = client.submit(f"/requests/{request.id}/cancel", form)
+
+    assert first.status_code == again.status_code == 303
+    assert _fresh(engine, request.id or 0).status is RequestStatus.CANCELLED
+    [event] = _events(engine, request.id or 0, RequestStatus.CANCELLED)
+    assert event.actor == _actor(client) and event.reason == form["reason"]
+    with read_session(engine) as s:
+        kinds = [e.kind for e in ledger_service.entries(session=s, request_id=request.id or 0)]
+        command = s.exec(
+            select(VisitCommand)
+            .where(VisitCommand.idempotency_key.startswith("console:cancel:"))  # type: ignore[union-attr]
+            .where(VisitCommand.request_id == request.id)
+        ).one()
+    assert kinds == [EntryKind.CHARGE, EntryKind.WAIVE] and command.actor == _actor(client)
+    entries = _page(client, request.id or 0)["entries"]
+    kinds_seen = {e.kind for e in entries}
+    assert {
+        TimelineKind.STATE,
+        TimelineKind.SMS,
+        TimelineKind.LEDGER,
+        TimelineKind.AUDIT,
+    } <= kinds_seen
+    assert any(e.kind is TimelineKind.AUDIT and e.actor == _actor(client) for e in entries)
+    assert any(e.kind is TimelineKind.SMS and "cancel" in e.title for e in entries)
+
+
+def test_a_cancel_without_a_reason_is_refused_readably(app: FastAPI, engine: Engine) -> None:
+    now = DAYS["cancel"]
+    _at(app, now)
+    request = _booked(engine, "RMB", now)
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    key = _page(client, request.id or 0)["keys"]["cancel"]
+    response = client.submit(f"/requests/{request.id}/cancel", {"reason": "  ", "key": key})
+    assert response.status_code == 422
+    assert response.template.name == "requests/detail.html"  # type: ignore[attr-defined]
+    assert "say why" in response.context["error"]  # type: ignore[attr-defined]
+    assert 'id="request-error"' in response.text
+    forged = client.submit(f"/requests/{request.id}/cancel", {"reason": "x", "key": "not-a-key"})
+    assert forged.status_code == 422
+    assert _fresh(engine, request.id or 0).status is request.status
+
+
+def _takes_hindi_from_nine(engine: Engine, request: DoorstepRequest) -> Agent:
+    return next(
+        a
+        for a in _agents_for(engine, request)
+        if a.id != request.agent_id and "hi" in a.languages and a.shift_start_min == 9 * 60
+    )
+
+
+def test_reassign_through_the_page_moves_the_visit_is_audited_and_acts_once(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["reassign"]
+    _at(app, now)
+    request = _booked(engine, "SXR", now)
+    client = signed_in(app, engine, Role.DISPATCHER)
+    context = _page(client, request.id or 0)
+    target = _takes_hindi_from_nine(engine, request)
+    assert target.id in {a.id for a in context["agents"]}
+    assert request.agent_id not in {a.id for a in context["agents"]}
+    form = {"agent_id": str(target.id), "key": context["keys"]["reassign"]}
+
+    first = client.submit(f"/requests/{request.id}/reassign", form)
+    again = client.submit(f"/requests/{request.id}/reassign", form)
+
+    assert first.status_code == again.status_code == 303
+    assert _fresh(engine, request.id or 0).agent_id == target.id
+    [entry] = _audits(engine, request.id or 0, "reassign")
+    assert entry.actor == _actor(client) and entry.detail["to_agent"] == target.id
+    notice = client.get(first.headers["location"]).context["notice"]  # type: ignore[attr-defined]
+    assert target.name in notice
+
+
+def test_a_reassignment_the_agent_cannot_take_is_refused_readably(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["refused"]
+    _at(app, now)
+    request = _booked(engine, "SXR", now)
+    client = signed_in(app, engine, Role.DISPATCHER)
+    with read_session(engine) as s:
+        no_hindi = s.exec(select(Agent).where(Agent.name == "Mohammad Ramzan Naqash")).one()
+    key = _page(client, request.id or 0)["keys"]["reassign"]
+    response = client.submit(
+        f"/requests/{request.id}/reassign", {"agent_id": str(no_hindi.id), "key": key}
+    )
+    assert response.status_code == 409
+    assert response.template.name == "requests/detail.html"  # type: ignore[attr-defined]
+    assert request.reference in response.context["error"]  # type: ignore[attr-defined]
+    assert _fresh(engine, request.id or 0).agent_id == request.agent_id
+
+
+def test_raise_priority_through_the_page_is_audited_and_acts_once(
+    app: FastAPI, engine: Engine
+) -> None:
+    now = DAYS["priority"]
+    _at(app, now)
+    request = _booked(engine, "RMB", now)
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    context = _page(client, request.id or 0)
+    assert context["priorities"] == [1, 2]
+    form = {"priority": "2", "key": context["keys"]["priority"]}
+
+    first = client.submit(f"/requests/{request.id}/priority", form)
+    again = client.submit(f"/requests/{request.id}/priority", form)
+
+    assert first.status_code == again.status_code == 303
+    assert _fresh(engine, request.id or 0).priority == 2
+    [entry] = _audits(engine, request.id or 0, "raise_priority")
+    assert entry.actor == _actor(client)
+    after = _page(client, request.id or 0)
+    assert (
+        after["priorities"] == []
+        and 'id="priority-form"' not in client.get(f"/requests/{request.id}").text
+    )
+
+
+@pytest.mark.parametrize("role", [Role.CALL_AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN])
+def test_every_role_that_views_requests_sees_the_list(
+    app: FastAPI, engine: Engine, role: Role
+) -> None:
+    client = signed_in(app, engine, role)
+    response = client.get("/requests")
+    assert response.status_code == 200
+    assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
