@@ -297,7 +297,7 @@ def claim_callback(
     if not rules.may_hold(
         claimed_by=before, claimed_at=callback.claimed_at, actor=actor, now=now, lapse=lapse
     ):
-        raise Conflict(CALLBACK, callback_id, f"{_who(before)} is ringing this caller back")
+        raise Conflict(CALLBACK, callback_id, f"{holder_name(before)} is ringing this caller back")
     _conditional_update(session, callback, claimed_by=actor, claimed_at=now)
     action = "claimed" if before in (None, actor) else "taken_over"
     audit.record(
@@ -322,7 +322,7 @@ def release_callback(
     if callback.status is not CallbackStatus.OPEN or callback.claimed_by is None:
         return callback
     if callback.claimed_by != actor:
-        raise Conflict(CALLBACK, callback_id, f"{_who(callback.claimed_by)} holds it now")
+        raise Conflict(CALLBACK, callback_id, f"{holder_name(callback.claimed_by)} holds it now")
     _conditional_update(session, callback, claimed_by=None, claimed_at=None)
     audit.record(
         session=session,
@@ -372,7 +372,7 @@ def close_callback(
         now=now,
         lapse=lapse,
     ):
-        raise Conflict(CALLBACK, callback_id, f"{_who(callback.claimed_by)} holds it now")
+        raise Conflict(CALLBACK, callback_id, f"{holder_name(callback.claimed_by)} holds it now")
     try:
         _conditional_update(
             session,
@@ -400,7 +400,7 @@ def close_callback(
     return callback
 
 
-def _who(actor: str | None) -> str:
+def holder_name(actor: str | None) -> str:
     """A claimer as people know them: `staff:anita` -> `anita`."""
     return (actor or "someone").removeprefix("staff:")
 
@@ -425,7 +425,9 @@ def _conditional_update(session: Session, callback: Callback, **values: Any) -> 
     )
     session.refresh(callback)
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(CALLBACK, callback.id, f"{_who(callback.claimed_by)} changed it first")
+        raise Conflict(
+            CALLBACK, callback.id, f"{holder_name(callback.claimed_by)} changed it first"
+        )
 
 
 # --- the console's queue: who waits, and what they told the line -------------------------
