@@ -1,6 +1,10 @@
-"""The catalogue's service functions: validated creation, lookup, search by speech or text."""
+"""The catalogue's service functions: validated creation, lookup, search by speech or text, and
+the console's type-ahead (`suggest`)."""
 
 from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -127,3 +131,79 @@ def search(*, session: Session, state_code: str, text: str, limit: int = 3) -> l
         for key, s in services.items()
     ]
     return [services[m.key] for m in rules.rank(text, candidates, limit=limit)]
+
+
+# --- the console's type-ahead -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A service offered while a call agent types: `matched` is the name or alias that matched
+    (shown when it is not the English name, so "aay praman patra" is seen to mean "Income
+    Certificate")."""
+
+    service: Service
+    matched: str
+    score: float
+
+
+def suggest(*, session: Session, state_code: str, text: str, limit: int = 8) -> list[Suggestion]:
+    """Services for a type-ahead over what was typed so far: a name (English, Hindi, Urdu), an
+    alias or the code that starts with it, has words starting with each typed word, or contains
+    it; then `search`'s fuzzy matches (a misspelling). Best first, then the most requested.
+    Blank text: the most requested services."""
+    active = list_active(session=session, state_code=state_code)
+    typed = _fold(text)
+    if not typed:
+        return [Suggestion(s, s.name_en, 0.0) for s in active[:limit]]
+    best: dict[int, Suggestion] = {}
+    for service in active:
+        key = service.id or 0
+        for n, phrase in enumerate(_phrases(service)):
+            score = _prefix_score(typed, _fold(phrase))
+            if n == len(service.aliases) + len(_names(service)):  # the code: names win ties
+                score = min(score, 0.9)
+            if score > (best[key].score if key in best else 0.0):
+                best[key] = Suggestion(service, phrase, score)
+    if len(best) < limit:  # misspellings: the speech matcher's ranking, below every prefix hit
+        by_key = {str(s.id): s for s in active}
+        candidates = [(str(s.id), _phrases(s)) for s in active if (s.id or 0) not in best]
+        for match in rules.rank(text, candidates, limit=limit - len(best)):
+            service = by_key[match.key]
+            best[service.id or 0] = Suggestion(service, service.name_en, 0.5 * match.score)
+    ranked = sorted(best.values(), key=lambda s: (-s.score, s.service.popularity, s.service.code))
+    return ranked[:limit]
+
+
+def _names(service: Service) -> list[str]:
+    return [service.name_en, service.name_hi, *([service.name_ur] if service.name_ur else [])]
+
+
+def _phrases(service: Service) -> list[str]:
+    """Names, aliases, then the code (last)."""
+    return [*_names(service), *service.aliases, service.code.replace("_", " ")]
+
+
+def _fold(text: str) -> str:
+    """Lower case, punctuation to spaces, one space between words. Unlike `rules.normalise`
+    it keeps combining marks (Devanagari vowel signs and virama are not `\\w` to Python's
+    `re`), so a Hindi word stays one word while it is typed."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    kept = (ch if ch.isalnum() or unicodedata.category(ch).startswith("M") else " " for ch in text)
+    return " ".join("".join(kept).split())
+
+
+def _prefix_score(typed: str, phrase: str) -> float:
+    """How well a phrase answers what was typed so far (0: not at all)."""
+    if not phrase:
+        return 0.0
+    if phrase == typed:
+        return 1.0
+    if phrase.startswith(typed):
+        return 0.95
+    words = phrase.split()
+    if all(any(w.startswith(t) for w in words) for t in typed.split()):
+        return 0.9
+    if typed in phrase:
+        return 0.8
+    return 0.0

@@ -1,4 +1,5 @@
-"""Citizens and their addresses: find by phone, register, add an address."""
+"""Citizens and their addresses: find by phone, register, add an address; and for the
+console's intake, register with an address and fill in a missing name."""
 
 from __future__ import annotations
 
@@ -133,3 +134,65 @@ def get_address(*, session: Session, address_id: int) -> Address:
     if address is None:
         raise NotFound("address", address_id)
     return address
+
+
+def address_of(*, session: Session, citizen_id: int, address_id: int) -> Address:
+    """The citizen's own address; `NotFound` for another citizen's (a form's stale choice)."""
+    address = session.get(Address, address_id)
+    if address is None or address.citizen_id != citizen_id:
+        raise NotFound("address", address_id)
+    return address
+
+
+def register_with_address(
+    *,
+    session: Session,
+    state_code: str,
+    phone: str,
+    village_id: int,
+    landmark: str = "",
+    name: str = "",
+    language: str = "hi",
+    senior: bool = False,
+    disabled: bool = False,
+    proven: bool = True,
+    actor: str = "system",
+) -> tuple[Citizen, Address]:
+    """A call agent's new address: the citizen with this phone (registered if new; a name their
+    record lacks is filled in) and the address in the village (an equal one is reused)."""
+    citizen = register(
+        session=session,
+        state_code=state_code,
+        phone=phone,
+        name=name,
+        language=language,
+        senior=senior,
+        disabled=disabled,
+        actor=actor,
+    )
+    assert citizen.id is not None
+    fill_in_name(session=session, citizen_id=citizen.id, name=name, actor=actor)
+    address = add_address(
+        session=session,
+        citizen_id=citizen.id,
+        village_id=village_id,
+        landmark=landmark,
+        proven=proven,
+        actor=actor,
+    )
+    return citizen, address
+
+
+def fill_in_name(*, session: Session, citizen_id: int, name: str, actor: str = "system") -> Citizen:
+    """Give a citizen registered without a name (by the phone line) the name a call agent
+    took down; a name already held is kept (changing one is not the intake's to do)."""
+    citizen = get(session=session, citizen_id=citizen_id)
+    given = validation.text(name, field="name", max_length=120, required=False)
+    if given and not citizen.name:
+        citizen.name = given
+        session.add(citizen)
+        session.flush()
+        audit.record(
+            session=session, actor=actor, entity="citizen", entity_id=citizen.id, action="name"
+        )
+    return citizen

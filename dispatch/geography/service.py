@@ -1,6 +1,9 @@
-"""Geography service functions: validated creation (inside the state) and lookups."""
+"""Geography service functions: validated creation (inside the state), lookups, and the
+district -> block -> village chain the console's pickers walk (`place_of_village`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -161,3 +164,31 @@ def district_of_village(*, session: Session, village_id: int) -> District:
     block = session.get(Block, village.block_id)
     assert block is not None
     return get_district(session=session, district_id=block.district_id)
+
+
+def get_block(*, session: Session, block_id: int) -> Block:
+    block = session.get(Block, block_id)
+    if block is None:
+        raise NotFound("block", block_id)
+    return block
+
+
+@dataclass(frozen=True)
+class Place:
+    """A village with its block and district: what a picker preselects and a page shows."""
+
+    district: District
+    block: Block
+    village: Village
+
+    @property
+    def label(self) -> str:
+        return f"{self.village.name}, {self.block.name}, {self.district.name}"
+
+
+def place_of_village(*, session: Session, village_id: int) -> Place:
+    """The village, its block and its district (`NotFound` for an unknown village)."""
+    village = get_village(session=session, village_id=village_id)
+    block = get_block(session=session, block_id=village.block_id)
+    district = get_district(session=session, district_id=block.district_id)
+    return Place(district=district, block=block, village=village)
