@@ -97,6 +97,13 @@ class LocalTime:
         a, b = start.astimezone(self.tz), end.astimezone(self.tz)
         return f"{a:%a %d %b}, {a:%H:%M}–{b:%H:%M}"
 
+    def day(self, at: dt.datetime) -> str:
+        return f"{at.astimezone(self.tz):%a %d %b}"
+
+    def hours(self, start: dt.datetime, end: dt.datetime | None) -> str:
+        a = start.astimezone(self.tz)
+        return f"{a:%H:%M}–{end.astimezone(self.tz):%H:%M}" if end else f"{a:%H:%M}"
+
     def clock(self, at: dt.datetime | None) -> str:
         return f"{at.astimezone(self.tz):%H:%M}" if at else "—"
 
@@ -133,7 +140,7 @@ def request_list(
     try:
         query = search.read_query(q, default_state=user.state_code)
     except InvalidInput as exc:
-        query, error = search.Query(), f"{exc.reason}."
+        query, error = search.Query(), f"“{q.strip()}”: {exc.reason}"
     chosen_status = RequestStatus(status) if status in set(RequestStatus) else None
     filters = search.Filters(
         status=chosen_status,
@@ -215,24 +222,24 @@ def _detail_context(
     may_dispatch = can(request, "dispatch")
     offers: list[WindowOffer] = []
     if may_change and changeable:
-        offers = planning_service.offer_windows(
+        offered = planning_service.offer_windows(
             session=session,
             settings=settings,
             address_id=found.address_id,
             service_id=found.service_id,
             language=found.language,
             now=now,
-            limit=OFFERED_WINDOWS,
+            limit=OFFERED_WINDOWS + 1,
             priority=found.priority,
         )
-    agents: list[Agent] = []
+        # The window it has already is no change.
+        offers = [o for o in offered if o.start != found.window_start][:OFFERED_WINDOWS]
+    choices: list[planning_reassign.Choice] = []
     not_movable = planning_reassign.movable(found)
     if may_dispatch and not_movable is None:
-        agents = [
-            a
-            for a in planning_reassign.agents_for(session=session, request_id=request_id)
-            if a.id != found.agent_id
-        ]
+        every = planning_reassign.choices(session=session, request_id=request_id)
+        # Those with a place first; the others shown, not choosable, so nobody wonders.
+        choices = sorted((c for c in every if not c.current), key=lambda c: not c.fits)
     return {
         "r": found,
         "citizen": citizen,
@@ -251,7 +258,8 @@ def _detail_context(
         "offers": offers,
         "offer_value": lambda o: json.dumps(o.to_json(), sort_keys=True),
         "settlement": desk.settlement_if_cancelled(session=session, request_id=request_id),
-        "agents": agents,
+        "choices": choices,
+        "any_fits": any(c.fits for c in choices),
         "not_movable": not_movable,
         "priorities": [p for p in range(found.priority + 1, desk.MOST_URGENT + 1)],
         "keys": {action: str(uuid.uuid4()) for action in ACTIONS},
@@ -329,13 +337,18 @@ def _act(
             raise
         with read_session(engine) as session:
             context = _detail_context(request, session, settings, user, request_id, now)
-        context["error"] = f"Could not {what}: {exc}"
+        context["error"] = f"Could not {what}: {_readable(exc)}"
         return templates.TemplateResponse(
             request, "requests/detail.html", context, status_code=status
         )
     if message_id is not None:
         background.add_task(_deliver, engine, sender, message_id)
     return RedirectResponse(f"/requests/{request_id}?done={done}", status_code=303)
+
+
+def _readable(exc: DispatchError) -> str:
+    """The refusal in words for the person at the form (an input error's reason alone)."""
+    return exc.reason if isinstance(exc, InvalidInput) else str(exc)
 
 
 def _deliver(engine: Engine, sender: SmsSender, message_id: int) -> None:

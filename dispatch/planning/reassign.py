@@ -21,6 +21,7 @@ Not here: the use cases that call these with an idempotency key and an audit ent
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -34,7 +35,7 @@ from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PINNED, PLANNED
-from routing import Plan, Priority, Problem, Route, SlotFinder
+from routing import Plan, Priority, Problem, Route, SlotFinder, Visit
 from routing.timing import Indexed, schedule
 
 #: The highest priority the planner tells apart (`routing.Priority.URGENT`): higher levels
@@ -46,12 +47,8 @@ ATTEMPTS = 3
 class AgentCannotTake(Conflict):
     """The chosen agent cannot fit the visit into their day within its window."""
 
-    def __init__(self, reference: str, agent_id: int, start: dt.datetime) -> None:
-        super().__init__(
-            "agent",
-            agent_id,
-            f"cannot reach {reference} within its window (from {start:%H:%M} UTC) in their day",
-        )
+    def __init__(self, reference: str, agent_id: int, name: str, start: dt.datetime) -> None:
+        super().__init__("agent", name, f"their day has no place for {reference} within its window")
         self.reference = reference
         self.agent_id = agent_id
         self.window_start = start
@@ -65,14 +62,56 @@ def visit_day(session: Session, request: DoorstepRequest) -> dt.date | None:
     return request.window_start.astimezone(clock.tz).date()
 
 
+@dataclass(frozen=True)
+class Choice:
+    """An agent on duty on the visit's day, and whether their day has a place for it."""
+
+    agent: Agent
+    fits: bool
+    current: bool
+
+
 def agents_for(*, session: Session, request_id: int) -> list[Agent]:
     """The agents on duty in the request's district on its visit's day (none without a
-    window), in a stable order: who a dispatcher may choose from."""
+    window), in a stable order."""
     request = request_service.get(session=session, request_id=request_id)
     day = visit_day(session, request)
     if day is None:
         return []
     return agent_service.available(session=session, district_id=request.district_id, day=day)
+
+
+def choices(*, session: Session, request_id: int) -> list[Choice]:
+    """Who a dispatcher may move the request's visit to: each agent on duty on its day, with
+    whether the live plan has a place for it in their day within its window (one insertion
+    query for all of them). Empty when the visit cannot be moved (`movable`)."""
+    request = request_service.get(session=session, request_id=request_id)
+    day = visit_day(session, request)
+    if movable(request) is not None or day is None:
+        return []
+    zd = zone.load(session, request.district_id, day)
+    vid = zone.visit_id(request_id)
+    if not zd.problem.has_visit(vid):
+        return []
+    visit, finder = _taken_out(zd, vid)
+    fitting = {o.agent_id for o in finder.offers(visit, visit.windows)}
+    current = zd.plan.agent_of(vid)
+    return [
+        Choice(
+            agent=a,
+            fits=zone.agent_key(a.id or 0) in fitting,
+            current=zone.agent_key(a.id or 0) == current,
+        )
+        for a in agent_service.available(session=session, district_id=request.district_id, day=day)
+    ]
+
+
+def _taken_out(zd: zone.ZoneDay, vid: str) -> tuple[Visit, SlotFinder]:
+    """The visit, and a slot finder over the zone-day's plan without it."""
+    visit = zd.problem.visits[zd.problem.visit_index(vid)]
+    without = zd.problem.with_visits([v for v in zd.problem.visits if v.id != vid])
+    plan = _plan_without(without, zd.plan, vid)
+    return visit, SlotFinder(without, plan, zone.DEFAULT_TRAVEL)
 
 
 def movable(request: DoorstepRequest) -> str | None:
@@ -118,13 +157,11 @@ def _move_once(session: Session, request_id: int, agent_id: int, actor: str) -> 
         raise InvalidInput("request", request.reference, "not in its day's plan")
     if zd.plan.agent_of(vid) == target:
         return request
-    visit = zd.problem.visits[zd.problem.visit_index(vid)]
-    without = zd.problem.with_visits([v for v in zd.problem.visits if v.id != vid])
-    plan = _plan_without(without, zd.plan, vid)
-    finder = SlotFinder(without, plan, zone.DEFAULT_TRAVEL)
+    visit, finder = _taken_out(zd, vid)
     options = [o for o in finder.offers(visit, visit.windows) if o.agent_id == target]
     if not options:
-        raise AgentCannotTake(request.reference, agent_id, request.window_start)
+        agent = agent_service.get(session=session, agent_id=agent_id)
+        raise AgentCannotTake(request.reference, agent_id, agent.name, request.window_start)
     booking = finder.commit(visit, options[0])
     store.save(
         session=session,

@@ -210,8 +210,8 @@ def _ledger(session: Session, request_id: int) -> list[Entry]:
     return out
 
 
-#: Audit details not worth a line of their own (the key that made a retry safe).
-_QUIET = frozenset({"idempotency_key", "fingerprint"})
+#: Audit details not worth a line of their own (what made a retry safe, and its answer).
+_QUIET = frozenset({"idempotency_key", "fingerprint", "outcome"})
 
 
 def _audit(session: Session, request_id: int) -> list[Entry]:

@@ -152,7 +152,11 @@ def test_an_agent_who_cannot_take_the_visit_is_refused_and_nothing_changes(
             agent_id=no_hindi.id or 0,
         )
     assert refused.value.reference == request.reference
-    assert request.reference in str(refused.value)
+    assert request.reference in str(refused.value) and no_hindi.name in str(refused.value)
+    choices = planning_reassign.choices(session=session, request_id=request.id or 0)
+    fits = {c.agent.id: c.fits for c in choices}
+    assert fits[no_hindi.id] is False and fits[request.agent_id] is True
+    assert [c.agent.id for c in choices if c.current] == [request.agent_id]
     assert zone.current_version(session, request.district_id, day) == version
     unchanged = request_service.get(session=session, request_id=request.id or 0)
     assert unchanged.agent_id == request.agent_id

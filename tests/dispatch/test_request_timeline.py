@@ -18,6 +18,7 @@ from dispatch.errors import NotFound
 from dispatch.planning import service as planning
 from dispatch.requests import timeline
 from dispatch.requests.timeline import EntryKind
+from dispatch.visits import desk
 from dispatch.visits import service as visits
 from dispatch.visits.proof import Proof
 from tests import factories
@@ -118,3 +119,22 @@ def test_the_visit_code_is_hidden_only_where_it_stands_alone() -> None:
 def test_an_unknown_request_has_no_timeline(session: Session) -> None:
     with pytest.raises(NotFound):
         timeline.timeline(session=session, request_id=10**9)
+
+
+def test_a_desk_change_shows_as_an_audit_line_by_its_staff_member(session: Session) -> None:
+    request = factories.request(session)
+    assert request.id is not None
+    desk.raise_priority(
+        session=session,
+        idempotency_key=f"t:timeline:{uuid.uuid4().hex}",
+        actor="staff:dispatcher1",
+        request_id=request.id,
+        priority=2,
+    )
+    [line] = [
+        e
+        for e in timeline.timeline(session=session, request_id=request.id)
+        if e.title == "raise priority"
+    ]
+    assert line.kind is EntryKind.AUDIT and line.actor == "staff:dispatcher1"
+    assert line.detail == "from_priority: 0; to_priority: 2"  # no key, no stored answer
