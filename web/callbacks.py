@@ -360,12 +360,13 @@ def claim(
     clock: ClockDep,
 ) -> Response:
     now = clock.now()
+    actor = staff_service.actor_of(user)
     try:
-        _own_callback(session, user, callback_id)
+        held_already = _own_callback(session, user, callback_id).claimed_by == actor
         call_service.claim_callback(
             session=session,
             callback_id=callback_id,
-            actor=staff_service.actor_of(user),
+            actor=actor,
             now=now,
         )
     except DispatchError as exc:
@@ -386,6 +387,8 @@ def claim(
         return _page(request, session, user, now, status=status, error=str(exc))
     if not _htmx(request):
         return _back("claimed")
+    if held_already:  # a second click: the card is on the page already
+        return _fragment(request, "_list.html", session, user, now)
     row = _mine(session, user, now, callback_id)
     return _fragment(request, "_card_and_list.html", session, user, now, row=row, focus=True)
 

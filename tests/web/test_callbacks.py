@@ -13,6 +13,7 @@ from httpx import Response
 from sqlalchemy.engine import Engine
 
 from dispatch.audit import service as audit
+from dispatch.calls import rules
 from dispatch.calls import service as call_service
 from dispatch.calls.models import Callback, CallSession
 from dispatch.db import read_session, write_session
@@ -149,6 +150,29 @@ def test_claiming_with_htmx_answers_the_card_and_the_list(
     assert f'<article id="callback-{callback.id}"' in response.text
     assert f'href="tel:{callback.phone}"' in response.text
     assert 'hx-swap-oob="innerHTML"' in response.text
+    twice = agent.htmx("POST", f"/callbacks/{callback.id}/claim")  # a double click
+    assert twice.status_code == 200 and _template(twice) == "callbacks/_list.html"
+    assert "<article" not in twice.text  # no second card
+
+
+def test_a_lapsed_claim_may_be_taken_over(app: FastAPI, engine: Engine, clock: FixedClock) -> None:
+    callback = _callback(engine, clock, 50)
+    with write_session(engine) as session:
+        call_service.claim_callback(
+            session=session,
+            callback_id=callback.id or 0,
+            actor="staff:gone_home",
+            now=clock.at - rules.CLAIM_LAPSES_AFTER,
+        )
+    agent = signed_in(app, engine, Role.CALL_AGENT)
+    page = agent.get("/callbacks")
+    row = _rows(page, f"callback-{callback.id}")[0]
+    assert (row.claimed_by, row.lapsed) == ("gone_home", True)
+    assert f'id="claim-{callback.id}">Take over' in page.text
+    assert agent.submit(f"/callbacks/{callback.id}/claim").status_code == 303
+    with read_session(engine) as session:
+        last = audit.history(session=session, entity="callback", entity_id=callback.id)[-1]
+    assert (last.action, last.detail) == ("taken_over", {"from": "staff:gone_home"})
 
 
 def test_releasing_puts_it_back_for_anyone(app: FastAPI, engine: Engine, clock: FixedClock) -> None:
