@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -16,8 +17,9 @@ from dispatch.calls import service as call_service
 from dispatch.db import read_session, write_session
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus
+from dispatch.planning import runs as replan_runs
 from dispatch.planning import service as planning
-from dispatch.planning.models import ZonePlan
+from dispatch.planning.models import ReplanRun, ZonePlan
 from dispatch.planning.store import PlanOutdated
 from dispatch.ports import SmsSender
 
@@ -71,6 +73,35 @@ def improve_plans(
         except Exception:
             log.exception("improving the plan of district %s on %s failed", district_id, day)
     return outcomes
+
+
+def run_replans(
+    *,
+    engine: Engine,
+    solver_engine: str = "sisr",
+    most: int = 5,
+    only: Collection[int] | None = None,
+) -> list[ReplanRun]:
+    """Run the dispatchers' queued re-plans (`dispatch.planning.runs`), oldest first: each is
+    claimed conditionally (another worker's claim wins), then run to done or failed. Runs a
+    stopped worker left "running" are failed first. `only` limits the pass to those runs."""
+    with write_session(engine) as session:
+        for run_id in replan_runs.abandon_stale(session=session):
+            log.warning("re-plan run %s was left running by a stopped worker", run_id)
+    with read_session(engine) as session:
+        ids = replan_runs.queued(session=session, most=most, only=only)
+    finished = []
+    for run_id in ids:
+        try:
+            with write_session(engine) as session:
+                if not replan_runs.claim(session=session, run_id=run_id):
+                    continue
+            finished.append(
+                replan_runs.execute(engine=engine, run_id=run_id, solver_engine=solver_engine)
+            )
+        except Exception:
+            log.exception("re-plan run %s could not be run", run_id)
+    return finished
 
 
 def send_pending_sms(

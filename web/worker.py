@@ -2,11 +2,12 @@
 
 `make run` embeds it in the web process (`create_app` starts it in the app's lifespan); a
 deployment with several web processes runs `doorstep worker` once instead and sets
-DOORSTEP_SCHEDULER=false for the web. The solver holds the GIL, so plan improvement runs in a
-child process (forkserver), never in the web process's threads; that child ends with its
-parent however the parent ends (`dispatch.processes.die_with_parent`). Every task is given
-the settings the scheduler was built with (never the environment's), and opens its engine
-from them.
+DOORSTEP_SCHEDULER=false for the web. The solver holds the GIL, so plan improvement and the
+dispatchers' re-plan runs go to child processes (forkserver; two, so a dispatcher's run does
+not wait behind the scheduled improvement), never the web process's threads; those children
+end with their parent however the parent ends (`dispatch.processes.die_with_parent`). Every
+task is given the settings the scheduler was built with (never the environment's), and opens
+its engine from them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from dispatch.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 IMPROVE_EVERY_S = 60
+#: How often queued re-plan runs are looked for (the console polls their progress).
+REPLAN_RUNS_EVERY_S = 2
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +61,18 @@ def improve_plans_task(settings: Settings) -> int:
             o.wall_s,
         )
     return len(outcomes)
+
+
+def replan_runs_task(settings: Settings) -> int:
+    """Scheduled task: the dispatchers' queued re-plans (runs in a solver child process)."""
+    finished = scheduled.run_replans(
+        engine=_engine(settings.database_url), solver_engine=settings.solver_engine
+    )
+    for run in finished:
+        log.info(
+            "re-plan run %s of district %s on %s: %s", run.id, run.district_id, run.day, run.status
+        )
+    return len(finished)
 
 
 def send_sms_task(settings: Settings) -> int:
@@ -137,7 +152,7 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         timezone="UTC",
         executors={
             "default": ThreadPoolExecutor(2),
-            "solver": ProcessPoolExecutor(1, pool_kwargs=pool),
+            "solver": ProcessPoolExecutor(2, pool_kwargs=pool),
         },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
@@ -149,6 +164,16 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         id="improve-plans",
         executor="solver",
         replace_existing=True,
+    )
+    scheduler.add_job(
+        replan_runs_task,
+        "interval",
+        seconds=REPLAN_RUNS_EVERY_S,
+        args=[settings],
+        id="replan-runs",
+        executor="solver",
+        replace_existing=True,
+        misfire_grace_time=REPLAN_RUNS_EVERY_S * 5,
     )
     scheduler.add_job(
         send_sms_task, "interval", seconds=30, args=[settings], id="send-sms", replace_existing=True

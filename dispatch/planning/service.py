@@ -27,7 +27,7 @@ from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.geography import service as geography_service
-from dispatch.planning import store, zone
+from dispatch.planning import locks, store, zone
 from dispatch.planning.models import ZonePlan
 from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
@@ -52,6 +52,7 @@ __all__ = [
     "offer_windows",
     "release",
     "replan",
+    "zone_day",
 ]
 
 
@@ -101,11 +102,13 @@ class WindowOffer:
 # --- the zone-day cache -------------------------------------------------------------------
 # A SlotFinder is derived data. It is valid while the zone-day's plan row is unchanged (its
 # version and the moment it was saved: a rolled-back save cannot pass for a committed one)
-# and the same agents are on duty, and for a minute at most. A booking puts the grown plan
-# in the cache itself, so the next caller in the district does not wait for a rebuild.
+# and the same agents are on duty with the same routes locked, and for a minute at most. A
+# booking puts the grown plan in the cache itself, so the next caller in the district does
+# not wait for a rebuild.
 _CACHE_SECONDS = 60.0
 _Key = tuple[str, int, dt.date]  # database, district, day
-_Stamp = tuple[int, dt.datetime | None, tuple[int, ...]]  # version, saved at, agents on duty
+#: version, saved at, agents on duty, agents whose route is locked
+_Stamp = tuple[int, dt.datetime | None, tuple[int, ...], tuple[int, ...]]
 _cache: dict[_Key, tuple[_Stamp, float, zone.ZoneDay, SlotFinder]] = {}
 _cache_lock = threading.Lock()
 
@@ -121,6 +124,7 @@ def _stamp(session: Session, district_id: int, day: dt.date) -> _Stamp:
         row.version if row else 0,
         row.updated_at if row else None,
         tuple(a.id or 0 for a in agents),
+        tuple(sorted(locks.locked_agents(session=session, district_id=district_id, day=day))),
     )
 
 
@@ -135,6 +139,11 @@ def _finder(session: Session, district_id: int, day: dt.date) -> tuple[zone.Zone
     finder = SlotFinder(zd.problem, zd.plan, zone.DEFAULT_TRAVEL)
     _remember(session, zd, finder, stamp)
     return zd, finder
+
+
+def zone_day(*, session: Session, district_id: int, day: dt.date) -> zone.ZoneDay:
+    """The zone-day as the live plan has it now (cached like the slot offers' own)."""
+    return _finder(session, district_id, day)[0]
 
 
 def _remember(

@@ -2,6 +2,9 @@
 
 Turns database rows into `routing` types and back: request ids <-> visit ids, agent ids <->
 routing agent ids, aware UTC datetimes <-> integer seconds since local midnight of the day.
+Fixed parts of routes become pins: the visits an agent is on the way to or at, and every visit
+of a route a dispatcher locked (`dispatch.planning.locks`), are that agent's first stops in
+their stored order, so no re-plan moves them.
 It reads the database but never writes; `dispatch.planning.service` persists plans.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -19,6 +22,7 @@ from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
 from dispatch.geography.models import Block, District, Village
+from dispatch.planning import locks
 from dispatch.planning.models import PlanStop, ZonePlan
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import PINNED, PLANNED, RequestStatus
@@ -195,7 +199,10 @@ def current_version(session: Session, district_id: int, day: dt.date) -> int:
 def load(
     session: Session, district_id: int, day: dt.date, travel: TravelTimeProvider = DEFAULT_TRAVEL
 ) -> ZoneDay:
-    """Build the zone-day from the database: available agents, planned requests, current plan."""
+    """Build the zone-day from the database: available agents, planned requests, current plan.
+
+    Visits en route or arrived are pinned to their agent as the first stops; so is the whole
+    stored route of an agent whose route is locked, in its stored order."""
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
     agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
@@ -230,34 +237,38 @@ def load(
         )
     )
     position_of = {s.request_id: (s.agent_id, s.position) for s in stops}
-    agent_ids = {a.id for a in agents}
+    by_key = {a.id: a for a in agents}
+    locked = locks.locked_agents(session=session, district_id=district_id, day=day)
+    locked_route = {
+        s.request_id: s.agent_id
+        for s in stops
+        if s.agent_id in locked and agent_key(s.agent_id) in by_key
+    }
     visits: list[Visit] = []
     by_visit: dict[str, int] = {}
     pinned_seq: dict[int, list[int]] = {}
     for req, service, address, village in rows:
         assert req.id is not None and req.window_start and req.window_end
-        pin = None
-        if (
-            req.status in PINNED
-            and req.agent_id is not None
-            and agent_key(req.agent_id) in agent_ids
-        ):
-            pinned_seq.setdefault(req.agent_id, []).append(req.id)
-            pin = Pin(agent_key(req.agent_id))
         vid = visit_id(req.id)
-        visits.append(
-            make_visit(
-                vid=vid,
-                location=_location(address, village.terrain.value),
-                windows=[
-                    TimeWindow(clock.seconds(req.window_start), clock.seconds(req.window_end))
-                ],
-                service=service,
-                language=visit_language(req.language, agents),
-                priority=req.priority,
-                pin=pin,
-            )
+        visit = make_visit(
+            vid=vid,
+            location=_location(address, village.terrain.value),
+            windows=[TimeWindow(clock.seconds(req.window_start), clock.seconds(req.window_end))],
+            service=service,
+            language=visit_language(req.language, agents),
+            priority=req.priority,
         )
+        owner = None
+        if req.status in PINNED and req.agent_id is not None:
+            owner = req.agent_id
+        elif req.id in locked_route:
+            owner = locked_route[req.id]
+        # A pin the agent is not qualified for would make the problem invalid: left free.
+        agent = by_key.get(agent_key(owner)) if owner is not None else None
+        if owner is not None and agent is not None and visit.qualified(agent):
+            pinned_seq.setdefault(owner, []).append(req.id)
+            visit = replace(visit, pin=Pin(agent.id))
+        visits.append(visit)
         by_visit[vid] = req.id
     visits = _sequence_pins(visits, pinned_seq, position_of)
     problem = Problem.build(agents, visits, travel)
@@ -305,7 +316,8 @@ def progress(
 def _sequence_pins(
     visits: list[Visit], pinned: dict[int, list[int]], position_of: dict[int, tuple[int, int]]
 ) -> list[Visit]:
-    """Visits an agent is on the way to or at are fixed as that agent's first stops."""
+    """Pinned visits (on the way to or at; a locked route's) are fixed as their agent's first
+    stops, in the order of the stored plan."""
     order: dict[str, int] = {}
     for agent_id, request_ids in pinned.items():
         ranked = sorted(request_ids, key=lambda r: position_of.get(r, (agent_id, 10**6))[1])
