@@ -211,8 +211,33 @@ class Page:
     notice: str = ""
     result: Booked | None = None
 
+    #: The id of the field the cursor goes to: the one an error names, else the next to fill.
+    focus: str = ""
+
     def language_name(self, code: str) -> str:
         return LANGUAGE_NAMES.get(code, code)
+
+    @property
+    def focus_id(self) -> str:
+        if self.focus:
+            return self.focus
+        if self.offers or self.no_window:
+            return "offer"
+        if not self.caller.phone:
+            return "phone"
+        if self.caller.citizen is None and not self.form.name:
+            return "name"
+        if self.form.service_id is None:
+            return "service_q"
+        if self.form.address == "new" and self.form.village_id is None:
+            return "district_id"
+        return "show-windows"
+
+    def fail(self, exc: DispatchError) -> None:
+        """Say what is wrong, and put the cursor where it can be put right."""
+        self.error = _problem(exc)
+        field_name = exc.field if isinstance(exc, InvalidInput) else ""
+        self.focus = _FIELD_IDS.get(field_name, "")
 
 
 # --- the routes ---------------------------------------------------------------------------------
@@ -222,7 +247,7 @@ class Page:
 def intake_page(
     request: Request, user: IntakeStaff, session: ReadSessionDep, form: QueryDep
 ) -> HTMLResponse:
-    """The page, empty or pre-filled (a call-back, a transfer, a form sent back without JS)."""
+    """The page, empty or pre-filled (a call-back, a transfer)."""
     state = state_service.get(session=session, code=user.state_code)
     _prefill(session, state, form)
     return _render(request, _page(session, state, form))
@@ -232,8 +257,8 @@ def intake_page(
 def intake_refresh(
     request: Request, user: IntakeStaff, session: ReadSessionDep, form: FormDep
 ) -> HTMLResponse:
-    """The page again from what the form holds (Enter in a field, the Find buttons): looks up,
-    writes nothing."""
+    """The page again from what the form holds (the Find buttons, without JavaScript): looks
+    up, writes nothing."""
     state = state_service.get(session=session, code=user.state_code)
     return _render(request, _page(session, state, form))
 
@@ -247,6 +272,7 @@ def citizen_fragment(
     a reference, their phone in the phone field."""
     state = state_service.get(session=session, code=user.state_code)
     page = _page(session, state, form)
+    page.focus = "none"  # the agent is typing here: the cursor stays
     if page.caller.citizen is not None:  # the caller's own defaults, not the last caller's
         form.language = page.caller.citizen.language
         form.address = str(page.caller.addresses[0].id) if page.caller.addresses else "new"
@@ -305,7 +331,7 @@ def show_windows(
     except DispatchError as exc:
         session.rollback()
         page = _page(session, state, form)
-        page.error = _problem(exc)
+        page.fail(exc)
         return _render(request, page, status_code=422)
     page = _page(session, state, form)
     _show_offers(session, settings, state, clock.now(), page, citizen, address, service)
@@ -355,7 +381,7 @@ def _book(
     except DispatchError as exc:
         session.rollback()
         page = _page(session, state, form)
-        page.error = _problem(exc)
+        page.fail(exc)
         return _render(request, page, status_code=422), None
     assert citizen.id is not None and address.id is not None and service.id is not None
     if form.windows_for != _windows_for(citizen, address, service):
@@ -409,7 +435,7 @@ def _book(
     except DispatchError as exc:
         session.rollback()
         page = _page(session, state, form)
-        page.error = _problem(exc)
+        page.fail(exc)
         return _render(request, page, status_code=422), None
     log.info("intake: %s booked request %s", user.username, booked.request_id)
     tz = ZoneInfo(state.timezone)
@@ -488,7 +514,7 @@ def _caller(session: Session, state: State, form: IntakeForm) -> Caller:
         try:
             caller.phone = validation.phone(form.phone)
         except InvalidInput:
-            if _digits(form.phone) >= PHONE_DIGITS:  # still typing: no error yet
+            if _digits(form.phone) >= PHONE_DIGITS:  # fewer: still typing, no error yet
                 caller.error = "Not a valid phone number: 10 digits, e.g. 98765 43210."
             return caller
         caller.citizen = citizen_service.find_by_phone(
@@ -500,10 +526,12 @@ def _caller(session: Session, state: State, form: IntakeForm) -> Caller:
                 session=session, reference=form.reference, default_state=state.code
             )
         except InvalidInput as exc:
-            if _digits(form.reference) >= KEYPAD_DIGITS:  # still typing: no error yet
+            if _digits(form.reference) >= KEYPAD_DIGITS:  # fewer: still typing, no error yet
                 caller.error = f"Reference: {exc.reason}."
             return caller
         except NotFound:
+            found = None
+        if found is None or found.state_code != state.code:
             caller.error = "No request has this reference."
             return caller
         caller.citizen = citizen_service.get(session=session, citizen_id=found.citizen_id)
@@ -514,6 +542,10 @@ def _caller(session: Session, state: State, form: IntakeForm) -> Caller:
         return caller
     for address in citizen_service.addresses(session=session, citizen_id=citizen.id):
         assert address.id is not None
+        # As on the phone line, an address given for a number the caller was not calling
+        # from is not offered back; only the form that gave it keeps it.
+        if not address.proven and str(address.id) != form.address:
+            continue
         place = geography_service.place_of_village(session=session, village_id=address.village_id)
         caller.addresses.append(KnownAddress(address.id, place.label, address.landmark))
     tz = ZoneInfo(state.timezone)
@@ -641,6 +673,12 @@ def _resolve(
             )
         return citizen, address, service
     if form.village_id is None:
+        if caller.addresses:
+            raise InvalidInput(
+                "address",
+                "",
+                "choose one of the caller's addresses, or a district, block and village",
+            )
         raise InvalidInput("village", "", "choose the district, block and village")
     place = geography_service.place_of_village(session=session, village_id=form.village_id)
     if place.district.state_code != state.code:
@@ -766,6 +804,17 @@ def _window_label(
     return f"{day} {local:%H:%M}–{until:%H:%M}"
 
 
+_FIELD_IDS = {
+    "phone": "phone",
+    "name": "name",
+    "language": "language",
+    "service": "service_q",
+    "village": "district_id",
+    "address": "district_id",
+    "lat": "district_id",
+    "landmark": "landmark",
+    "offer": "show-windows",
+}
 _FIELD_LABELS = {
     "phone": "Phone",
     "name": "Name",

@@ -463,6 +463,8 @@ def test_a_missing_step_is_a_clear_message_and_the_form_is_kept(
     assert response.status_code == 422 and _template(response) == "intake/page.html"
     page = _page(response)
     assert page.error == "Service: choose a service." and page.offers == []
+    assert page.focus_id == "service_q"  # the cursor goes where it can be put right
+    assert "autofocus" in response.text.split('id="service_q"')[1].split(">")[0]
     assert f'value="{known.phone}"' in response.text and 'value="by the bridge"' in response.text
     response = agent.submit("/intake/book", _form(agent, known, engine))
     assert response.status_code == 422 and "Window" in _page(response).error
@@ -495,3 +497,34 @@ def test_the_same_key_for_another_booking_is_refused(agent: Console, engine: Eng
             select(DoorstepRequest).where(col(DoorstepRequest.citizen_id) == known.citizen_id)
         ).all()
         assert len(count) == 1
+
+
+def test_an_address_for_a_number_the_caller_is_not_on_is_not_offered_back(
+    agent: Console, engine: Engine
+) -> None:
+    """As on the phone line: it serves this booking, and is never shown as the citizen's own."""
+    known = _known(engine)
+    with read_session(engine) as session:
+        place = geography_service.place_of_village(session=session, village_id=known.village_id)
+    data = _form(
+        agent,
+        known,
+        engine,
+        address="new",
+        other_number="on",
+        district_id=place.district.id,
+        block_id=place.block.id,
+        village_id=known.village_id,
+        landmark="the daughter's house",
+    )
+    windows = _windows(agent, data)
+    page = _page(windows)
+    new_address = int(page.form.address)
+    assert new_address != known.address_id
+    assert new_address in [a.id for a in page.caller.addresses]  # this form keeps it
+    booked = agent.submit("/intake/book", _confirm_data(data, windows))
+    assert booked.status_code == 200 and _page(booked).result is not None
+    later = _page(agent.htmx("POST", "/intake/citizen", data={"phone": known.phone}))
+    assert [a.id for a in later.caller.addresses] == [known.address_id]
+    with read_session(engine) as session:
+        assert not citizen_service.get_address(session=session, address_id=new_address).proven
