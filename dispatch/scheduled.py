@@ -85,11 +85,14 @@ def run_replans(
     """Run the dispatchers' queued re-plans (`dispatch.planning.runs`), oldest first: each is
     claimed conditionally (another worker's claim wins), then run to done or failed. Runs a
     stopped worker left "running" are failed first. `only` limits the pass to those runs."""
-    with write_session(engine) as session:
-        for run_id in replan_runs.abandon_stale(session=session):
-            log.warning("re-plan run %s was left running by a stopped worker", run_id)
+    # Every few seconds: read first, and take the write lock only when there is work.
     with read_session(engine) as session:
+        stale = replan_runs.stale(session=session)
         ids = replan_runs.queued(session=session, most=most, only=only)
+    if stale:
+        with write_session(engine) as session:
+            for run_id in replan_runs.abandon_stale(session=session):
+                log.warning("re-plan run %s was left running by a stopped worker", run_id)
     finished = []
     for run_id in ids:
         try:

@@ -247,27 +247,36 @@ def claim(*, session: Session, run_id: int, now: dt.datetime | None = None) -> b
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def stale(*, session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Ids of runs left "running" well past their time limit (their worker stopped)."""
+    now = now or utcnow()
+    running = session.exec(select(ReplanRun).where(ReplanRun.status == ReplanStatus.RUNNING))
+    return [
+        run.id
+        for run in running
+        if run.id is not None
+        and (now - (run.started_at or run.requested_at)).total_seconds()
+        > run.time_limit_s + ABANDONED_AFTER_S
+    ]
+
+
 def abandon_stale(*, session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Fail runs left "running" well past their time limit (their worker stopped)."""
+    """Fail the `stale` runs; the ids of those this call failed."""
     now = now or utcnow()
     out = []
-    running = session.exec(select(ReplanRun).where(ReplanRun.status == ReplanStatus.RUNNING))
-    for run in list(running):
-        started = run.started_at or run.requested_at
-        if (now - started).total_seconds() > run.time_limit_s + ABANDONED_AFTER_S:
-            updated = session.execute(
-                sa.update(_TABLE)
-                .where(_TABLE.c.id == run.id, _TABLE.c.status == ReplanStatus.RUNNING.value)
-                .values(
-                    status=ReplanStatus.FAILED.value,
-                    finished_at=now,
-                    message="The worker stopped during the re-plan; nothing was changed.",
-                )
-                .execution_options(synchronize_session=False)
+    for run_id in stale(session=session, now=now):
+        updated = session.execute(
+            sa.update(_TABLE)
+            .where(_TABLE.c.id == run_id, _TABLE.c.status == ReplanStatus.RUNNING.value)
+            .values(
+                status=ReplanStatus.FAILED.value,
+                finished_at=now,
+                message="The worker stopped during the re-plan; nothing was changed.",
             )
-            if updated.rowcount == 1:  # type: ignore[attr-defined]
-                assert run.id is not None
-                out.append(run.id)
+            .execution_options(synchronize_session=False)
+        )
+        if updated.rowcount == 1:  # type: ignore[attr-defined]
+            out.append(run_id)
     return out
 
 
