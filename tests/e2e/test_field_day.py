@@ -10,7 +10,6 @@ import datetime as dt
 import uuid
 from zoneinfo import ZoneInfo
 
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -26,8 +25,10 @@ from dispatch.notifications.models import OutboxMessage
 from dispatch.planning import service as planning
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
+from dispatch.staff.rules import Role
 from ivr.deps import get_clock
 from tests.conftest import build_app, unique_phone
+from tests.console import signed_in
 from tests.ivr.caller import heard, phone
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -116,6 +117,5 @@ def test_a_whole_day_from_the_call_to_the_receipt(engine: Engine, settings: Sett
     kinds = [m.kind for m in _outbox(engine, to=citizen)]
     assert kinds[0] == "booking" and "assigned" in kinds
     assert "receipt" in kinds and "feedback" in kinds
-    with TestClient(app) as client:
-        page = client.get("/outbox")
+    page = signed_in(app, engine, Role.SUPERVISOR).get("/outbox")
     assert page.status_code == 200 and request.reference in page.text

@@ -18,6 +18,7 @@ def test_the_scheduler_has_every_task_and_gives_them_its_settings() -> None:
         "set-off",
         "reminders",
         "feedback-calls",
+        "replan-runs",
     }
     improve = scheduler.get_job("improve-plans")
     assert improve is not None and improve.executor == "solver"  # never in the web's threads

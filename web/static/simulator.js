@@ -6,11 +6,14 @@
   const $ = (id) => document.getElementById(id);
   const call = { sid: null, caller: "", called: "", gather: null, digits: "", timer: null };
   let turn = 0;
+  const csrfToken = () => JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || "";
 
   async function api(path, body) {
     const response = await fetch(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      // The page's CSRF token (base.html puts it on <body> for htmx): the simulator's calls are
+      // POSTs from a browser that holds the console's cookies.
+      headers: { "Content-Type": "application/json", "x-csrftoken": csrfToken() },
       body: JSON.stringify(body),
     });
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
