@@ -1,0 +1,267 @@
+"""The console in a real browser (Debian's Chromium, headless), as its users work it:
+
+- a call agent signs in with the keyboard and books a new caller on the intake page; a
+  dispatcher then finds the request on the board and on the map;
+- a call agent claims a call-back, sees the number to ring and closes it with an outcome;
+- a dispatcher re-plans a district and watches the run finish on the board;
+- a call agent is refused the staff admin page.
+
+Every page visited is checked for labelled controls and for fitting the screen at 1280x800 and
+at a phone's 390 px, and photographed: the screenshots are the test's artefacts, kept in
+`var/test-artifacts/console/` (or `$DOORSTEP_SCREENSHOTS`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from dispatch import scheduled
+from dispatch.calls import service as call_service
+from dispatch.calls.models import Callback, CallbackReason, CallbackStatus
+from dispatch.config import REPO_ROOT, Settings
+from dispatch.db import read_session, write_session
+from dispatch.geography.models import District
+from dispatch.planning.models import ReplanRun, ReplanStatus
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import Channel
+from dispatch.staff.models import StaffUser
+from dispatch.staff.rules import Role
+from ivr.deps import get_clock
+from tests.conftest import unique_phone
+from tests.console import PASSWORD, make_user
+from tests.e2e.served import CHROMIUM_ARGS, served
+from tests.ivr.conftest import FixedClock
+from web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+IST = ZoneInfo("Asia/Kolkata")
+#: A Tuesday no other test books on, in a district of its own for this file.
+DAY = dt.date(2033, 5, 3)
+NOW = dt.datetime.combine(DAY, dt.time(7, 30), IST)
+DISTRICT = "GBL"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(
+        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "console"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
+    app = create_app(settings=settings, engine=engine)
+    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
+    with served(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _page(browser: Browser, viewport: dict[str, int]) -> Page:
+    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+    page.set_default_timeout(15_000)
+    return page
+
+
+def _sign_in(page: Page, url: str, user: StaffUser) -> None:
+    """By the keyboard alone: the username has the focus, Tab to the password, Enter."""
+    page.goto(f"{url}/login")
+    page.keyboard.type(user.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: "/login" not in u)
+
+
+def _looked_at(page: Page, shots: Path, name: str) -> None:
+    """The page as its user sees it: every control labelled, nothing wider than the screen;
+    photographed."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                         && !e.getAttribute('aria-labelledby'))
+            .map(e => e.name || e.id)"""
+    )
+    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
+    page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+
+
+def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map(
+    live_url: str, engine: Engine, browser: Browser, shots: Path
+) -> None:
+    agent, dispatcher = make_user(engine, Role.CALL_AGENT), make_user(engine, Role.DISPATCHER)
+    phone = unique_phone()
+    page = _page(browser, DESKTOP)
+    _sign_in(page, live_url, agent)
+    assert page.url.endswith("/intake")
+    _looked_at(page, shots, "intake-empty")
+
+    page.locator("#phone").fill(phone)
+    expect(page.locator("#citizen .new-caller")).to_be_visible()
+    page.locator("#name").fill("Fatima Browser")
+    page.locator("#service_q").press_sequentially("income")
+    expect(page.locator("#services input[name=service_id]").first).to_be_checked()
+    with read_session(engine) as session:
+        district = session.exec(select(District).where(District.code == DISTRICT)).one()
+    page.locator("#district_id").select_option(str(district.id))
+    expect(page.locator("#block_id option").nth(1)).to_be_attached()
+    page.locator("#block_id").select_option(index=1)
+    expect(page.locator("#village_id option").nth(1)).to_be_attached()
+    page.locator("#village_id").select_option(index=1)
+    page.locator("#landmark").fill("near the spring")
+    page.locator("#landmark").press("Enter")  # Enter shows the windows
+    first_window = page.locator("#windows input[name=offer]").first
+    expect(first_window).to_be_visible()
+    first_window.check()
+    _looked_at(page, shots, "intake-windows")
+    page.locator("#confirm").click()
+    reference = page.locator("#result-reference").inner_text().strip()
+    code = page.locator("#result-code").inner_text().strip()
+    assert reference.startswith("JK-") and len(code) == 4 and code.isdigit()
+    _looked_at(page, shots, "intake-booked")
+
+    with read_session(engine) as session:
+        request = session.exec(
+            select(DoorstepRequest).where(DoorstepRequest.reference == reference)
+        ).one()
+    assert request.channel is Channel.CONSOLE and request.visit_code == code
+    assert request.district_id == district.id and request.agent_id is not None
+
+    board = _page(browser, DESKTOP)
+    _sign_in(board, live_url, dispatcher)
+    board.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
+    expect(board.locator(f"#route-{request.agent_id}")).to_contain_text(reference)
+    # The map: the visit is drawn (a numbered marker) on the agent's route, with no tile
+    # server behind it.
+    expect(board.locator("#board-map .leaflet-interactive").first).to_be_attached()
+    data = board.request.get(
+        f"{live_url}/board/data?district={DISTRICT}&day={DAY.isoformat()}"
+    ).json()
+    visits = [v for v in data["visits"] if v.get("reference") == reference]
+    assert visits and visits[0]["lat"] and visits[0]["lon"], data.keys()
+    assert board.locator("#board-map img.leaflet-tile").count() == 0
+    _looked_at(board, shots, "board")
+    narrow = _page(browser, PHONE)
+    _sign_in(narrow, live_url, dispatcher)
+    narrow.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
+    expect(narrow.locator(f"#route-{request.agent_id}")).to_contain_text(reference)
+    _looked_at(narrow, shots, "board")
+
+
+def _open_callback(engine: Engine) -> Callback:
+    with write_session(engine) as session:
+        call = call_service.start(
+            session=session,
+            call_sid=f"CA{uuid.uuid4().hex}",
+            state_code="JK",
+            from_number=unique_phone(),
+            to_number="1447",
+            language="ur",
+            now=NOW.astimezone(dt.UTC),
+        )
+        return call_service.request_callback(
+            session=session,
+            call=call,
+            phone=call.from_number,
+            reason=CallbackReason.NO_WINDOW,
+            now=NOW.astimezone(dt.UTC),
+        )
+
+
+def test_a_call_back_is_claimed_rung_and_closed(
+    live_url: str, engine: Engine, browser: Browser, shots: Path
+) -> None:
+    callback = _open_callback(engine)
+    agent = make_user(engine, Role.CALL_AGENT)
+    page = _page(browser, DESKTOP)
+    _sign_in(page, live_url, agent)
+    page.goto(f"{live_url}/callbacks")
+    row = page.locator(f"#row-callback-{callback.id}")
+    expect(row).to_be_visible()
+    assert callback.phone not in row.inner_text()  # masked until claimed
+    _looked_at(page, shots, "callbacks")
+    page.locator(f"#claim-{callback.id}").click()
+    ring = page.locator(f"#ring-{callback.id}")
+    expect(ring).to_have_attribute("href", f"tel:{callback.phone}")
+    page.locator(f"#outcome-{callback.id}").select_option("no_answer")
+    page.locator(f"#note-{callback.id}").fill("rang twice, no answer")
+    _looked_at(page, shots, "callbacks-claimed")
+    page.locator(f"#close-{callback.id}").click()
+    expect(page.locator(f"#callback-{callback.id}")).to_have_count(0)
+    with read_session(engine) as session:
+        closed = session.get(Callback, callback.id)
+    assert closed is not None and closed.status is CallbackStatus.DONE
+    assert closed.outcome == "no_answer" and closed.done_by == f"staff:{agent.username}"
+    narrow = _page(browser, PHONE)
+    _sign_in(narrow, live_url, agent)
+    narrow.goto(f"{live_url}/callbacks")
+    _looked_at(narrow, shots, "callbacks")
+
+
+def test_a_dispatcher_re_plans_a_district_and_sees_the_result(
+    live_url: str, engine: Engine, browser: Browser, shots: Path
+) -> None:
+    from tests import factories
+
+    for _ in range(3):
+        with write_session(engine) as session:
+            factories.booked_request(session, district_code=DISTRICT, now=NOW)
+    dispatcher = make_user(engine, Role.DISPATCHER)
+    page = _page(browser, DESKTOP)
+    _sign_in(page, live_url, dispatcher)
+    page.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
+    page.locator("#replan-now").click()
+    expect(page.locator("#replan-status")).to_contain_text("queued", ignore_case=True)
+    with read_session(engine) as session:
+        run = session.exec(
+            select(ReplanRun).where(ReplanRun.requested_by == f"staff:{dispatcher.username}")
+        ).one()
+    # The worker's own pass (in `make run` the scheduler calls it every 2 s).
+    [finished] = scheduled.run_replans(engine=engine, only=[run.id or 0])
+    assert finished.status is ReplanStatus.DONE, finished.message
+    expect(page.locator("#replan-figures")).to_be_visible()
+    expect(page.locator("#replan-status")).to_contain_text("moved", ignore_case=True)
+    _looked_at(page, shots, "board-replanned")
+
+
+def test_a_call_agent_cannot_open_the_staff_admin_page(
+    live_url: str, engine: Engine, browser: Browser, shots: Path
+) -> None:
+    agent = make_user(engine, Role.CALL_AGENT)
+    for viewport in (DESKTOP, PHONE):
+        page = _page(browser, viewport)
+        _sign_in(page, live_url, agent)
+        assert page.locator("header nav a[href='/admin/staff']").count() == 0
+        response = page.goto(f"{live_url}/admin/staff")
+        assert response is not None and response.status == 403
+        expect(page.locator(".error")).to_contain_text("may not manage staff")
+        _looked_at(page, shots, "admin-refused")
