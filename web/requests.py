@@ -5,10 +5,12 @@ request's page (its facts and its whole history), and what staff may do to it.
   reference or a phone number), newest first, 25 a page. A whole reference or phone number
   that finds exactly one request goes straight to it.
 - `GET /requests/{id}` — the citizen, address, service, fee, status, window, agent and due
-  date; whether a visit code exists (never the code: it is the citizen's proof); the history
+  date; the agent a dispatcher kept the visit with, and who; whether a visit code exists (never
+  the code: it is the citizen's proof); the history
   (`dispatch.requests.timeline`); and the forms below.
 - `POST /requests/{id}/reschedule` and `/cancel` (permission: change requests) call the
-  citizen's use cases (`dispatch.visits.service`) on the citizen's behalf;
+  citizen's use cases (`dispatch.visits.service`) as staff acting for the citizen
+  (`StaffActing`: the use case checks the account again);
   `POST /requests/{id}/reassign` and `/priority` (permission: dispatch) call
   `dispatch.visits.desk`. Each form carries an idempotency key made when the page was drawn,
   so a form sent twice acts once; each answers with a redirect back to the request and a
@@ -58,6 +60,7 @@ from dispatch.states import service as state_service
 from dispatch.visits import desk
 from dispatch.visits import rules as visit_rules
 from dispatch.visits import service as visits
+from dispatch.visits.proof import StaffActing
 from ivr.deps import get_clock, get_sms_sender
 from web.auth import Dispatcher, RequestChanger, RequestViewer, can
 from web.deps import EngineDep, ReadSessionDep, SettingsDep
@@ -200,6 +203,11 @@ def _request_of(session: Session, user: StaffUser, request_id: int) -> DoorstepR
     return found
 
 
+def _staff_name(actor: str | None) -> str:
+    """Who an audit actor is, as a page names them ("staff:asha" -> "asha")."""
+    return (actor or "").removeprefix("staff:")
+
+
 def _detail_context(
     request: Request,
     session: Session,
@@ -216,6 +224,7 @@ def _detail_context(
     district = geography_service.get_district(session=session, district_id=found.district_id)
     service = catalogue_service.get(session=session, service_id=found.service_id)
     agent = session.get(Agent, found.agent_id) if found.agent_id is not None else None
+    pinned = session.get(Agent, found.pinned_agent_id) if found.pinned_agent_id else None
     today = now.astimezone(tz).date()
     changeable = found.status in visit_rules.CHANGEABLE
     may_change = can(request, "change_requests")
@@ -248,6 +257,8 @@ def _detail_context(
         "district": district,
         "service": service,
         "agent": agent,
+        "pinned_agent": pinned,
+        "pinned_by": _staff_name(found.pinned_by),
         "overdue": search.is_overdue(found.status, found.due_date, today),
         "balance": ledger_service.balance(session=session, request_id=request_id),
         "has_visit_code": bool(found.visit_code),
@@ -295,7 +306,8 @@ def _notice(done: str, context: dict[str, Any]) -> str:
         "rescheduled": f"Rescheduled to {local.window(r.window_start, r.window_end)}; "
         "the citizen is sent an SMS.",
         "cancelled": "Cancelled; the ledger shows what was waived or refunded.",
-        "reassigned": f"The visit is now with {agent.name if agent else 'another agent'}.",
+        "reassigned": f"The visit is now with {agent.name if agent else 'another agent'}, "
+        "and re-plans keep it with them.",
         "priority": f"Priority raised to {priority_label(r.priority)}; the day will be re-planned.",
     }
     return texts.get(done, "")
@@ -392,7 +404,7 @@ def reschedule(
             idempotency_key=_key("reschedule", key),
             actor=actor_of(user),
             request_id=request_id,
-            proof=desk.on_behalf(session=session, request_id=request_id),
+            proof=StaffActing(user.id or 0),
             offer=_offer(offer),
             now=now,
         )
@@ -428,7 +440,7 @@ def cancel(
             idempotency_key=_key("cancel", key),
             actor=actor_of(user),
             request_id=request_id,
-            proof=desk.on_behalf(session=session, request_id=request_id),
+            proof=StaffActing(user.id or 0),
             reason=why,
             now=now,
         )

@@ -1,5 +1,5 @@
 """A dispatcher's hand on a live plan: a planned visit moved to another agent of its
-district-day, and a zone-day marked for the solver to look at again.
+district-day and kept with them, and a zone-day marked for the solver to look at again.
 
 `move_visit` takes the visit out of its agent's route (that route re-timed without it) and
 inserts it into the chosen agent's route where it fits its window, by the same exact cheapest
@@ -9,6 +9,13 @@ and nothing changes. The new plan is saved as the next version of the zone-day
 (`dispatch.planning.store.save`, conditional on the version it was read from: a booking that
 lands meanwhile makes it read the plan again). The visit's window, the citizen's promise, is
 never changed here.
+
+A moved visit stays moved: `move_visit` records the dispatcher's choice on the request
+(`pinned_agent_id`, `pinned_by`), and `dispatch.planning.zone.load` pins the visit to that
+agent (`routing.Pin` without a position: the solver may reorder the route, not take the visit
+out of it), so neither the scheduled improvement nor a re-plan from the board gives it back to
+another agent. `unpin` lets it go (the visit use cases call it when the citizen's visit is
+rescheduled or cancelled: the choice was for that window).
 
 `mark_for_replan` tells the scheduled re-plan that the zone-day's plan is no longer the one
 the solver last improved (`ZonePlan.improved_version`), without saving a new version: what
@@ -28,6 +35,7 @@ from sqlmodel import Session
 
 from dispatch.agents import service as agent_service
 from dispatch.agents.models import Agent
+from dispatch.audit import service as audit
 from dispatch.errors import Conflict, InvalidInput, InvalidTransition
 from dispatch.planning import store, zone
 from dispatch.planning.models import ZonePlan
@@ -155,24 +163,68 @@ def _move_once(session: Session, request_id: int, agent_id: int, actor: str) -> 
     vid = zone.visit_id(request_id)
     if not zd.problem.has_visit(vid):
         raise InvalidInput("request", request.reference, "not in its day's plan")
-    if zd.plan.agent_of(vid) == target:
+    if zd.plan.agent_of(vid) != target:
+        visit, finder = _taken_out(zd, vid)
+        options = [o for o in finder.offers(visit, visit.windows) if o.agent_id == target]
+        if not options:
+            agent = agent_service.get(session=session, agent_id=agent_id)
+            raise AgentCannotTake(request.reference, agent_id, agent.name, request.window_start)
+        booking = finder.commit(visit, options[0])
+        store.save(
+            session=session,
+            district_id=zd.district_id,
+            day=zd.day,
+            based_on=zd.version,
+            plan=booking.plan,
+            clock=zd.clock,
+            requests=zd.requests,
+            actor=actor,
+        )
+    return keep_with(session=session, request_id=request_id, agent_id=agent_id, actor=actor)
+
+
+# --- the dispatcher's choice, kept ------------------------------------------------------------
+
+
+def keep_with(*, session: Session, request_id: int, agent_id: int, actor: str) -> DoorstepRequest:
+    """Record that re-plans must keep the request's visit with `agent_id`, as `actor` chose."""
+    return _pin(session, request_id, agent_id, actor, actor)
+
+
+def unpin(*, session: Session, request_id: int, actor: str) -> DoorstepRequest:
+    """Forget the agent a dispatcher chose for the request's visit (nothing to do without one):
+    re-plans may give it to any agent again."""
+    return _pin(session, request_id, None, None, actor)
+
+
+def _pin(
+    session: Session, request_id: int, agent_id: int | None, by: str | None, actor: str
+) -> DoorstepRequest:
+    """Set the request's pin: a conditional update of its version, audited like any update."""
+    request = request_service.get(session=session, request_id=request_id)
+    before = {"pinned_agent_id": request.pinned_agent_id, "pinned_by": request.pinned_by}
+    after = {"pinned_agent_id": agent_id, "pinned_by": by}
+    if before == after:
         return request
-    visit, finder = _taken_out(zd, vid)
-    options = [o for o in finder.offers(visit, visit.windows) if o.agent_id == target]
-    if not options:
-        agent = agent_service.get(session=session, agent_id=agent_id)
-        raise AgentCannotTake(request.reference, agent_id, agent.name, request.window_start)
-    booking = finder.commit(visit, options[0])
-    store.save(
-        session=session,
-        district_id=zd.district_id,
-        day=zd.day,
-        based_on=zd.version,
-        plan=booking.plan,
-        clock=zd.clock,
-        requests=zd.requests,
-        actor=actor,
+    table = DoorstepRequest.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.id == request_id, table.c.version == request.version)
+        .values(version=request.version + 1, **after)
+        .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("request", request.reference)
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="request",
+        entity_id=request_id,
+        action="update",
+        before=before,
+        after=after,
+    )
+    session.flush()
     session.refresh(request)
     return request
 

@@ -4,7 +4,9 @@ Turns database rows into `routing` types and back: request ids <-> visit ids, ag
 routing agent ids, aware UTC datetimes <-> integer seconds since local midnight of the day.
 Fixed parts of routes become pins: the visits an agent is on the way to or at, and every visit
 of a route a dispatcher locked (`dispatch.planning.locks`), are that agent's first stops in
-their stored order, so no re-plan moves them.
+their stored order, so no re-plan moves them. A visit a dispatcher gave to an agent
+(`dispatch.planning.reassign`: the request's `pinned_agent_id`) is pinned to that agent with
+no position: a re-plan may reorder the route, not give the visit to someone else.
 It reads the database but never writes; `dispatch.planning.service` persists plans.
 """
 
@@ -202,7 +204,9 @@ def load(
     """Build the zone-day from the database: available agents, planned requests, current plan.
 
     Visits en route or arrived are pinned to their agent as the first stops; so is the whole
-    stored route of an agent whose route is locked, in its stored order."""
+    stored route of an agent whose route is locked, in its stored order. A visit a dispatcher
+    gave to an agent is pinned to them anywhere in their route. A pin to an agent who is not
+    on duty, or who lacks the visit's skills or language, is not kept (the visit is left free)."""
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
     agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
@@ -258,15 +262,18 @@ def load(
             language=visit_language(req.language, agents),
             priority=req.priority,
         )
-        owner = None
+        owner, in_order = None, True
         if req.status in PINNED and req.agent_id is not None:
             owner = req.agent_id
         elif req.id in locked_route:
             owner = locked_route[req.id]
+        elif req.pinned_agent_id is not None:
+            owner, in_order = req.pinned_agent_id, False
         # A pin the agent is not qualified for would make the problem invalid: left free.
         agent = by_key.get(agent_key(owner)) if owner is not None else None
         if owner is not None and agent is not None and visit.qualified(agent):
-            pinned_seq.setdefault(owner, []).append(req.id)
+            if in_order:
+                pinned_seq.setdefault(owner, []).append(req.id)
             visit = replace(visit, pin=Pin(agent.id))
         visits.append(visit)
         by_visit[vid] = req.id

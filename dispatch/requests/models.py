@@ -43,6 +43,11 @@ class DoorstepRequest(SQLModel, table=True):
     visit_code: str | None = Field(default=None, max_length=8)
     #: The agent's real progress says this visit can no longer be made within its window.
     at_risk: bool = False
+    #: The agent a dispatcher gave this visit to (`dispatch.visits.desk.reassign`): re-plans
+    #: keep it with them (`dispatch.planning.zone.load`) until it is rescheduled or cancelled.
+    pinned_agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    #: Who chose that agent (the audit actor, e.g. "staff:dispatcher").
+    pinned_by: str | None = Field(default=None, max_length=80)
     version: int = 1
 
     @property

@@ -1,20 +1,22 @@
 """The console's use cases for a request: a dispatcher moves its visit to another agent or
-raises its priority; staff act for the citizen when rescheduling or cancelling.
+raises its priority.
 
-`reassign` and `raise_priority` are one call and one all-or-nothing unit each (a savepoint of
-the caller's transaction), audited on the request (`audit_entry`, entity "request") with the
-actor, what changed and the idempotency key. A retry under the same key returns the first
+`reassign` and `raise_priority` run like every visit use case (`dispatch.visits.once.run_once`,
+`UseCase.REASSIGN` / `UseCase.RAISE_PRIORITY`): one call and one all-or-nothing unit each (a
+savepoint of the caller's transaction), recorded under its idempotency key in `visit_command`
+with what it was asked and what it answered. A retry under the same key returns the first
 outcome and changes nothing again; the same key with other arguments is refused
-(`KeyReused`). The key is kept in the audit entry itself: `dispatch.visits.once.run_once`
-would fit, but its `UseCase` names the citizens' and agents' use cases only (adding two
-members to `dispatch.visits.models.UseCase` would let these move onto it). Two twins at the
-very same moment cannot both act either: each change is a conditional update of the request's
-version, so the second gets `Conflict`.
+(`KeyReused`). Each is also audited on the request (`audit_entry`, entity "request") with the
+actor and what changed. Two different keys at the very same moment cannot both act either:
+each change is a conditional update of the request's version, so the second gets `Conflict`.
 
-Rescheduling and cancelling stay the citizen's use cases (`dispatch.visits.service`); staff
-act on the citizen's behalf (`on_behalf`): the console checks the staff member's permission,
-and the use case is given the citizen's registered number as its proof. `settlement_if_cancelled`
-tells, before anyone confirms, what cancelling would refund and waive.
+A reassignment sticks: the chosen agent is recorded on the request and every later re-plan
+keeps the visit with them (`dispatch.planning.reassign`), until the visit is rescheduled or
+cancelled.
+
+Rescheduling and cancelling stay in `dispatch.visits.service`, where staff act for the citizen
+with `dispatch.visits.proof.StaffActing`. `settlement_if_cancelled` tells, before anyone
+confirms, what cancelling would refund and waive.
 
 Not here: the planning behind a move (`dispatch.planning.reassign`).
 """
@@ -28,7 +30,6 @@ from typing import Any
 from sqlmodel import Session
 
 from dispatch.audit import service as audit
-from dispatch.citizens import service as citizen_service
 from dispatch.db import utcnow
 from dispatch.errors import InvalidInput, InvalidTransition
 from dispatch.ledger import rules as ledger_rules
@@ -40,11 +41,12 @@ from dispatch.requests import rules as request_rules
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.visits import rules
-from dispatch.visits.once import KeyReused
-from dispatch.visits.proof import Proof
+from dispatch.visits.models import UseCase
+from dispatch.visits.once import KeyReused, run_once
 
-REASSIGN = "reassign"
-RAISE_PRIORITY = "raise_priority"
+#: The audit actions on the request (the same words as the use cases).
+REASSIGN = UseCase.REASSIGN.value
+RAISE_PRIORITY = UseCase.RAISE_PRIORITY.value
 ENTITY = "request"
 
 __all__ = [
@@ -53,7 +55,6 @@ __all__ = [
     "DeskResult",
     "KeyReused",
     "Settlement",
-    "on_behalf",
     "raise_priority",
     "reassign",
     "settlement_if_cancelled",
@@ -89,21 +90,6 @@ class DeskResult:
         )
 
 
-def _done_before(
-    session: Session, request_id: int, action: str, key: str, asked: str
-) -> DeskResult | None:
-    """The outcome stored under `key` on this request, if the command ran before."""
-    for entry in audit.history(session=session, entity=ENTITY, entity_id=request_id):
-        if entry.detail.get("idempotency_key") != key:
-            continue
-        if entry.action != action or entry.detail.get("fingerprint") != asked:
-            raise KeyReused(key)
-        outcome = entry.detail.get("outcome")
-        if isinstance(outcome, dict):
-            return DeskResult.from_json(outcome)
-    return None
-
-
 def _result(action: str, request: DoorstepRequest) -> DeskResult:
     assert request.id is not None
     return DeskResult(
@@ -125,14 +111,14 @@ def reassign(
     now: dt.datetime | None = None,
 ) -> DeskResult:
     """Move the request's planned visit to `agent_id`, an agent on duty in its district on its
-    day, within its window (`dispatch.planning.reassign.move_visit`). `InvalidInput` if it is
-    with that agent already or has no planned visit, `InvalidTransition` once the agent is on
-    the way, `AgentCannotTake` if that agent's day has no place for it."""
+    day, within its window, and keep it with them through later re-plans
+    (`dispatch.planning.reassign.move_visit`). `InvalidInput` if it is with that agent already
+    or has no planned visit, `InvalidTransition` once the agent is on the way,
+    `AgentCannotTake` if that agent's day has no place for it."""
     now = now or utcnow()
-    asked = rules.fingerprint(REASSIGN, request=request_id, agent=agent_id)
-    if (done := _done_before(session, request_id, REASSIGN, idempotency_key, asked)) is not None:
-        return done
-    with session.begin_nested():
+    asked = rules.fingerprint(UseCase.REASSIGN, request=request_id, agent=agent_id)
+
+    def run() -> DeskResult:
         before = request_service.get(session=session, request_id=request_id)
         if before.agent_id == agent_id:
             raise InvalidInput("agent_id", agent_id, f"{before.reference} is with this agent")
@@ -140,7 +126,6 @@ def reassign(
         moved = planning_reassign.move_visit(
             session=session, request_id=request_id, agent_id=agent_id, actor=actor
         )
-        result = _result(REASSIGN, moved)
         audit.record(
             session=session,
             actor=actor,
@@ -150,12 +135,13 @@ def reassign(
             at=now,
             from_agent=from_agent,
             to_agent=agent_id,
-            idempotency_key=idempotency_key,
-            fingerprint=asked,
-            outcome=result.to_json(),
         )
         session.flush()
-    return result
+        return _result(REASSIGN, moved)
+
+    return run_once(
+        session, idempotency_key, UseCase.REASSIGN, asked, actor, now, run, DeskResult.from_json
+    )
 
 
 def raise_priority(
@@ -172,11 +158,9 @@ def raise_priority(
     scheduled re-plan. `InvalidInput` for a level that is not higher, `InvalidTransition` for
     a closed request."""
     now = now or utcnow()
-    asked = rules.fingerprint(RAISE_PRIORITY, request=request_id, priority=priority)
-    found = _done_before(session, request_id, RAISE_PRIORITY, idempotency_key, asked)
-    if found is not None:
-        return found
-    with session.begin_nested():
+    asked = rules.fingerprint(UseCase.RAISE_PRIORITY, request=request_id, priority=priority)
+
+    def run() -> DeskResult:
         request = request_service.get(session=session, request_id=request_id)
         if request.status in request_rules.TERMINAL:
             raise InvalidTransition(request.status, request.status, "the request is closed")
@@ -195,7 +179,6 @@ def raise_priority(
             planning_reassign.mark_for_replan(
                 session=session, district_id=raised.district_id, day=day
             )
-        result = _result(RAISE_PRIORITY, raised)
         audit.record(
             session=session,
             actor=actor,
@@ -205,24 +188,23 @@ def raise_priority(
             at=now,
             from_priority=before,
             to_priority=priority,
-            idempotency_key=idempotency_key,
-            fingerprint=asked,
-            outcome=result.to_json(),
         )
         session.flush()
-    return result
+        return _result(RAISE_PRIORITY, raised)
+
+    return run_once(
+        session,
+        idempotency_key,
+        UseCase.RAISE_PRIORITY,
+        asked,
+        actor,
+        now,
+        run,
+        DeskResult.from_json,
+    )
 
 
-# --- acting for the citizen -------------------------------------------------------------------
-
-
-def on_behalf(*, session: Session, request_id: int) -> Proof:
-    """The proof staff give a citizen's use case (reschedule, cancel) when acting for them:
-    the citizen's registered number. Only for callers who checked the staff member's
-    permission first: the use cases themselves know nothing of staff."""
-    request = request_service.get(session=session, request_id=request_id)
-    citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
-    return Proof(caller_id=citizen.phone)
+# --- before cancelling -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

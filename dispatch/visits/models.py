@@ -1,4 +1,6 @@
-"""The record of each use case run under an idempotency key, so a retry gets the first result.
+"""The record of each use case run under an idempotency key, so a retry gets the first result:
+the citizens' (book, reschedule, cancel), the agents' from the door (arrive, complete, fail,
+no-show) and the dispatchers' (reassign, raise priority).
 
 The key is unique: a second run with the same key finds the first one's row (or, run at the
 same moment, waits for it and then finds it) and returns its stored outcome instead of booking,
@@ -24,6 +26,8 @@ class UseCase(StrEnum):
     COMPLETE = "complete"
     FAIL = "fail"
     NO_SHOW = "no_show"
+    REASSIGN = "reassign"
+    RAISE_PRIORITY = "raise_priority"
 
 
 class VisitCommand(SQLModel, table=True):

@@ -1,5 +1,14 @@
 """Who may act on a request, and the limit on guessing.
 
+Two kinds of actor change a citizen's request (`dispatch.visits.service`), and a use case is
+told which one it is dealing with by the type of what it is shown:
+
+- `Proof`: the citizen themselves (the phone line).
+- `StaffActing`: a console staff member acting on the citizen's behalf. The use case checks the
+  account itself (active, of the request's state, a role allowed to change requests), so a
+  staff path cannot be opened by anything but a real account; the citizen's number or visit
+  code play no part in it, and no failed proof is counted for it.
+
 A citizen proves they may see or change a request in one of two ways: by calling from the
 phone number registered for them (the caller ID the telephone network gives, never a number
 keyed in on the call), or by the 4-digit visit code that only their confirmation SMS carried.
@@ -25,6 +34,8 @@ from dispatch.config import Settings
 from dispatch.errors import InvalidInput, NotFound
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
+from dispatch.staff.models import StaffUser
+from dispatch.staff.rules import Permission, allows
 from dispatch.visits import rules
 
 CALLER = "caller"
@@ -37,6 +48,18 @@ class Proof:
 
     caller_id: str | None = None  # as the network gave it; a keyed-in number is not proof
     visit_code: str | None = None
+
+
+@dataclass(frozen=True)
+class StaffActing:
+    """A console staff member acting for the citizen: their account's id (checked by the use
+    case against the account as it is now, not as it was when the page was drawn)."""
+
+    staff_user_id: int
+
+
+#: Whoever may change a citizen's request: the citizen with their proof, or staff for them.
+Acting = Proof | StaffActing
 
 
 def caller_id_of(raw: str | None) -> str | None:
@@ -60,10 +83,29 @@ def may_act(*, session: Session, request: DoorstepRequest, proof: Proof) -> bool
     return hmac.compare_digest(citizen.phone, caller)
 
 
-def authorised(*, session: Session, request_id: int, proof: Proof) -> DoorstepRequest:
-    """The request, if `proof` lets its holder act on it; `NotFound` otherwise."""
+def staff_may_change(*, session: Session, request: DoorstepRequest, staff: StaffActing) -> bool:
+    """Whether the staff account may change `request` for its citizen: active, of the
+    request's state, with a role that changes requests."""
+    user = session.get(StaffUser, staff.staff_user_id)
+    return (
+        user is not None
+        and user.active
+        and user.state_code == request.state_code
+        and allows(user.role, Permission.CHANGE_REQUESTS)
+    )
+
+
+def authorised(*, session: Session, request_id: int, proof: Acting) -> DoorstepRequest:
+    """The request, if `proof` (the citizen's, or a staff member's acting for them) lets its
+    holder act on it; `NotFound` otherwise, the same answer for both."""
     request = session.get(DoorstepRequest, request_id)
-    if request is None or not may_act(session=session, request=request, proof=proof):
+    if request is None:
+        raise NotFound("request", request_id)
+    if isinstance(proof, StaffActing):
+        allowed = staff_may_change(session=session, request=request, staff=proof)
+    else:
+        allowed = may_act(session=session, request=request, proof=proof)
+    if not allowed:
         raise NotFound("request", request_id)
     return request
 

@@ -11,9 +11,19 @@ send their own — stored with what it created under a unique constraint, so a r
 returns the first result and creates nothing twice; the same key with other arguments is
 refused.
 
-Acting on an existing request needs `Proof` (`dispatch.visits.proof`): the citizen's own
-caller ID or the visit code. Messages go only to numbers the state allows (Indian mobiles by
-default); the result says whether one was queued.
+Acting on an existing request needs one of two things (`dispatch.visits.proof`):
+
+- the citizen's `Proof`: their own caller ID or the visit code (the phone line);
+- `StaffActing`: a console staff member acting on the citizen's behalf (on the phone with
+  them, say). The use case checks the account itself: active, of the request's state, with a
+  role that may change requests. The adapter still checks its own permission first; the
+  citizen's number or code are not asked for, and nothing is counted as a failed proof.
+
+Either way the same rules hold (`TooLateToChange` once the agent is on the way) and the citizen
+is told by SMS. Rescheduling or cancelling also lets go of an agent a dispatcher chose for the
+visit (`dispatch.planning.reassign.unpin`): the choice was for the old window. Messages go only
+to numbers the state allows (Indian mobiles by default); the result says whether one was
+queued.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from sqlmodel import Session
 from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.errors import InvalidTransition
+from dispatch.planning import reassign as planning_reassign
 from dispatch.planning import service as planning
 from dispatch.planning.service import WindowOffer
 from dispatch.requests import service as request_service
@@ -36,14 +47,15 @@ from dispatch.visits import messages, rules
 from dispatch.visits.messages import message_body
 from dispatch.visits.models import UseCase
 from dispatch.visits.once import KeyReused, run_once
-from dispatch.visits.proof import Proof, authorised
+from dispatch.visits.proof import Acting, Proof, StaffActing, authorised
 
 
 class TooLateToChange(InvalidTransition):
-    """The agent is on the way (or the request is closed): the citizen cannot change it now."""
+    """The agent is on the way (or the request is closed): nobody can change it for the
+    citizen now."""
 
     def __init__(self, request: DoorstepRequest, to: RequestStatus) -> None:
-        super().__init__(request.status, to, "the visit can no longer be changed by the citizen")
+        super().__init__(request.status, to, "the visit can no longer be changed")
         self.request_id = request.id
 
 
@@ -157,18 +169,19 @@ def reschedule_visit(
     idempotency_key: str,
     actor: str,
     request_id: int,
-    proof: Proof,
+    proof: Acting,
     offer: WindowOffer,
     now: dt.datetime | None = None,
 ) -> VisitResult:
     """Move a request the citizen may still change to `offer`'s window and tell them by SMS.
-    `NotFound` without proof, `TooLateToChange` once the agent is on the way, `WindowTaken`
-    if the new window can no longer be met (the old one is then kept)."""
+    `proof` is the citizen's, or `StaffActing` for staff acting for them. `NotFound` without
+    proof, `TooLateToChange` once the agent is on the way, `WindowTaken` if the new window can
+    no longer be met (the old one is then kept)."""
     now = now or utcnow()
     asked = rules.fingerprint(UseCase.RESCHEDULE, request=request_id, offer=offer.to_json())
 
     def run() -> VisitResult:
-        request = _changeable(session, request_id, proof, RequestStatus.RESCHEDULED)
+        request = _changeable(session, request_id, proof, RequestStatus.RESCHEDULED, actor)
         if request.status not in (RequestStatus.LOGGED, RequestStatus.RESCHEDULED):
             planning.reschedule(
                 session=session,
@@ -190,17 +203,18 @@ def cancel_visit(
     idempotency_key: str,
     actor: str,
     request_id: int,
-    proof: Proof,
+    proof: Acting,
     reason: str,
     now: dt.datetime | None = None,
 ) -> VisitResult:
     """Cancel a request the citizen may still change: out of the plan, the charge waived and
-    anything paid refunded (`dispatch.ledger.rules.settlement_on_close`), the citizen told."""
+    anything paid refunded (`dispatch.ledger.rules.settlement_on_close`), the citizen told.
+    `proof` is the citizen's, or `StaffActing` for staff acting for them."""
     now = now or utcnow()
     asked = rules.fingerprint(UseCase.CANCEL, request=request_id)
 
     def run() -> VisitResult:
-        _changeable(session, request_id, proof, RequestStatus.CANCELLED)
+        _changeable(session, request_id, proof, RequestStatus.CANCELLED, actor)
         cancelled = planning.cancel(
             session=session, request_id=request_id, actor=actor, reason=reason
         )
@@ -211,12 +225,15 @@ def cancel_visit(
 
 
 def _changeable(
-    session: Session, request_id: int, proof: Proof, to: RequestStatus
+    session: Session, request_id: int, proof: Acting, to: RequestStatus, actor: str
 ) -> DoorstepRequest:
-    """The request, if `proof` allows acting on it and its citizen may still change it."""
+    """The request, if `proof` allows acting on it and it may still be changed; an agent a
+    dispatcher chose for its visit is let go (the choice was for the window being left)."""
     request = authorised(session=session, request_id=request_id, proof=proof)
     if request.status not in rules.CHANGEABLE:
         raise TooLateToChange(request, to)
+    if request.pinned_agent_id is not None:
+        request = planning_reassign.unpin(session=session, request_id=request_id, actor=actor)
     return request
 
 
@@ -293,8 +310,10 @@ def _message(
 
 
 __all__ = [
+    "Acting",
     "KeyReused",
     "Proof",
+    "StaffActing",
     "TooLateToChange",
     "VisitResult",
     "VisitStatus",

@@ -1,11 +1,13 @@
 """The visit use cases (book, reschedule, cancel, status): one call each, all or nothing,
 keyed so a retry returns the first result and creates nothing twice, and only for whoever
-proves to be the request's citizen. Every test runs on SQLite and PostgreSQL."""
+proves to be the request's citizen or is staff acting for them. Every test runs on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,9 +27,12 @@ from dispatch.planning.service import WindowOffer, WindowTaken
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.staff import service as staff_service
+from dispatch.staff.models import StaffUser
+from dispatch.staff.rules import Role
 from dispatch.visits import proof as visit_proof
 from dispatch.visits import service as visits
-from dispatch.visits.proof import Proof
+from dispatch.visits.proof import Proof, StaffActing
 from dispatch.visits.service import KeyReused, TooLateToChange
 from tests import factories
 from tests.conftest import unique_phone
@@ -296,6 +301,88 @@ def test_once_the_agent_is_on_the_way_the_citizen_cannot_change_it(session: Sess
             request_id=booked.request_id,
             proof=_owner(session, booked),
             reason="too late",
+            now=NOW,
+        )
+
+
+def _staff(session: Session, *, state_code: str = "JK", active: bool = True) -> StaffUser:
+    user = staff_service.create(
+        session=session,
+        state_code=state_code,
+        username=f"desk_{uuid.uuid4().hex[:8]}",
+        name="Desk",
+        role=Role.CALL_AGENT,
+        password="correct horse battery",
+        actor="test",
+    )
+    if not active:
+        user = staff_service.update(session=session, user_id=user.id or 0, actor="t", active=False)
+    return user
+
+
+def test_staff_act_for_the_citizen_with_their_own_account_checked(session: Session) -> None:
+    """Staff need neither the citizen's number nor the code, but a real account that may
+    change this state's requests: anything else gets the answer a stranger gets."""
+    booked = _book(session, "t:staff:book")
+    request = request_service.get(session=session, request_id=booked.request_id)
+    later = _offer(session, request.address_id, request.service_id, 1)
+    others = (
+        StaffActing(0),  # no such account
+        StaffActing(_staff(session, active=False).id or 0),
+        StaffActing(_staff(session, state_code="PB").id or 0),
+    )
+    for not_allowed in others:
+        with pytest.raises(NotFound):
+            visits.reschedule_visit(
+                session=session,
+                settings=S,
+                idempotency_key=f"t:staff:refused:{not_allowed.staff_user_id}",
+                actor="staff:someone",
+                request_id=booked.request_id,
+                proof=not_allowed,
+                offer=later,
+                now=NOW,
+            )
+    desk = _staff(session)
+    actor = staff_service.actor_of(desk)
+    moved = visits.reschedule_visit(
+        session=session,
+        settings=S,
+        idempotency_key="t:staff:resched",
+        actor=actor,
+        request_id=booked.request_id,
+        proof=StaffActing(desk.id or 0),
+        offer=later,
+        now=NOW,
+    )
+    assert moved.window_start == later.start and moved.message_id is not None
+    [event] = session.exec(
+        select(RequestEvent).where(
+            RequestEvent.request_id == booked.request_id,
+            RequestEvent.to_status == RequestStatus.RESCHEDULED,
+        )
+    ).all()
+    assert event.actor == actor
+    cancelled = visits.cancel_visit(
+        session=session,
+        settings=S,
+        idempotency_key="t:staff:cancel",
+        actor=actor,
+        request_id=booked.request_id,
+        proof=StaffActing(desk.id or 0),
+        reason="the citizen rang to cancel",
+        now=NOW,
+    )
+    assert cancelled.status is RequestStatus.CANCELLED
+    with pytest.raises(TooLateToChange):  # closed: nobody changes it any more
+        visits.cancel_visit(
+            session=session,
+            settings=S,
+            idempotency_key="t:staff:again",
+            actor=actor,
+            request_id=booked.request_id,
+            proof=StaffActing(desk.id or 0),
+            reason="twice",
             now=NOW,
         )
 

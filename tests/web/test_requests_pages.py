@@ -31,9 +31,9 @@ from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import Channel, RequestStatus
 from dispatch.requests.timeline import EntryKind as TimelineKind
 from dispatch.staff.rules import Role
-from dispatch.visits import desk
 from dispatch.visits import service as visits
-from dispatch.visits.models import VisitCommand
+from dispatch.visits.models import UseCase, VisitCommand
+from dispatch.visits.proof import StaffActing
 from ivr.deps import get_clock
 from tests import factories
 from tests.console import Console, signed_in
@@ -273,7 +273,7 @@ def test_filters_overdue_and_pages_narrow_the_list(app: FastAPI, engine: Engine)
             idempotency_key=f"t:pages:{uuid.uuid4().hex}",
             actor="test",
             request_id=made[0].id or 0,
-            proof=desk.on_behalf(session=s, request_id=made[0].id or 0),
+            proof=StaffActing(client.user.id or 0),
             reason="asked on the phone",
         )
     _send_queued(engine, made[0].id or 0)
@@ -418,8 +418,19 @@ def test_reassign_through_the_page_moves_the_visit_is_audited_and_acts_once(
     assert _fresh(engine, request.id or 0).agent_id == target.id
     [entry] = _audits(engine, request.id or 0, "reassign")
     assert entry.actor == _actor(client) and entry.detail["to_agent"] == target.id
-    notice = client.get(first.headers["location"]).context["notice"]  # type: ignore[attr-defined]
-    assert target.name in notice
+    with read_session(engine) as s:
+        command = s.exec(
+            select(VisitCommand).where(
+                VisitCommand.idempotency_key == f"console:reassign:{form['key']}"
+            )
+        ).one()
+    assert (command.use_case, command.request_id) == (UseCase.REASSIGN, request.id)
+    shown = client.get(first.headers["location"])
+    assert target.name in shown.context["notice"]  # type: ignore[attr-defined]
+    assert shown.context["pinned_agent"].id == target.id  # type: ignore[attr-defined]
+    assert shown.context["pinned_by"] == client.user.username  # type: ignore[attr-defined]
+    assert f"kept with {target.name} by {client.user.username}" in shown.text
+    assert 'id="request-pinned"' in shown.text
 
 
 def test_a_reassignment_the_agent_cannot_take_is_refused_readably(
