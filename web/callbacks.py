@@ -4,19 +4,26 @@ gave the line: language, reason, service, village/block/district, their name if 
 
 A call agent claims a call-back (one person at a time; a claim older than
 `dispatch.calls.rules.CLAIM_LAPSES_AFTER` may be taken over), then sees the full number with a
-`tel:` link, rings, and either books for the caller (a link to the intake page pre-filled),
-releases it to try later, or closes it with an outcome and a note. Only the holder sees the
-full number: everyone else sees it masked.
+`tel:` link, rings, and either books for the caller (the intake page, which closes the
+call-back as booked once the booking is made), releases it to try later, or closes it with an
+outcome and a note. Only the holder sees the full number: everyone else sees it masked.
+
+No phone number travels in a URL (an access log would keep it): the links to intake name the
+call-back (`/intake?callback=<id>`) or the call on the line (`/intake?call=<call id>`), and the
+intake page reads the number from the database — for a call-back only for its holder.
+`caller_phone` and `what_they_gave` are shared with the intake page for that.
 
 Routes (each needs `Permission.CALLBACKS`): `GET /callbacks` (the page), `GET /callbacks/list`
 (the list alone: the page polls it every 12 s; the holder's forms live outside it, so a
 half-typed note survives), `GET /callbacks/count` (a small count for the navigation),
 `POST /callbacks/{id}/claim`, `/release`, `/close`, and `GET /callbacks/waiting/{call id}/book`
-(to the intake page for a caller on the line, without printing their number in the list).
+(a redirect to `/intake?call=<call id>`, kept for links already given out; the list links
+there directly).
 Plain forms work without JavaScript (each answers with a redirect to the page); with htmx they
 answer with the part that changed and the list, out of band.
 
-Not here: claims, outcomes and the queue's contents (`dispatch.calls`); booking (`web.intake`).
+Not here: claims, outcomes and the queue's contents (`dispatch.calls.queue`); booking
+(`web.intake`).
 """
 
 from __future__ import annotations
@@ -32,8 +39,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from dispatch import validation
+from dispatch.calls import queue as callback_queue
 from dispatch.calls import rules
-from dispatch.calls import service as call_service
 from dispatch.calls.models import Callback, CallbackReason, CallSession
 from dispatch.calls.rules import CallbackOutcome
 from dispatch.errors import DispatchError, InvalidInput, NotFound
@@ -125,30 +132,25 @@ def _local(at: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:
     return here.strftime("%H:%M") if here.date() == today else here.strftime("%d %b %H:%M")
 
 
-def _intake_url(
-    *, phone: str | None, service: str, village_id: int | None, language: str, callback: int | None
-) -> str:
-    query = {
-        "phone": phone or "",
-        "service": service,
-        "village": village_id or "",
-        "language": language,
-        "callback": callback or "",
-    }
-    return "/intake?" + urlencode({k: v for k, v in query.items() if v != ""})
+def intake_url(*, callback: int | None = None, call: int | None = None) -> str:
+    """The intake page for a call-back or a caller on the line, named by id alone: the page
+    reads the number, language, service and place from the database (a number in a URL would
+    be kept by the access log)."""
+    query = {"callback": callback, "call": call}
+    return "/intake?" + urlencode({k: v for k, v in query.items() if v is not None})
 
 
-def _caller_phone(call: CallSession, progress: Progress) -> str | None:
+def caller_phone(call: CallSession, progress: Progress) -> str | None:
     """Where to reach a caller on the line: their caller ID, else a number they keyed in."""
     return caller_id_of(call.from_number) or progress.phone
 
 
-def _what_they_gave(
+def what_they_gave(
     session: Session, call: CallSession
-) -> tuple[Progress, call_service.CallerDetails]:
+) -> tuple[Progress, callback_queue.CallerDetails]:
     """A caller's choices on the line (the IVR's record of them) and the things they name."""
     progress = Progress.from_json(call.data)
-    details = call_service.caller_details(
+    details = callback_queue.caller_details(
         session=session,
         citizen_id=call.citizen_id or progress.citizen_id,
         service_id=progress.service_id,
@@ -161,8 +163,8 @@ def _what_they_gave(
 
 
 def _waiting_row(session: Session, call: CallSession, now: dt.datetime, zone: ZoneInfo) -> Row:
-    progress, details = _what_they_gave(session, call)
-    phone = _caller_phone(call, progress)
+    progress, details = what_they_gave(session, call)
+    phone = caller_phone(call, progress)
     return Row(
         kind="waiting",
         id=call.id or 0,
@@ -179,14 +181,14 @@ def _waiting_row(session: Session, call: CallSession, now: dt.datetime, zone: Zo
         claimed_by=None,
         mine=False,
         lapsed=False,
-        book_url=f"/callbacks/waiting/{call.id}/book",
+        book_url=intake_url(call=call.id),
     )
 
 
 def _callback_row(
     session: Session, callback: Callback, actor: str, now: dt.datetime, zone: ZoneInfo
 ) -> Row:
-    details = call_service.caller_details(
+    details = callback_queue.caller_details(
         session=session,
         citizen_id=callback.citizen_id,
         service_id=callback.service_id,
@@ -206,20 +208,12 @@ def _callback_row(
         service=details.service.name_en if details.service else "",
         place=details.place,
         citizen=details.citizen.name if details.citizen else "",
-        claimed_by=call_service.holder_name(callback.claimed_by) if callback.claimed_by else None,
+        claimed_by=callback_queue.holder_name(callback.claimed_by) if callback.claimed_by else None,
         mine=mine,
         lapsed=callback.claimed_by is not None
         and not mine
         and rules.lapsed(callback.claimed_at, now=now, lapse=rules.CLAIM_LAPSES_AFTER),
-        book_url=_intake_url(
-            phone=callback.phone,
-            service=details.service.code if details.service else "",
-            village_id=details.village.id if details.village else None,
-            language=callback.language,
-            callback=callback.id,
-        )
-        if mine
-        else None,
+        book_url=intake_url(callback=callback.id) if mine else None,
     )
 
 
@@ -231,8 +225,8 @@ def _rows(session: Session, user: StaffUser, now: dt.datetime) -> list[Row]:
     """The queue: callers on the line (longest waiting first), then open call-backs (oldest
     first)."""
     zone, actor = _zone(session, user), staff_service.actor_of(user)
-    waiting = call_service.waiting_calls(session=session, state_code=user.state_code, now=now)
-    callbacks = call_service.open_callbacks(session=session, state_code=user.state_code)
+    waiting = callback_queue.waiting_calls(session=session, state_code=user.state_code, now=now)
+    callbacks = callback_queue.open_callbacks(session=session, state_code=user.state_code)
     return [_waiting_row(session, call, now, zone) for call in waiting] + [
         _callback_row(session, callback, actor, now, zone) for callback in callbacks
     ]
@@ -240,9 +234,9 @@ def _rows(session: Session, user: StaffUser, now: dt.datetime) -> list[Row]:
 
 def _own_callback(session: Session, user: StaffUser, callback_id: int) -> Callback:
     """A call-back of the user's state (another state's is not found)."""
-    callback = call_service.get_callback(session=session, callback_id=callback_id)
+    callback = callback_queue.get_callback(session=session, callback_id=callback_id)
     if callback.state_code != user.state_code:
-        raise NotFound(call_service.CALLBACK, callback_id)
+        raise NotFound(callback_queue.CALLBACK, callback_id)
     return callback
 
 
@@ -325,27 +319,21 @@ def callbacks_list(
 def callbacks_count(
     request: Request, user: CallbackStaff, session: ReadSessionDep, clock: ClockDep
 ) -> HTMLResponse:
-    count = call_service.queue_length(session=session, state_code=user.state_code, now=clock.now())
+    count = callback_queue.queue_length(
+        session=session, state_code=user.state_code, now=clock.now()
+    )
     return templates.TemplateResponse(request, "callbacks/_count.html", {"count": count})
 
 
 @router.get("/callbacks/waiting/{call_id}/book")
 def book_waiting_caller(
-    call_id: int, user: CallbackStaff, session: ReadSessionDep, clock: ClockDep
+    call_id: int, user: CallbackStaff, session: ReadSessionDep
 ) -> RedirectResponse:
-    """The intake page, pre-filled with what a caller on the line gave the IVR."""
-    call = session.get(CallSession, call_id)
-    if call is None or call.state_code != user.state_code:
-        raise NotFound("call", call_id)
-    progress, details = _what_they_gave(session, call)
-    url = _intake_url(
-        phone=_caller_phone(call, progress),
-        service=details.service.code if details.service else "",
-        village_id=details.village.id if details.village else None,
-        language=call.language,
-        callback=None,
+    """The intake page for a caller on the line (it reads what they gave the IVR itself)."""
+    call = callback_queue.transferred_call(
+        session=session, call_id=call_id, state_code=user.state_code
     )
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(intake_url(call=call.id), status_code=303)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -363,7 +351,7 @@ def claim(
     actor = staff_service.actor_of(user)
     try:
         held_already = _own_callback(session, user, callback_id).claimed_by == actor
-        call_service.claim_callback(
+        callback_queue.claim_callback(
             session=session,
             callback_id=callback_id,
             actor=actor,
@@ -404,7 +392,7 @@ def release(
     now = clock.now()
     try:
         _own_callback(session, user, callback_id)
-        call_service.release_callback(
+        callback_queue.release_callback(
             session=session, callback_id=callback_id, actor=staff_service.actor_of(user), now=now
         )
     except DispatchError as exc:
@@ -432,7 +420,7 @@ def close(
         _own_callback(session, user, callback_id)
         if outcome not in OUTCOMES:
             raise InvalidInput("outcome", outcome, "choose how the call-back ended")
-        closed = call_service.close_callback(
+        closed = callback_queue.close_callback(
             session=session,
             callback_id=callback_id,
             actor=staff_service.actor_of(user),
@@ -448,7 +436,7 @@ def close(
         return _back("closed")
     label = CallbackOutcome(closed.outcome).label if closed.outcome else "closed"
     message = f"Closed: {label}." if closed.done_by == staff_service.actor_of(user) else ""
-    message = message or f"Already closed by {call_service.holder_name(closed.done_by)}."
+    message = message or f"Already closed by {callback_queue.holder_name(closed.done_by)}."
     return _fragment(request, "_gone.html", session, user, now, message=message)
 
 

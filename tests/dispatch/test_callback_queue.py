@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.audit import service as audit
+from dispatch.calls import queue as callback_queue
 from dispatch.calls import rules
 from dispatch.calls import service as call_service
 from dispatch.calls.models import Callback, CallbackReason, CallbackStatus, CallSession, CallStatus
@@ -87,12 +88,12 @@ def _actions(session: Session, callback: Callback) -> list[tuple[str, str]]:
 def test_one_person_holds_a_callback_at_a_time(session: Session) -> None:
     callback = make_callback(session)
     cid = callback.id or 0
-    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
     assert (callback.claimed_by, callback.claimed_at) == (ANITA, NOW)
     with pytest.raises(Conflict, match="anita"):
-        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+        callback_queue.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
     later = NOW + dt.timedelta(minutes=5)
-    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=later)
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=later)
     assert (callback.claimed_by, callback.claimed_at) == (ANITA, later)  # renewed
     assert _actions(session, callback) == [(ANITA, "claimed"), (ANITA, "claimed")]
 
@@ -100,29 +101,29 @@ def test_one_person_holds_a_callback_at_a_time(session: Session) -> None:
 def test_a_lapsed_claim_is_taken_over(session: Session) -> None:
     callback = make_callback(session)
     cid = callback.id or 0
-    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
     almost = NOW + rules.CLAIM_LAPSES_AFTER - dt.timedelta(seconds=1)
     with pytest.raises(Conflict):
-        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=almost)
+        callback_queue.claim_callback(session=session, callback_id=cid, actor=BILAL, now=almost)
     lapsed = NOW + rules.CLAIM_LAPSES_AFTER
-    call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=lapsed)
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=BILAL, now=lapsed)
     assert callback.claimed_by == BILAL
     last = audit.history(session=session, entity="callback", entity_id=cid)[-1]
     assert (last.actor, last.action, last.detail) == (BILAL, "taken_over", {"from": ANITA})
     with pytest.raises(Conflict, match="bilal"):  # Anita's claim is gone: she cannot release
-        call_service.release_callback(session=session, callback_id=cid, actor=ANITA)
+        callback_queue.release_callback(session=session, callback_id=cid, actor=ANITA)
 
 
 def test_releasing_gives_it_back_to_the_queue(session: Session) -> None:
     callback = make_callback(session)
     cid = callback.id or 0
-    call_service.release_callback(session=session, callback_id=cid, actor=ANITA)  # not held
-    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    callback_queue.release_callback(session=session, callback_id=cid, actor=ANITA)  # not held
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
     with pytest.raises(Conflict):
-        call_service.release_callback(session=session, callback_id=cid, actor=BILAL)
-    call_service.release_callback(session=session, callback_id=cid, actor=ANITA)
+        callback_queue.release_callback(session=session, callback_id=cid, actor=BILAL)
+    callback_queue.release_callback(session=session, callback_id=cid, actor=ANITA)
     assert (callback.claimed_by, callback.claimed_at) == (None, None)
-    call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
     assert _actions(session, callback) == [
         (ANITA, "claimed"),
         (ANITA, "released"),
@@ -133,8 +134,8 @@ def test_releasing_gives_it_back_to_the_queue(session: Session) -> None:
 def test_closing_records_the_outcome_once(session: Session) -> None:
     callback = make_callback(session)
     cid = callback.id or 0
-    call_service.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
-    closed = call_service.close_callback(
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+    closed = callback_queue.close_callback(
         session=session,
         callback_id=cid,
         actor=ANITA,
@@ -145,8 +146,8 @@ def test_closing_records_the_outcome_once(session: Session) -> None:
     assert closed.status is CallbackStatus.DONE
     assert (closed.outcome, closed.note) == ("resolved_on_phone", "told her the documents")
     assert (closed.done_by, closed.done_at) == (ANITA, NOW)
-    assert callback not in call_service.open_callbacks(session=session, state_code="JK")
-    again = call_service.close_callback(
+    assert callback not in callback_queue.open_callbacks(session=session, state_code="JK")
+    again = callback_queue.close_callback(
         session=session, callback_id=cid, actor=BILAL, outcome=CallbackOutcome.NO_ANSWER
     )
     assert (again.outcome, again.done_by) == ("resolved_on_phone", ANITA)
@@ -154,14 +155,14 @@ def test_closing_records_the_outcome_once(session: Session) -> None:
     history = audit.history(session=session, entity="callback", entity_id=cid)
     assert history[-1].detail == {"outcome": "resolved_on_phone"}
     with pytest.raises(InvalidTransition):
-        call_service.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
+        callback_queue.claim_callback(session=session, callback_id=cid, actor=BILAL, now=NOW)
 
 
 def test_only_the_holder_closes_a_claimed_callback(session: Session) -> None:
     held = make_callback(session, details=False)
-    call_service.claim_callback(session=session, callback_id=held.id or 0, actor=ANITA, now=NOW)
+    callback_queue.claim_callback(session=session, callback_id=held.id or 0, actor=ANITA, now=NOW)
     with pytest.raises(Conflict):
-        call_service.close_callback(
+        callback_queue.close_callback(
             session=session,
             callback_id=held.id or 0,
             actor=BILAL,
@@ -169,12 +170,12 @@ def test_only_the_holder_closes_a_claimed_callback(session: Session) -> None:
             now=NOW,
         )
     free = make_callback(session, details=False)  # nobody holds it: anyone may close it
-    call_service.close_callback(
+    callback_queue.close_callback(
         session=session, callback_id=free.id or 0, actor=BILAL, outcome=CallbackOutcome.NOT_NEEDED
     )
     assert free.status is CallbackStatus.DONE and free.outcome == "not_needed"
     with pytest.raises(NotFound):
-        call_service.claim_callback(session=session, callback_id=10**9, actor=ANITA)
+        callback_queue.claim_callback(session=session, callback_id=10**9, actor=ANITA)
 
 
 def test_a_booked_callback_names_its_request(session: Session) -> None:
@@ -182,7 +183,7 @@ def test_a_booked_callback_names_its_request(session: Session) -> None:
     callback = make_callback(session)
     cid = callback.id or 0
     with pytest.raises(InvalidInput):  # only "booked" names a request
-        call_service.close_callback(
+        callback_queue.close_callback(
             session=session,
             callback_id=cid,
             actor=ANITA,
@@ -190,7 +191,7 @@ def test_a_booked_callback_names_its_request(session: Session) -> None:
             reference=booked.reference,
         )
     with pytest.raises(InvalidInput):  # a mistyped reference (check digit)
-        call_service.close_callback(
+        callback_queue.close_callback(
             session=session,
             callback_id=cid,
             actor=ANITA,
@@ -198,7 +199,7 @@ def test_a_booked_callback_names_its_request(session: Session) -> None:
             reference=booked.reference[:-1] + str((int(booked.reference[-1]) + 1) % 10),
         )
     assert callback.status is CallbackStatus.OPEN
-    call_service.close_callback(
+    callback_queue.close_callback(
         session=session,
         callback_id=cid,
         actor=ANITA,
@@ -209,9 +210,77 @@ def test_a_booked_callback_names_its_request(session: Session) -> None:
     assert callback.note == f"{booked.reference} income certificate"
 
 
+def test_a_booking_closes_its_callback_once(session: Session) -> None:
+    """The console books, then closes the call-back as booked: a retry changes nothing."""
+    booked = factories.request(session)
+    callback = make_callback(session)
+    callback.citizen_id = booked.citizen_id  # the call-back's caller is the one booked for
+    session.add(callback)
+    cid, request_id = callback.id or 0, booked.id or 0
+    callback_queue.claim_callback(session=session, callback_id=cid, actor=ANITA, now=NOW)
+
+    def close(actor: str, state_code: str = "JK") -> Callback:
+        return callback_queue.close_booked(
+            session=session,
+            callback_id=cid,
+            state_code=state_code,
+            request_id=request_id,
+            actor=actor,
+            now=NOW,
+        )
+
+    with pytest.raises(Conflict, match="anita"):
+        close(BILAL)
+    with pytest.raises(NotFound):  # another state's call-back is not found
+        close(ANITA, state_code="XX")
+    closed = close(ANITA)
+    assert (closed.status, closed.outcome, closed.note) == ("done", "booked", booked.reference)
+    assert close(ANITA).done_at == NOW and close(BILAL).done_by == ANITA  # closed: unchanged
+    assert _actions(session, callback) == [(ANITA, "claimed"), (ANITA, "closed")]
+
+
+def test_a_booking_for_another_caller_does_not_close_a_callback(session: Session) -> None:
+    callback = make_callback(session)
+    other = factories.request(session)  # a citizen of its own, another number
+    with pytest.raises(InvalidInput, match="another caller"):
+        callback_queue.close_booked(
+            session=session,
+            callback_id=callback.id or 0,
+            state_code="JK",
+            request_id=other.id or 0,
+            actor=ANITA,
+        )
+    assert callback.status is CallbackStatus.OPEN
+    by_number = factories.request(session)  # the call-back's number, no citizen known to it
+    citizen = citizen_service.get(session=session, citizen_id=by_number.citizen_id)
+    unknown = make_callback(session, details=False)
+    unknown.phone = citizen.phone
+    session.add(unknown)
+    closed = callback_queue.close_booked(
+        session=session,
+        callback_id=unknown.id or 0,
+        state_code="JK",
+        request_id=by_number.id or 0,
+        actor=ANITA,
+    )
+    assert closed.outcome == "booked"
+
+
+def test_only_a_call_put_through_to_a_person_is_one_to_book_for(session: Session) -> None:
+    transferred = make_transfer(session)
+    found = callback_queue.transferred_call(
+        session=session, call_id=transferred.id or 0, state_code="JK"
+    )
+    assert found.id == transferred.id
+    still_in_the_menus = _call(session, at=NOW)
+    for call_id, state in [(still_in_the_menus.id, "JK"), (transferred.id, "XX"), (10**9, "JK")]:
+        with pytest.raises(NotFound):
+            callback_queue.transferred_call(session=session, call_id=call_id or 0, state_code=state)
+
+
 def test_callers_waiting_on_the_line_longest_first(session: Session) -> None:
     village = factories.village_in(session)
-    before = call_service.queue_length(session=session, state_code="JK", now=NOW)
+    before = callback_queue.queue_length(session=session, state_code="JK", now=NOW)
     late = make_transfer(session, at=NOW - dt.timedelta(minutes=2), language="en")
     early = make_transfer(session, at=NOW - dt.timedelta(minutes=9), village_id=village.id)
     ended = make_transfer(session, at=NOW - dt.timedelta(minutes=5))
@@ -220,15 +289,15 @@ def test_callers_waiting_on_the_line_longest_first(session: Session) -> None:
     booked = _call(session, at=NOW)
     call_service.settle(session=session, call=booked, status=CallStatus.BOOKED)
     mine = {late.id, early.id, ended.id, stale.id, booked.id}
-    waiting = call_service.waiting_calls(session=session, state_code="JK", now=NOW)
+    waiting = callback_queue.waiting_calls(session=session, state_code="JK", now=NOW)
     assert [c.id for c in waiting if c.id in mine] == [early.id, late.id]
     make_callback(session, details=False)
-    assert call_service.queue_length(session=session, state_code="JK", now=NOW) == before + 3
+    assert callback_queue.queue_length(session=session, state_code="JK", now=NOW) == before + 3
 
 
 def test_what_the_caller_gave_as_names(session: Session) -> None:
     callback = make_callback(session)
-    details = call_service.caller_details(
+    details = callback_queue.caller_details(
         session=session,
         citizen_id=callback.citizen_id,
         service_id=callback.service_id,
@@ -238,9 +307,9 @@ def test_what_the_caller_gave_as_names(session: Session) -> None:
     assert details.service is not None and details.service.id == callback.service_id
     assert details.village and details.block and details.district
     assert details.place == f"{details.village.name}, {details.block.name}, {details.district.name}"
-    block_only = call_service.caller_details(session=session, block_id=details.block.id)
+    block_only = callback_queue.caller_details(session=session, block_id=details.block.id)
     assert block_only.village is None and block_only.place.endswith(details.district.name)
-    assert call_service.caller_details(session=session).place == ""
+    assert callback_queue.caller_details(session=session).place == ""
 
 
 def test_two_people_claiming_at_once_one_wins(engine: Engine) -> None:
@@ -255,7 +324,7 @@ def test_two_people_claiming_at_once_one_wins(engine: Engine) -> None:
         barrier.wait()
         try:
             with write_session(engine) as s:
-                call_service.claim_callback(session=s, callback_id=cid, actor=actor)
+                callback_queue.claim_callback(session=s, callback_id=cid, actor=actor)
             result = f"won:{actor}"
         except Conflict:
             result = "conflict"
@@ -270,7 +339,7 @@ def test_two_people_claiming_at_once_one_wins(engine: Engine) -> None:
     assert sorted(o.split(":")[0] for o in outcomes) == ["conflict", "won"]
     winner = next(o for o in outcomes if o.startswith("won")).removeprefix("won:")
     with write_session(engine) as s:
-        assert call_service.get_callback(session=s, callback_id=cid).claimed_by == winner
+        assert callback_queue.get_callback(session=s, callback_id=cid).claimed_by == winner
         assert [e.actor for e in audit.history(session=s, entity="callback", entity_id=cid)] == [
             winner
         ]

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from dispatch.calls import queue as callback_queue
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallbackReason, CallSession, CallStatus
 from dispatch.errors import InvalidTransition, NotFound
@@ -97,11 +98,11 @@ def test_one_callback_per_call(session: Session) -> None:
         session=session, call=call, phone=call.from_number, reason=CallbackReason.NO_WINDOW
     )
     assert second.id == first.id and call.status is CallStatus.CALLBACK
-    assert first in call_service.open_callbacks(session=session, state_code="JK")
+    assert first in callback_queue.open_callbacks(session=session, state_code="JK")
     assert first.id is not None
-    done = call_service.close_callback(session=session, callback_id=first.id, actor="agent-7")
+    done = callback_queue.close_callback(session=session, callback_id=first.id, actor="agent-7")
     assert done.done_by == "agent-7"
-    assert first not in call_service.open_callbacks(session=session, state_code="JK")
+    assert first not in callback_queue.open_callbacks(session=session, state_code="JK")
 
 
 def test_the_wait_is_the_mean_of_the_recent_observations(session: Session) -> None:

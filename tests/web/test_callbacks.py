@@ -5,6 +5,8 @@ outcome (audited, idempotent); the polled list holds no forms; who may come in."
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +15,8 @@ from httpx import Response
 from sqlalchemy.engine import Engine
 
 from dispatch.audit import service as audit
+from dispatch.calls import queue as callback_queue
 from dispatch.calls import rules
-from dispatch.calls import service as call_service
 from dispatch.calls.models import Callback, CallSession
 from dispatch.db import read_session, write_session
 from dispatch.staff import service as staff_service
@@ -120,11 +122,8 @@ def test_one_agent_claims_and_alone_sees_the_number(
     assert row.mine and row.phone == callback.phone
     assert f'href="tel:{callback.phone}"' in mine.text
     assert [r.id for r in mine.context["mine"]] == [callback.id]  # type: ignore[attr-defined]
-    book = urlsplit(row.book_url)
-    query = parse_qs(book.query)
-    assert book.path == "/intake" and query["phone"] == [callback.phone]
-    assert query["callback"] == [str(callback.id)] and query["language"] == ["hi"]
-    assert query["service"] and query["village"]
+    assert row.book_url == f"/intake?callback={callback.id}"  # the number stays out of URLs
+    assert f'href="/intake?callback={callback.id}"' in mine.text
 
     theirs = bilal.get("/callbacks")
     other = _rows(theirs, f"callback-{callback.id}")[0]
@@ -158,7 +157,7 @@ def test_claiming_with_htmx_answers_the_card_and_the_list(
 def test_a_lapsed_claim_may_be_taken_over(app: FastAPI, engine: Engine, clock: FixedClock) -> None:
     callback = _callback(engine, clock, 50)
     with write_session(engine) as session:
-        call_service.claim_callback(
+        callback_queue.claim_callback(
             session=session,
             callback_id=callback.id or 0,
             actor="staff:gone_home",
@@ -203,7 +202,7 @@ def test_closing_with_an_outcome_is_audited_and_leaves_the_queue(
     again = agent.htmx("POST", f"/callbacks/{callback.id}/close", data=form)
     assert again.status_code == 200 and _template(again) == "callbacks/_gone.html"
     with read_session(engine) as session:
-        closed = call_service.get_callback(session=session, callback_id=callback.id or 0)
+        closed = callback_queue.get_callback(session=session, callback_id=callback.id or 0)
         history = audit.history(session=session, entity="callback", entity_id=callback.id)
     actor = staff_service.actor_of(agent.user)
     assert (closed.outcome, closed.note, closed.done_by) == (
@@ -236,9 +235,32 @@ def test_a_refused_close_keeps_what_was_typed(
     assert "booked income cert</textarea>" in page.text
     with read_session(engine) as session:
         assert (
-            call_service.get_callback(session=session, callback_id=callback.id or 0).status
+            callback_queue.get_callback(session=session, callback_id=callback.id or 0).status
             == "open"
         )
+
+
+def _intake_links(html: str) -> list[str]:
+    return re.findall(r'href="(/intake[^"]*)"', html)
+
+
+def test_no_phone_number_travels_in_a_link_to_intake(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    """Access logs keep URLs: the links name the call-back or the call, never the number."""
+    callback = _callback(engine, clock, 7)
+    call, _ = _transfer(engine, clock, 2)
+    agent = signed_in(app, engine, Role.CALL_AGENT)
+    agent.submit(f"/callbacks/{callback.id}/claim")  # now the holder's card shows the number
+    page = agent.get("/callbacks")
+    assert f'href="tel:{callback.phone}"' in page.text
+    links = _intake_links(page.text)
+    assert f"/intake?callback={callback.id}" in links and f"/intake?call={call.id}" in links
+    for link in links:
+        query = parse_qs(urlsplit(html.unescape(link)).query)
+        assert set(query) <= {"callback", "call"}, link
+        for number in (callback.phone, call.from_number):
+            assert number[-10:] not in link, link
 
 
 def test_a_caller_on_the_line_is_booked_through_intake(
@@ -246,16 +268,17 @@ def test_a_caller_on_the_line_is_booked_through_intake(
 ) -> None:
     call, chose = _transfer(engine, clock, 1)
     agent = signed_in(app, engine, Role.CALL_AGENT)
-    response = agent.get(f"/callbacks/waiting/{call.id}/book")
+    row = _rows(agent.get("/callbacks"), f"waiting-{call.id}")[0]
+    assert row.book_url == f"/intake?call={call.id}"
+    response = agent.get(f"/callbacks/waiting/{call.id}/book")  # the older link: a redirect
     assert response.status_code == 303
-    target = urlsplit(response.headers["location"])
-    assert target.path == "/intake"
-    assert parse_qs(target.query) == {
-        "phone": [call.from_number],
-        "service": [chose["service"].code],
-        "village": [str(chose["village"].id)],
-        "language": ["en"],
-    }
+    assert response.headers["location"] == f"/intake?call={call.id}"
+    page = agent.get(response.headers["location"])
+    assert page.status_code == 200 and _template(page) == "intake/page.html"
+    form = page.context["p"].form  # type: ignore[attr-defined]
+    assert form.phone == call.from_number and form.language == "en"
+    assert form.service_id == chose["service"].id and form.village_id == chose["village"].id
+    assert 'id="call-note"' in page.text
     assert agent.get("/callbacks/waiting/999999999/book").status_code == 404
 
 
@@ -265,7 +288,7 @@ def test_the_count_for_the_navigation(app: FastAPI, engine: Engine, clock: Fixed
     response = agent.get("/callbacks/count")
     assert response.status_code == 200 and _template(response) == "callbacks/_count.html"
     with read_session(engine) as session:
-        expected = call_service.queue_length(session=session, state_code="JK", now=clock.at)
+        expected = callback_queue.queue_length(session=session, state_code="JK", now=clock.at)
     assert response.context["count"] == expected >= 1  # type: ignore[attr-defined]
 
 
@@ -282,6 +305,6 @@ def test_who_may_come_in(app: FastAPI, engine: Engine, clock: FixedClock) -> Non
     assert no_token.status_code == 403
     with read_session(engine) as session:
         assert (
-            call_service.get_callback(session=session, callback_id=callback.id or 0).claimed_by
+            callback_queue.get_callback(session=session, callback_id=callback.id or 0).claimed_by
             is None
         )

@@ -19,8 +19,11 @@ from httpx import Response
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from dispatch.audit import service as audit
 from dispatch.audit.models import AuditEntry
-from dispatch.calls.models import Callback, CallbackReason
+from dispatch.calls import queue as callback_queue
+from dispatch.calls import service as call_service
+from dispatch.calls.models import Callback, CallbackReason, CallStatus
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.db import read_session, write_session
@@ -31,6 +34,7 @@ from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED, Channel
 from dispatch.staff.rules import Role
+from dispatch.validation import mask_phone
 from dispatch.visits.models import VisitCommand
 from tests import factories
 from tests.conftest import unique_phone
@@ -256,29 +260,8 @@ def test_the_pickers_list_a_districts_blocks_and_a_blocks_villages(
 # --- a call-back or transfer opens it pre-filled ----------------------------------------------
 
 
-def test_a_link_prefills_phone_service_village_and_language(agent: Console, engine: Engine) -> None:
-    known = _known(engine)
-    response = agent.get(
-        "/intake",
-        params={
-            "phone": known.phone,
-            "service": "income_cert",
-            "village": known.village_id,
-            "language": "en",
-            "callback": 42,
-        },
-    )
-    page = _page(response)
-    assert page.caller.citizen.id == known.citizen_id
-    assert page.form.service_id == _service_id(engine) and page.form.language == "en"
-    assert page.form.village_id == known.village_id and page.form.block_id is not None
-    assert page.form.address == str(known.address_id)  # their own address in that village
-    assert "Call-back #42" in response.text
-    assert 'name="callback" value="42"' in response.text
-
-
-def test_a_callback_alone_prefills_what_the_queue_knows(agent: Console, engine: Engine) -> None:
-    known = _known(engine)
+def _callback_for(engine: Engine, known: Known, *, service: str = "BIRTH_CERT") -> int:
+    """An open call-back as the phone line leaves it for a known caller (committed)."""
     with write_session(engine) as session:
         callback = Callback(
             state_code="JK",
@@ -287,16 +270,187 @@ def test_a_callback_alone_prefills_what_the_queue_knows(agent: Console, engine: 
             citizen_id=known.citizen_id,
             language="ur",
             reason=CallbackReason.NO_WINDOW,
-            service_id=_service_id(engine, "BIRTH_CERT"),
+            service_id=_service_id(engine, service),
             address_id=known.address_id,
         )
         session.add(callback)
         session.flush()
-        callback_id = callback.id
-    page = _page(agent.get("/intake", params={"callback": callback_id}))
+        assert callback.id is not None
+        return callback.id
+
+
+def _transfer(engine: Engine, *, from_number: str, **choices: Any) -> int:
+    """A caller the phone line put through to a person, with what they chose (committed)."""
+    with write_session(engine) as session:
+        call = call_service.start(
+            session=session,
+            call_sid=f"CA{uuid.uuid4().hex}",
+            state_code="JK",
+            from_number=from_number,
+            to_number="1447",
+            language="en",
+        )
+        call_service.advance(session=session, call=call, step="queue", data=choices)
+        call_service.settle(session=session, call=call, status=CallStatus.TRANSFERRED)
+        assert call.id is not None
+        return call.id
+
+
+def test_a_link_prefills_service_village_and_language_never_a_phone(
+    agent: Console, engine: Engine
+) -> None:
+    """A number in a URL would stay in the access log: the page does not take one from there."""
+    known = _known(engine)
+    query = {"phone": known.phone, "service": "income_cert", "village": known.village_id}
+    response = agent.get("/intake", params={**query, "language": "en"})
+    page = _page(response)
+    assert page.form.phone == "" and page.caller.citizen is None
+    assert page.form.service_id == _service_id(engine) and page.form.language == "en"
+    assert page.form.village_id == known.village_id and page.form.block_id is not None
+    assert page.form.address == "new"
+    assert known.phone not in response.text
+
+
+def test_a_caller_on_the_line_prefills_what_they_gave_the_phone_line(
+    agent: Console, engine: Engine
+) -> None:
+    known = _known(engine)
+    service_id = _service_id(engine, "BIRTH_CERT")
+    call_id = _transfer(
+        engine, from_number=known.phone, service_id=service_id, village_id=known.village_id
+    )
+    response = agent.get("/intake", params={"call": call_id})
+    page = _page(response)
     assert page.form.phone == known.phone and page.caller.citizen.id == known.citizen_id
-    assert page.form.language == "ur" and page.form.service_id == _service_id(engine, "BIRTH_CERT")
-    assert page.form.address == str(known.address_id)
+    assert page.form.language == "en" and page.form.service_id == service_id
+    assert page.form.address == str(known.address_id)  # their own address in that village
+    assert page.from_call.found and 'id="call-note"' in response.text
+    assert 'name="call"' not in response.text  # only the link names the call
+    # Caller ID withheld: the number they keyed in.
+    typed = unique_phone()
+    withheld = _transfer(engine, from_number="anonymous", phone=typed)
+    assert _page(agent.get("/intake", params={"call": withheld})).form.phone == typed
+
+
+def test_a_call_not_put_through_to_a_person_fills_nothing(agent: Console, engine: Engine) -> None:
+    known = _known(engine)
+    with write_session(engine) as session:
+        call = call_service.start(
+            session=session,
+            call_sid=f"CA{uuid.uuid4().hex}",
+            state_code="JK",
+            from_number=known.phone,
+            to_number="1447",
+            language="en",
+        )
+        call_id = call.id
+    for missing in (call_id, 10**9):
+        response = agent.get("/intake", params={"call": missing})
+        page = _page(response)
+        assert response.status_code == 200 and not page.from_call.found
+        assert page.form.phone == "" and known.phone not in response.text
+
+
+def test_a_callback_prefills_its_number_only_for_its_holder(
+    app: FastAPI, agent: Console, engine: Engine
+) -> None:
+    known = _known(engine)
+    callback_id = _callback_for(engine, known)
+    birth = _service_id(engine, "BIRTH_CERT")
+
+    unclaimed = agent.get("/intake", params={"callback": callback_id})
+    page = _page(unclaimed)
+    assert page.form.phone == "" and not page.from_callback.mine
+    assert page.form.language == "ur" and page.form.service_id == birth
+    assert page.form.village_id == known.village_id  # the place, not the caller's address
+    assert known.phone not in unclaimed.text and "is not claimed" in unclaimed.text
+    assert mask_phone(known.phone) in unclaimed.text
+
+    assert agent.submit(f"/callbacks/{callback_id}/claim").status_code == 303
+    mine = agent.get("/intake", params={"callback": callback_id})
+    page = _page(mine)
+    assert page.form.phone == known.phone and page.caller.citizen.id == known.citizen_id
+    assert page.form.language == "ur" and page.form.service_id == birth
+    assert page.form.address == str(known.address_id) and page.from_callback.mine
+    assert f'name="callback" value="{callback_id}"' in mine.text
+    assert "(yours)" in mine.text and "closes it as booked" in mine.text
+
+    other = signed_in(app, engine, Role.CALL_AGENT)
+    theirs = other.get("/intake", params={"callback": callback_id})
+    page = _page(theirs)
+    assert page.form.phone == "" and page.caller.citizen is None
+    assert page.form.service_id == birth and page.form.village_id == known.village_id
+    assert f"is claimed by {agent.user.username}" in theirs.text
+    assert known.phone not in theirs.text and mask_phone(known.phone) in theirs.text
+
+
+# --- a booking for a call-back closes it --------------------------------------------------------
+
+
+def _book_for_callback(agent: Console, engine: Engine, known: Known, callback_id: int) -> Any:
+    """Steps 1-4 for the call-back's caller, the form carrying the call-back: the form to post."""
+    data = _form(agent, known, engine, callback=callback_id)
+    return _confirm_data(data, _windows(agent, data))
+
+
+def test_a_booking_from_a_callback_closes_it_as_booked_once(agent: Console, engine: Engine) -> None:
+    known = _known(engine)
+    callback_id = _callback_for(engine, known)
+    agent.submit(f"/callbacks/{callback_id}/claim")
+    booking = _book_for_callback(agent, engine, known, callback_id)
+    first = agent.submit("/intake/book", booking)
+    assert first.status_code == 200, first.text
+    result, closing = _page(first).result, _page(first).callback_closing
+    assert closing.closed and closing.message == (
+        f"Call-back #{callback_id} closed as booked ({result.reference})."
+    )
+    assert 'id="result-callback"' in first.text and "closed as booked" in first.text
+    again = agent.submit("/intake/book", booking)  # a double click, a browser retry
+    assert again.status_code == 200 and _page(again).result.replayed
+    assert _page(again).callback_closing.closed
+    actor = f"staff:{agent.user.username}"
+    with read_session(engine) as session:
+        closed = callback_queue.get_callback(session=session, callback_id=callback_id)
+        history = audit.history(session=session, entity="callback", entity_id=callback_id)
+    assert (closed.status, closed.outcome, closed.done_by) == ("done", "booked", actor)
+    assert closed.note == result.reference
+    assert [(e.actor, e.action) for e in history] == [(actor, "claimed"), (actor, "closed")]
+
+
+def test_a_callback_held_by_another_agent_stays_open_and_the_booking_stands(
+    app: FastAPI, agent: Console, engine: Engine
+) -> None:
+    known = _known(engine)
+    callback_id = _callback_for(engine, known)
+    holder = signed_in(app, engine, Role.CALL_AGENT)
+    holder.submit(f"/callbacks/{callback_id}/claim")
+    booking = _book_for_callback(agent, engine, known, callback_id)
+    booking["phone"] = known.phone  # typed by the agent: the page did not fill it in for them
+    response = agent.submit("/intake/book", booking)
+    assert response.status_code == 200, response.text
+    result, closing = _page(response).result, _page(response).callback_closing
+    assert result is not None and not closing.closed
+    assert f"claimed by {holder.user.username}" in closing.message
+    assert 'id="result-reference"' in response.text and 'id="result-callback"' in response.text
+    with read_session(engine) as session:
+        callback = callback_queue.get_callback(session=session, callback_id=callback_id)
+        assert callback.status == "open" and callback.claimed_by.endswith(holder.user.username)
+        booked = request_service.get(session=session, request_id=result.request_id)
+        assert booked.citizen_id == known.citizen_id
+
+
+def test_a_callback_for_another_caller_is_not_closed(agent: Console, engine: Engine) -> None:
+    known, someone_else = _known(engine), _known(engine)
+    callback_id = _callback_for(engine, someone_else)
+    agent.submit(f"/callbacks/{callback_id}/claim")
+    response = agent.submit("/intake/book", _book_for_callback(agent, engine, known, callback_id))
+    assert response.status_code == 200 and _page(response).result is not None
+    closing = _page(response).callback_closing
+    assert not closing.closed and "booked for another caller" in closing.message
+    with read_session(engine) as session:
+        assert (
+            callback_queue.get_callback(session=session, callback_id=callback_id).status == "open"
+        )
 
 
 # --- step 4: windows and the booking ----------------------------------------------------------
