@@ -37,7 +37,11 @@ def install(app: FastAPI) -> None:
         target = login_redirect_url(request)
         if request.headers.get("hx-request"):  # htmx follows this header with a full page
             return Response(status_code=401, headers={"HX-Redirect": target})
-        if _wants_html(request):  # a form posted after the session ended lands there too
+        accept = request.headers.get("accept", "")
+        asks_json = "application/json" in accept and "text/html" not in accept
+        # A page (whatever the client's Accept, unless it asks for JSON) and a form posted
+        # after the session ended both go to the sign-in form.
+        if (request.method == "GET" and not asks_json) or _wants_html(request):
             return RedirectResponse(target, status_code=303)
         return JSONResponse({"error": "SignInNeeded", "detail": "sign in first"}, 401)
 

@@ -91,11 +91,23 @@ def _page(browser: Browser, viewport: dict[str, int]) -> Page:
 def _sign_in(page: Page, url: str, user: StaffUser) -> None:
     """By the keyboard alone: the username has the focus, Tab to the password, Enter."""
     page.goto(f"{url}/login")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'username'"
+    )
     page.keyboard.type(user.username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(lambda u: "/login" not in u)
+
+
+def _settled(page: Page) -> None:
+    """htmx has swapped and settled what it fetched (its handlers are on the new controls a
+    moment after the swap: a person is never that fast, a script is)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+    )
+    page.wait_for_timeout(50)
 
 
 def _looked_at(page: Page, shots: Path, name: str) -> None:
@@ -132,10 +144,13 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
     expect(page.locator("#services input[name=service_id]").first).to_be_checked()
     with read_session(engine) as session:
         district = session.exec(select(District).where(District.code == DISTRICT)).one()
+    _settled(page)
     page.locator("#district_id").select_option(str(district.id))
     expect(page.locator("#block_id option").nth(1)).to_be_attached()
+    _settled(page)
     page.locator("#block_id").select_option(index=1)
     expect(page.locator("#village_id option").nth(1)).to_be_attached()
+    _settled(page)
     page.locator("#village_id").select_option(index=1)
     page.locator("#landmark").fill("near the spring")
     page.locator("#landmark").press("Enter")  # Enter shows the windows
@@ -175,6 +190,18 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
     narrow.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
     expect(narrow.locator(f"#route-{request.agent_id}")).to_contain_text(reference)
     _looked_at(narrow, shots, "board")
+
+    # The request's own page, found by its reference, on a wide screen and a phone.
+    for viewer in (board, narrow):
+        viewer.goto(f"{live_url}/requests")
+        viewer.locator("input[name=q]").fill(reference)
+        viewer.locator("input[name=q]").press("Enter")
+        viewer.wait_for_url(f"**/requests/{request.id}**")
+        expect(viewer.locator("main")).to_contain_text("via console")
+        _looked_at(viewer, shots, "request")
+    phone_intake = _page(browser, PHONE)
+    _sign_in(phone_intake, live_url, agent)
+    _looked_at(phone_intake, shots, "intake-empty")
 
 
 def _open_callback(engine: Engine) -> Callback:

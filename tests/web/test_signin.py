@@ -48,6 +48,12 @@ def test_board_without_a_session_goes_to_the_sign_in_form_and_back(
     assert "Secure" not in cookie  # development runs on http://127.0.0.1
 
 
+def test_board_redirects_any_client_but_one_asking_for_json(app: FastAPI) -> None:
+    plain = TestClient(app, follow_redirects=False)
+    assert plain.get("/board").status_code == 303  # curl's Accept: */*
+    assert plain.get("/board", headers={"accept": "application/json"}).status_code == 401
+
+
 def test_after_sign_in_each_role_lands_on_its_own_page(app: FastAPI, engine: Engine) -> None:
     for role, home in [(Role.CALL_AGENT, "/intake"), (Role.ADMIN, "/admin/staff")]:
         user = make_user(engine, role)
