@@ -52,9 +52,9 @@ class Console(TestClient):
         return self.request(method, url, headers=headers, **kwargs)
 
 
-def signed_in(app: FastAPI, engine: Engine, role: Role) -> Console:
+def signed_in(app: FastAPI, engine: Engine, role: Role, *, state_code: str = "JK") -> Console:
     """A console signed in as a new account of `role` (redirects not followed)."""
-    user = make_user(engine, role)
+    user = make_user(engine, role, state_code=state_code)
     client = Console(app, follow_redirects=False, headers={"accept": "text/html"})
     response = client.submit("/login", {"username": user.username, "password": PASSWORD})
     assert response.status_code == 303, response.text

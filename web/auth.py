@@ -54,6 +54,9 @@ PUBLIC = frozenset(
 )
 #: Twilio's signed webhooks, the agents' signed day links, the phone simulator's own calls.
 PUBLIC_PREFIXES = ("/ivr/", "/a/", "/simulator/")
+#: Routes pages poll by themselves: they do not count as the person being there (the idle
+#: sign-out would never come while a tab is open otherwise).
+POLLS = frozenset({"/callbacks/count", "/callbacks/list", "/board/routes", "/board/runs/{run_id}"})
 
 
 class SignInNeeded(Exception):
@@ -78,7 +81,10 @@ def _current(request: Request, engine: EngineDep, settings: SettingsDep) -> Staf
     with read_session(engine) as session:
         current = staff_service.current(session=session, settings=settings, token=token, now=now)
     user = current.user if current else None
-    if current is not None and token and current.last_seen_at + staff_service.TOUCH_EVERY <= now:
+    route = request.scope.get("route")
+    polled = getattr(route, "path", None) in POLLS
+    due = current is not None and current.last_seen_at + staff_service.TOUCH_EVERY <= now
+    if due and token and not polled:
         with write_session(engine) as session:
             staff_service.touch(session=session, token=token, now=now)
     request.state.staff = user

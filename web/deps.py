@@ -36,4 +36,6 @@ def get_write_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterato
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
-WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+#: Committed when the route function returns, before the answer goes out (`scope="function"`):
+#: a page never says "done" for a write that then fails to commit.
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 
 from dispatch.errors import Conflict, DispatchError, InvalidInput, InvalidTransition, NotFound
 from web.auth import Forbidden, SignInNeeded, login_redirect_url
@@ -64,6 +65,20 @@ def install(app: FastAPI) -> None:
                 request, "error.html", {"message": str(exc), "status": status}, status_code=status
             )
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        """A number or date beyond what the database or the calendar holds (an id of 20
+        digits, the year 9999): bad input, answered as such, never a bare 500. Routes bound
+        their parameters; this is the net under them."""
+        logger.info("out-of-range input on %s %s", request.method, request.url.path)
+        message = "a number or date in the request is out of range"
+        if _wants_html(request) or request.headers.get("hx-request"):
+            return templates.TemplateResponse(
+                request, "error.html", {"message": message, "status": 422}, status_code=422
+            )
+        return JSONResponse({"error": "OutOfRange", "detail": message}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_input(request: Request, exc: RequestValidationError) -> Response:

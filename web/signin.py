@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dispatch.db import read_session, write_session
 from dispatch.staff import service as staff_service
 from web.auth import (
     COOKIE,
@@ -20,7 +21,7 @@ from web.auth import (
     safe_next,
     set_session_cookie,
 )
-from web.deps import SettingsDep, WriteSessionDep
+from web.deps import EngineDep, SettingsDep, WriteSessionDep
 from web.templating import templates
 
 router = APIRouter()
@@ -48,28 +49,33 @@ def login_form(request: Request, user: OptionalStaff, next: str | None = None) -
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    session: WriteSessionDep,
+    engine: EngineDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     target = safe_next(next)
-    if old := request.cookies.get(COOKIE):
-        staff_service.sign_out(session=session, token=old)
     try:
-        signed = staff_service.sign_in(
-            session=session, settings=settings, username=username, password=password
-        )
+        # The slow hash is checked in a read: no write lock is held meanwhile, so that a burst
+        # of wrong passwords cannot hold up bookings.
+        with read_session(engine) as session:
+            attempt = staff_service.check(
+                session=session, settings=settings, username=username, password=password
+            )
     except staff_service.StaffLockedOut:
         return _form(
             request,
             next_url=target,
             username=username,
             error="Too many wrong passwords for this username. Wait "
-            f"{settings.staff_lockout_minutes} minutes, or ask an admin.",
+            f"{settings.staff_lockout_minutes} minutes, or ask an admin to unlock it.",
             status=429,
         )
+    with write_session(engine) as session:
+        if old := request.cookies.get(COOKIE):  # a new sign-in ends this browser's old session
+            staff_service.sign_out(session=session, token=old)
+        signed = staff_service.record(session=session, settings=settings, attempt=attempt)
     if signed is None:
         return _form(
             request,

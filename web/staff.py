@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dispatch.errors import DispatchError
+from dispatch.errors import DispatchError, NotFound
 from dispatch.staff import service as staff_service
+from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import PERMISSIONS, Role
 from web.auth import StaffAdmin
 from web.deps import ReadSessionDep, SettingsDep, WriteSessionDep
@@ -21,8 +22,15 @@ router = APIRouter()
 def _page(
     request: Request, session: ReadSessionDep | WriteSessionDep, state_code: str, **extra: object
 ) -> HTMLResponse:
+    settings = request.app.state.settings
+    users = staff_service.list_all(session=session, state_code=state_code)
     context = {
-        "users": staff_service.list_all(session=session, state_code=state_code),
+        "users": users,
+        "locked": {
+            u.username
+            for u in users
+            if staff_service.locked(session=session, settings=settings, username=u.username)
+        },
         "roles": list(Role),
         "permissions": PERMISSIONS,
         "done": request.query_params.get("done", ""),
@@ -75,13 +83,20 @@ def staff_create(
 @router.post("/admin/staff/{user_id}", response_class=HTMLResponse)
 def staff_update(
     request: Request,
-    user_id: int,
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     user: StaffAdmin,
     session: WriteSessionDep,
     role: Annotated[Role | None, Form()] = None,
     active: Annotated[str, Form()] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    unlock: Annotated[str, Form()] = "",
 ) -> Response:
+    target = session.get(StaffUser, user_id)
+    if target is None or target.state_code != user.state_code:  # another state's: not ours
+        raise NotFound(staff_service.STAFF, user_id)
+    if unlock:
+        staff_service.unlock(session=session, user_id=user_id, actor=staff_service.actor_of(user))
+        return RedirectResponse(f"/admin/staff?done=unlocked+{target.username}", status_code=303)
     if user_id == user.id and (active == "off" or (role is not None and role is not user.role)):
         return _page(
             request, session, user.state_code, error="You cannot switch off or demote yourself."

@@ -115,7 +115,7 @@ class Callback(SQLModel, table=True):
     done_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_by: str | None = None
     #: The console: who took it to ring back, and how it ended.
-    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_by: str | None = Field(default=None, max_length=80)  # "staff:" + a username
     claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=500)

@@ -16,9 +16,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
 from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.errors import Conflict, DispatchError, InvalidInput, NotFound
@@ -29,6 +30,7 @@ STAFF = "staff_user"
 SIGNED_IN = "signed_in"
 SIGN_IN_FAILED = "sign_in_failed"
 SIGNED_OUT = "signed_out"
+UNLOCKED = "unlocked"
 #: The password every demo account gets (`doorstep seed --demo`); production refuses to start
 #: while any account still has it, and nobody can choose it.
 DEMO_PASSWORD = "doorstep-demo"
@@ -69,6 +71,13 @@ class SignedIn:
     user: StaffUser
     #: The cookie's value: shown once, stored only as its SHA-256.
     token: str
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _token_hash(token: str) -> str:
@@ -166,6 +175,8 @@ def update(
     session.add(user)
     if not user.active or password is not None:
         end_all(session=session, user_id=user_id)
+    if password is not None:  # a new password lifts a lockout
+        unlock(session=session, user_id=user_id, actor=actor)
     audit.record(
         session=session, actor=actor, entity=STAFF, entity_id=user_id, action="updated", **changed
     )
@@ -174,14 +185,125 @@ def update(
 
 
 def _failures(session: Session, username: str, settings: Settings, now: dt.datetime) -> int:
+    """Wrong passwords for `username` within the lockout window, after its last unlock."""
+    since = now - dt.timedelta(minutes=settings.staff_lockout_minutes)
+    unlocked = session.exec(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.entity == STAFF,
+            AuditEntry.entity_id == username,
+            AuditEntry.action == UNLOCKED,
+        )
+    ).one()
+    if unlocked is not None:
+        unlocked = unlocked if unlocked.tzinfo else unlocked.replace(tzinfo=dt.UTC)
+        since = max(since, unlocked)
     return audit.count(
         session=session,
         entity=STAFF,
         entity_id=username,
         actions=(SIGN_IN_FAILED,),
-        since=now - dt.timedelta(minutes=settings.staff_lockout_minutes),
+        since=since,
         until=now,
     )
+
+
+def locked(
+    *, session: Session, settings: Settings, username: str, now: dt.datetime | None = None
+) -> bool:
+    """Whether sign-in is refused to `username` now (for the staff page)."""
+    now = now or utcnow()
+    return _failures(session, username, settings, now) >= settings.staff_failures_allowed
+
+
+def unlock(*, session: Session, user_id: int, actor: str, now: dt.datetime | None = None) -> None:
+    """Let the account sign in again at once (an admin's, or a new password's, doing)."""
+    user = get(session=session, user_id=user_id)
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=STAFF,
+        entity_id=user.username,
+        action=UNLOCKED,
+        at=now or utcnow(),
+    )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in checked (a read): the account whose password matched, or why it was refused."""
+
+    username: str
+    user: StaffUser | None
+    refused: str | None  # "unknown", "password" or "inactive"; None when `user` may sign in
+
+
+def check(
+    *,
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    now: dt.datetime | None = None,
+) -> Attempt:
+    """Whether `password` opens the active account `username` — a read only, so that the slow
+    hash is checked with no write lock held. `StaffLockedOut` after
+    `settings.staff_failures_allowed` failures within `settings.staff_lockout_minutes` (since
+    the account was last unlocked or given a new password), right password or not, so that
+    guessing stops paying. An unknown username costs the same hash time as a known one."""
+    now = now or utcnow()
+    username = _normal(username)[:64]
+    if _failures(session, username, settings, now) >= settings.staff_failures_allowed:
+        raise StaffLockedOut(username, now + dt.timedelta(minutes=settings.staff_lockout_minutes))
+    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None:
+        return Attempt(username, None, "unknown")
+    if not ok:
+        return Attempt(username, None, "password")
+    if not user.active:
+        return Attempt(username, None, "inactive")
+    return Attempt(username, user, None)
+
+
+def record(
+    *, session: Session, settings: Settings, attempt: Attempt, now: dt.datetime | None = None
+) -> SignedIn | None:
+    """Write what a checked attempt leads to (a short write): the failure audited under the
+    username tried, or a new session (its token returned once) and the sign-in audited."""
+    now = now or utcnow()
+    if attempt.user is None or attempt.user.id is None:
+        audit.record(
+            session=session,
+            actor=f"staff:{attempt.username}",
+            entity=STAFF,
+            entity_id=attempt.username,
+            action=SIGN_IN_FAILED,
+            at=now,
+            reason=attempt.refused,
+        )
+        session.flush()
+        return None
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            user_id=attempt.user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(hours=settings.staff_session_hours),
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor_of(attempt.user),
+        entity=STAFF,
+        entity_id=attempt.username,
+        action=SIGNED_IN,
+        at=now,
+    )
+    session.flush()
+    return SignedIn(attempt.user, token)
 
 
 def sign_in(
@@ -192,56 +314,12 @@ def sign_in(
     password: str,
     now: dt.datetime | None = None,
 ) -> SignedIn | None:
-    """A new session for the right password of an active account; `None` (and the failure
-    audited, under the username tried) for anything else. `StaffLockedOut` after
-    `settings.staff_failures_allowed` failures within `settings.staff_lockout_minutes`, right
-    password or not, so that guessing stops paying."""
-    now = now or utcnow()
-    username = _normal(username)[:64]
-    if _failures(session, username, settings, now) >= settings.staff_failures_allowed:
-        raise StaffLockedOut(username, now + dt.timedelta(minutes=settings.staff_lockout_minutes))
-    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
-    ok = False
-    try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if user is None or not ok or not user.active:
-        audit.record(
-            session=session,
-            actor=f"staff:{username}",
-            entity=STAFF,
-            entity_id=username,
-            action=SIGN_IN_FAILED,
-            at=now,
-            reason="unknown" if user is None else ("inactive" if ok else "password"),
-        )
-        session.flush()
-        return None
-    assert user.id is not None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-        session.add(user)
-    token = secrets.token_urlsafe(32)
-    session.add(
-        StaffSession(
-            user_id=user.id,
-            token_hash=_token_hash(token),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + dt.timedelta(hours=settings.staff_session_hours),
-        )
+    """`check` then `record` in one session (the command line and tests; the web keeps the
+    two apart so that no write lock is held while the hash is checked)."""
+    attempt = check(
+        session=session, settings=settings, username=username, password=password, now=now
     )
-    audit.record(
-        session=session,
-        actor=actor_of(user),
-        entity=STAFF,
-        entity_id=username,
-        action=SIGNED_IN,
-        at=now,
-    )
-    session.flush()
-    return SignedIn(user, token)
+    return record(session=session, settings=settings, attempt=attempt, now=now)
 
 
 def current(
@@ -350,18 +428,11 @@ def seed_demo(*, session: Session, state_code: str) -> list[StaffUser]:
 
 
 def demo_password_holders(*, session: Session) -> list[str]:
-    """Usernames of active accounts whose password is still the demo one (production refuses
-    to start while there is any). Only the demo usernames are tried: `create` and `update`
-    refuse the demo password for everyone else."""
+    """Usernames of accounts whose password is still the demo one, switched on or off (an
+    account switched off could be switched on again): production refuses to start while there
+    is any. Only the demo usernames are tried: `create` and `update` refuse the demo password
+    for everyone else."""
     demo = {username for username, _, _ in DEMO_STAFF}
-    users = session.exec(
-        select(StaffUser).where(col(StaffUser.username).in_(demo), col(StaffUser.active))
-    ).all()
-    holders = []
-    for user in users:
-        try:
-            if _hasher.verify(user.password_hash, DEMO_PASSWORD):
-                holders.append(user.username)
-        except (VerificationError, InvalidHashError):
-            continue
+    users = session.exec(select(StaffUser).where(col(StaffUser.username).in_(demo))).all()
+    holders = [u.username for u in users if _verify(u.password_hash, DEMO_PASSWORD)]
     return sorted(holders)

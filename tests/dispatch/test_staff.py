@@ -184,3 +184,47 @@ def test_roles_carry_their_permissions() -> None:
     assert not allows(Role.DISPATCHER, Permission.INTAKE)
     assert roles_with(Permission.MANAGE_STAFF) == [Role.ADMIN]
     assert all(allows(Role.SUPERVISOR, p) for p in Permission if p is not Permission.MANAGE_STAFF)
+
+
+def test_a_new_password_or_an_unlock_lifts_the_lockout(
+    session: Session, settings: Settings
+) -> None:
+    user = _user(session)
+    assert user.id is not None
+    now = dt.datetime.now(dt.UTC)
+
+    def lock(at: dt.datetime) -> None:
+        for _ in range(settings.staff_failures_allowed):
+            staff_service.sign_in(
+                session=session, settings=settings, username=user.username, password="x", now=at
+            )
+        assert staff_service.locked(
+            session=session, settings=settings, username=user.username, now=at
+        )
+
+    lock(now - dt.timedelta(minutes=5))
+    staff_service.unlock(
+        session=session, user_id=user.id, actor="staff:admin", now=now - dt.timedelta(minutes=4)
+    )
+    assert staff_service.sign_in(
+        session=session,
+        settings=settings,
+        username=user.username,
+        password=PASSWORD,
+        now=now - dt.timedelta(minutes=3),
+    )
+    lock(now - dt.timedelta(minutes=2))
+    staff_service.update(session=session, user_id=user.id, actor="cli", password="brand new one")
+    assert not staff_service.locked(session=session, settings=settings, username=user.username)
+
+
+def test_a_demo_account_switched_off_still_counts_for_the_production_check(
+    session: Session,
+) -> None:
+    staff_service.seed_demo(session=session, state_code="JK")
+    [admin] = [
+        u for u in staff_service.list_all(session=session, state_code="JK") if u.username == "admin"
+    ]
+    assert admin.id is not None
+    staff_service.update(session=session, user_id=admin.id, actor="test", active=False)
+    assert "admin" in staff_service.demo_password_holders(session=session)

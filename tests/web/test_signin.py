@@ -178,3 +178,76 @@ def test_production_refuses_to_start_while_a_demo_password_is_left(
     with TestClient(app) as client:
         assert client.get("/login").status_code == 200
     fresh.dispose()
+
+
+def test_an_admin_of_one_state_cannot_touch_another_states_accounts(
+    app: FastAPI, engine: Engine
+) -> None:
+    jk_user = make_user(engine, Role.CALL_AGENT, state_code="JK")
+    pb_admin = signed_in(app, engine, Role.ADMIN, state_code="PB")
+    response = pb_admin.submit(
+        f"/admin/staff/{jk_user.id}", {"role": "admin", "password": "taken over!!"}
+    )
+    assert response.status_code == 404
+    assert (
+        _browser(app)
+        .submit("/login", {"username": jk_user.username, "password": PASSWORD})
+        .headers["location"]
+        == "/intake"
+    )  # unchanged
+
+
+def test_an_admin_unlocks_a_locked_out_account(
+    app: FastAPI, engine: Engine, settings: Settings
+) -> None:
+    user = make_user(engine, Role.DISPATCHER)
+    for _ in range(settings.staff_failures_allowed):
+        _browser(app).submit("/login", {"username": user.username, "password": "guess"})
+    admin = signed_in(app, engine, Role.ADMIN)
+    page = admin.get("/admin/staff")
+    assert user.username in page.context["locked"]  # type: ignore[attr-defined]
+    assert f'id="unlock-{user.id}"' in page.text
+    assert admin.submit(f"/admin/staff/{user.id}", {"unlock": "1"}).status_code == 303
+    login = _browser(app).submit("/login", {"username": user.username, "password": PASSWORD})
+    assert login.status_code == 303
+
+
+def test_polls_do_not_keep_an_unused_session_alive(app: FastAPI, engine: Engine) -> None:
+    import datetime as dt
+
+    from sqlmodel import select
+
+    from dispatch.staff.models import StaffSession
+
+    console = signed_in(app, engine, Role.CALL_AGENT)
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+    def last_seen() -> dt.datetime:
+        with write_session(engine) as session:
+            row = session.exec(
+                select(StaffSession).where(StaffSession.user_id == console.user.id)
+            ).one()
+            return row.last_seen_at
+
+    def set_last_seen(when: dt.datetime) -> None:
+        with write_session(engine) as session:
+            row = session.exec(
+                select(StaffSession).where(StaffSession.user_id == console.user.id)
+            ).one()
+            row.last_seen_at = when
+            session.add(row)
+
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    set_last_seen(recent)
+    assert console.htmx("GET", "/callbacks/count").status_code == 200
+    assert last_seen() == recent  # the navigation's poll is not the person
+    assert console.get("/callbacks").status_code == 200
+    assert last_seen() > recent  # opening a page is
+    set_last_seen(long_ago)
+    assert console.get("/callbacks").status_code == 303  # idle too long: sign in again
+
+
+def test_an_id_or_day_out_of_range_is_bad_input_not_a_crash(app: FastAPI, engine: Engine) -> None:
+    admin = signed_in(app, engine, Role.ADMIN)
+    assert admin.submit("/admin/staff/99999999999999999999", {"unlock": "1"}).status_code == 422
+    assert admin.get("/requests/99999999999999999999").status_code in {404, 422}

@@ -92,7 +92,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('district_id', 'day', 'agent_id')
     )
     with op.batch_alter_table('callback', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+        batch_op.add_column(sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True))
         batch_op.add_column(sa.Column('claimed_at', dispatch.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
         batch_op.add_column(sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
