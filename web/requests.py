@@ -1,9 +1,14 @@
 """The console's requests: the list (filters, search by reference or phone, pages), one
 request's page (its facts and its whole history), and what staff may do to it.
 
-- `GET /requests` — filters as a GET form (status, district, service, overdue, `q` = a
-  reference or a phone number), newest first, 25 a page. A whole reference or phone number
-  that finds exactly one request goes straight to it.
+- `GET /requests` — filters as a GET form (status, district, service, overdue, and the
+  narrowing a search left: a reference or a piece of one, a citizen's id), newest first, 25 a
+  page. Never a phone number: no phone is in any address (addresses end up in access logs
+  and browser histories); `q` or `phone` in the address is left unused, with a note.
+- `POST /requests/search` — the search box (`q` = a reference or a phone number, in the
+  form's body): a whole reference opens its request, a piece of one lists the references
+  holding it, a phone number lists its citizen's requests as `/requests?citizen=<id>` (or
+  opens the only one); nothing found, or a text that is neither, is said on the list page.
 - `GET /requests/{id}` — the citizen, address, service, fee, status, window, agent and due
   date; the agent a dispatcher kept the visit with, and who; whether a visit code exists (never
   the code: it is the citizen's proof); the history
@@ -26,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,14 +39,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from dispatch import validation
 from dispatch.agents.models import Agent
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
+from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.errors import DispatchError, InvalidInput, NotFound
@@ -72,6 +80,13 @@ router = APIRouter()
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
+
+#: The largest id an address or a form may name (the tables' keys are 32-bit integers on
+#: PostgreSQL): anything beyond is refused by validation (422), never sent to the database.
+MOST_ID = 2**31 - 1
+RequestId = Annotated[int, Path(ge=1, le=MOST_ID)]
+#: An id chosen in a filter's list: empty for "any", else at most nine digits (below MOST_ID).
+IdChoice = Annotated[str, Query(max_length=9, pattern=r"^\d*$")]
 
 #: Windows offered for a reschedule at once (the phone line offers three).
 OFFERED_WINDOWS = 6
@@ -117,6 +132,12 @@ def _zone(session: Session, state_code: str) -> ZoneInfo:
 
 # --- the list -------------------------------------------------------------------------------
 
+#: Words for a phone number (or a `q`) put in the list's address by hand: it is not used.
+PHONE_IN_ADDRESS = (
+    "A phone number is not searched from the page's address: type it in the search box "
+    "(it is sent with the form, never in an address)."
+)
+
 
 def _int_or_none(text: str) -> int | None:
     return int(text) if text.strip().isdigit() else None
@@ -127,33 +148,116 @@ def request_list(
     request: Request,
     user: RequestViewer,
     session: ReadSessionDep,
-    settings: SettingsDep,
     clock: ClockDep,
-    status: str = "",
-    district: str = "",
-    service: str = "",
-    overdue: str = "",
-    q: str = "",
-    page: int = 1,
-    per_page: int = search.PER_PAGE,
+    status: Annotated[str, Query(max_length=32)] = "",
+    district: IdChoice = "",
+    service: IdChoice = "",
+    overdue: Annotated[str, Query(max_length=4)] = "",
+    reference: Annotated[str, Query(max_length=40)] = "",
+    citizen: IdChoice = "",
+    page: Annotated[int, Query(ge=1, le=MOST_ID)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=search.MOST_PER_PAGE)] = search.PER_PAGE,
 ) -> Response:
-    tz = _zone(session, user.state_code)
-    today = clock.now().astimezone(tz).date()
+    """The list. Never reads a phone number: `q` or `phone` in the address (an old link, or
+    typed by hand) is left unused with a note, as is a reference filter that is a number."""
+    note = PHONE_IN_ADDRESS if {"q", "phone"} & set(request.query_params) else ""
     error = ""
+    query = search.Query()
     try:
-        query = search.read_query(q, default_state=user.state_code)
+        query = search.read_query(reference, default_state=user.state_code)
     except InvalidInput as exc:
-        query, error = search.Query(), f"“{q.strip()}”: {exc.reason}"
+        error = f"“{reference.strip()}”: {exc.reason}"
+    if query.phone is not None:
+        query, note = search.Query(), PHONE_IN_ADDRESS
     chosen_status = RequestStatus(status) if status in set(RequestStatus) else None
     filters = search.Filters(
         status=chosen_status,
         district_id=_int_or_none(district),
         service_id=_int_or_none(service),
         overdue=overdue == "on",
+        citizen_id=_int_or_none(citizen),
         query=query,
     )
+    return _list_page(
+        request,
+        session,
+        user,
+        clock.now(),
+        filters,
+        page=page,
+        per_page=per_page,
+        typed=query.reference or query.fragment or "",
+        error=error,
+        note=note,
+    )
+
+
+@router.post("/requests/search", response_class=HTMLResponse)
+def request_search(
+    request: Request,
+    user: RequestViewer,
+    session: ReadSessionDep,
+    clock: ClockDep,
+    q: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The search box: a reference or a phone number, sent in the form's body. A whole
+    reference opens its request, a piece of one lists the references holding it; a phone
+    number lists its citizen's requests by the citizen's id (or opens the only one) — so the
+    number is never in an address, a log line or a link."""
+    typed = " ".join(q.split())
+    try:
+        found = search.resolve(session=session, state_code=user.state_code, text=typed)
+    except InvalidInput as exc:
+        error = f"“{typed}”: {exc.reason}"
+        return _list_page(
+            request, session, user, clock.now(), None, typed=typed, error=error, status_code=422
+        )
+    if found.request_id is not None:
+        return RedirectResponse(f"/requests/{found.request_id}", status_code=303)
+    if found.citizen_id is not None:
+        return RedirectResponse(f"/requests?citizen={found.citizen_id}", status_code=303)
+    if found.fragment is not None:
+        return RedirectResponse(
+            "/requests?" + urlencode({"reference": found.fragment}), status_code=303
+        )
+    if not typed:
+        return RedirectResponse("/requests", status_code=303)
+    missing = (
+        f"Nothing matches “{typed}”: no request has that reference, and nobody with that "
+        "number has a request."
+    )
+    return _list_page(request, session, user, clock.now(), None, typed=typed, error=missing)
+
+
+@router.get("/requests/search")
+def request_search_again(user: RequestViewer) -> Response:
+    """Back to the list (where signing in again after a search ends up: the search's text was
+    in the form, not the address)."""
+    return RedirectResponse("/requests", status_code=303)
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    user: StaffUser,
+    now: dt.datetime,
+    filters: search.Filters | None,
+    *,
+    page: int = 1,
+    per_page: int = search.PER_PAGE,
+    typed: str = "",
+    error: str = "",
+    note: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The list page: one page of requests matching `filters` (none when the search box's text
+    was refused or found nothing: `filters` None), the filters as chosen, and what was typed
+    in the search box."""
+    tz = _zone(session, user.state_code)
+    today = now.astimezone(tz).date()
+    shown_filters = filters or search.Filters()
     found = search.Page(rows=[], total=0, number=1, per_page=search.PER_PAGE)
-    if not error:
+    if filters is not None and not error:
         found = search.find(
             session=session,
             state_code=user.state_code,
@@ -162,23 +266,36 @@ def request_list(
             page=page,
             per_page=per_page,
         )
-        if query.exact and found.total == 1:
-            return RedirectResponse(f"/requests/{found.rows[0].request_id}", status_code=303)
+    citizen = None
+    if shown_filters.citizen_id is not None:
+        known = session.get(Citizen, shown_filters.citizen_id)
+        citizen = known if known is not None and known.state_code == user.state_code else None
+    q = shown_filters.query
     shown = {
-        "status": chosen_status.value if chosen_status else "",
-        "district": str(filters.district_id or ""),
-        "service": str(filters.service_id or ""),
-        "overdue": "on" if filters.overdue else "",
-        "q": q.strip(),
+        "status": shown_filters.status.value if shown_filters.status else "",
+        "district": str(shown_filters.district_id or ""),
+        "service": str(shown_filters.service_id or ""),
+        "overdue": "on" if shown_filters.overdue else "",
+        "reference": q.reference or q.fragment or "",
+        "citizen": str(shown_filters.citizen_id or ""),
     }
     kept = {k: v for k, v in shown.items() if v}
     if found.per_page != search.PER_PAGE:
         kept["per_page"] = str(found.per_page)
+
+    def url_without(name: str) -> str:
+        rest = {k: v for k, v in kept.items() if k != name}
+        return "/requests?" + urlencode(rest) if rest else "/requests"
+
     context = {
         "page": found,
-        "filters": filters,
+        "filters": shown_filters,
         "form": shown,
+        "typed": typed,
         "error": error,
+        "note": note,
+        "citizen": citizen,
+        "masked_phone": validation.mask_phone(citizen.phone) if citizen else "",
         "statuses": list(RequestStatus),
         "districts": geography_service.districts(session=session, state_code=user.state_code),
         "services": catalogue_service.list_active(session=session, state_code=user.state_code),
@@ -186,9 +303,10 @@ def request_list(
         "local": LocalTime(tz),
         "priority_label": priority_label,
         "page_url": lambda n: "/requests?" + urlencode({**kept, "page": n}),
+        "url_without": url_without,
     }
     return templates.TemplateResponse(
-        request, "requests/list.html", context, status_code=422 if error else 200
+        request, "requests/list.html", context, status_code=status_code
     )
 
 
@@ -285,7 +403,7 @@ def _detail_context(
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_detail(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     user: RequestViewer,
     session: ReadSessionDep,
     settings: SettingsDep,
@@ -368,8 +486,10 @@ def _deliver(engine: Engine, sender: SmsSender, message_id: int) -> None:
     outbox for the scheduled retry."""
     try:
         notification_service.send(engine=engine, message_id=message_id, sender=sender)
-    except Exception:
-        log.exception("could not deliver SMS %s", message_id)
+    except Exception as exc:
+        # The type and where, not the message: it may quote the citizen's number.
+        trace = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("could not deliver SMS %s: %s\n%s", message_id, type(exc).__name__, trace)
 
 
 def _offer(text: str) -> WindowOffer:
@@ -385,7 +505,7 @@ def _offer(text: str) -> WindowOffer:
 @router.post("/requests/{request_id}/reschedule")
 def reschedule(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     user: RequestChanger,
     engine: EngineDep,
     settings: SettingsDep,
@@ -418,7 +538,7 @@ def reschedule(
 @router.post("/requests/{request_id}/cancel")
 def cancel(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     user: RequestChanger,
     engine: EngineDep,
     settings: SettingsDep,
@@ -454,14 +574,14 @@ def cancel(
 @router.post("/requests/{request_id}/reassign")
 def reassign(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     user: Dispatcher,
     engine: EngineDep,
     settings: SettingsDep,
     clock: ClockDep,
     sender: SenderDep,
     background: BackgroundTasks,
-    agent_id: Annotated[str, Form(max_length=12)] = "",
+    agent_id: Annotated[str, Form(max_length=9)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     now = clock.now()
@@ -488,7 +608,7 @@ def reassign(
 @router.post("/requests/{request_id}/priority")
 def raise_priority(
     request: Request,
-    request_id: int,
+    request_id: RequestId,
     user: Dispatcher,
     engine: EngineDep,
     settings: SettingsDep,

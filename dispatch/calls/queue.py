@@ -34,6 +34,11 @@ from dispatch.requests.models import DoorstepRequest
 #: The audit log's name for a call-back, and the longest note a closed one keeps (its column).
 CALLBACK = "callback"
 NOTE_LENGTH = 500
+#: No row has an id beyond this (32-bit keys on PostgreSQL); a larger one is not looked up at
+#: all (SQLite cannot even bind one past 2**63), it is simply not found.
+MOST_ID = 2**31 - 1
+#: Why a request named as booked is refused for a call-back.
+NOT_THIS_CALLERS = "booked for another caller (neither this caller nor their number)"
 
 
 # --- call-backs -----------------------------------------------------------------------------
@@ -49,7 +54,7 @@ def open_callbacks(*, session: Session, state_code: str) -> list[Callback]:
 
 
 def get_callback(*, session: Session, callback_id: int) -> Callback:
-    callback = session.get(Callback, callback_id)
+    callback = session.get(Callback, callback_id) if 0 < callback_id <= MOST_ID else None
     if callback is None:
         raise NotFound(CALLBACK, callback_id)
     return callback
@@ -125,10 +130,11 @@ def close_callback(
     lapse: dt.timedelta = rules.CLAIM_LAPSES_AFTER,
 ) -> Callback:
     """Close a call-back with how it ended (`outcome`; None only for callers that do not say)
-    and a note. With outcome `BOOKED`, `reference` names the request booked: checked, and put
-    at the start of the note. Idempotent: a closed call-back stays as it was closed. Refused
-    (`Conflict`) while someone else holds an unlapsed claim; one nobody holds anyone may close
-    (the caller called again, say)."""
+    and a note. With outcome `BOOKED`, `reference` names the request booked: it must exist
+    (`NotFound`) and be the call-back's caller's, of its state (`InvalidInput` otherwise, as
+    `close_booked`), and is put at the start of the note. Idempotent: a closed call-back stays
+    as it was closed. Refused (`Conflict`) while someone else holds an unlapsed claim; one
+    nobody holds anyone may close (the caller called again, say)."""
     now = now or utcnow()
     callback = get_callback(session=session, callback_id=callback_id)
     if callback.status is CallbackStatus.DONE:
@@ -140,6 +146,8 @@ def close_callback(
         booked = request_service.get_by_reference(
             session=session, reference=reference, default_state=callback.state_code
         )
+        if not _for_caller_of(session, callback, booked):
+            raise InvalidInput("reference", reference, NOT_THIS_CALLERS)
         text = f"{booked.reference} {text}".strip()
         if len(text) > NOTE_LENGTH:
             raise InvalidInput("note", note, f"longer than {NOTE_LENGTH} characters")
@@ -200,7 +208,7 @@ def close_booked(
         return callback
     booked = request_service.get(session=session, request_id=request_id)
     if not _for_caller_of(session, callback, booked):
-        raise InvalidInput("request", booked.reference, "booked for another caller")
+        raise InvalidInput("request", booked.reference, NOT_THIS_CALLERS)
     return close_callback(
         session=session,
         callback_id=callback_id,
@@ -277,7 +285,7 @@ def transferred_call(*, session: Session, call_id: int, state_code: str) -> Call
     """A call of the state that the line put through to a person (`NotFound` otherwise: a call
     that never reached the queue is nobody's to book for), ended or not — the agent may still
     be booking when the caller hangs up."""
-    call = session.get(CallSession, call_id)
+    call = session.get(CallSession, call_id) if 0 < call_id <= MOST_ID else None
     if call is None or call.state_code != state_code or call.status != CallStatus.TRANSFERRED:
         raise NotFound("call", call_id)
     return call

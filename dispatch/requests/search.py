@@ -1,11 +1,14 @@
 """Finding requests: the console's list with filters and pages, and search by reference or phone.
 
-Holds `Filters` (status, district, service, overdue, and a text that is a reference or a
-citizen's phone), `find` (one page of matching requests, newest first, each row with what the
-list shows: citizen, service, place, window, agent, due date) and `read_query` (what a typed
-text is: a whole reference, a phone number, or a piece of a reference). Queries only: nothing
-here writes. Overdue means past its legal due date (`DoorstepRequest.due_date`, the state's
-local date) and not closed.
+Holds `Filters` (status, district, service, overdue, a citizen, and a reference or a piece of
+one — or a phone, for callers that are not the console's list), `find` (one page of matching
+requests, newest first, each row with what the list shows: citizen, service, place, window,
+agent, due date), `read_query` (what a typed text is: a whole reference, a phone number, or a
+piece of a reference) and `resolve` (where a search box's text leads: one request, one
+citizen's requests, the references holding a piece — so a phone number typed by staff becomes
+a citizen's id before it could reach a page's address). Queries only: nothing here writes.
+Overdue means past its legal due date (`DoorstepRequest.due_date`, the state's local date) and
+not closed.
 
 Not here: a request's own page and history (`dispatch.requests.timeline`), changing requests
 (`dispatch.visits`).
@@ -86,6 +89,7 @@ class Filters:
     district_id: int | None = None
     service_id: int | None = None
     overdue: bool = False
+    citizen_id: int | None = None
     query: Query = Query()
 
 
@@ -149,6 +153,8 @@ def _conditions(filters: Filters, state_code: str, today: dt.date) -> list[Any]:
         where.append(DoorstepRequest.district_id == filters.district_id)
     if filters.service_id is not None:
         where.append(DoorstepRequest.service_id == filters.service_id)
+    if filters.citizen_id is not None:
+        where.append(DoorstepRequest.citizen_id == filters.citizen_id)
     if filters.overdue:
         where.append(col(DoorstepRequest.due_date) < today)
         where.append(col(DoorstepRequest.status).not_in([s.value for s in rules.TERMINAL]))
@@ -233,3 +239,65 @@ def _row(
         at_risk=request.at_risk,
         logged_at=request.logged_at,
     )
+
+
+# --- the search box -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a search box's text leads: at most one of a request to open, a citizen whose
+    requests to list, or a piece of a reference to list the requests holding; all None when
+    nothing of the state matches."""
+
+    request_id: int | None = None
+    citizen_id: int | None = None
+    fragment: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return (self.request_id, self.citizen_id, self.fragment) != (None, None, None)
+
+
+def resolve(*, session: Session, state_code: str, text: str) -> Resolved:
+    """Resolve a typed reference or phone number within the state: a whole reference opens its
+    request; a phone number finds the state's citizen with that number (one citizen per number
+    and state) — their only request, or else the citizen to list; a piece of a reference lists
+    the references holding it. `Resolved()` when nothing matches (or the text is empty);
+    `InvalidInput` / `InvalidReference` as `read_query` for a text that is neither."""
+    query = read_query(text, default_state=state_code)
+    if query.reference is not None:
+        found = _first_ids(
+            session,
+            DoorstepRequest.state_code == state_code,
+            DoorstepRequest.reference == query.reference,
+        )
+        return Resolved(request_id=found[0]) if found else Resolved()
+    if query.phone is not None:
+        citizen_id = session.exec(
+            select(Citizen.id).where(Citizen.state_code == state_code, Citizen.phone == query.phone)
+        ).first()
+        if citizen_id is None:
+            return Resolved()
+        found = _first_ids(
+            session,
+            DoorstepRequest.state_code == state_code,
+            DoorstepRequest.citizen_id == citizen_id,
+        )
+        if not found:
+            return Resolved()
+        return Resolved(request_id=found[0]) if len(found) == 1 else Resolved(citizen_id=citizen_id)
+    if query.fragment is not None:
+        found = _first_ids(
+            session,
+            DoorstepRequest.state_code == state_code,
+            col(DoorstepRequest.reference).contains(query.fragment, autoescape=True),
+        )
+        return Resolved(fragment=query.fragment) if found else Resolved()
+    return Resolved()
+
+
+def _first_ids(session: Session, *where: Any) -> list[int]:
+    """Up to two matching requests' ids: enough to tell none, one and several apart."""
+    stmt = select(DoorstepRequest.id).where(*where).order_by(col(DoorstepRequest.id)).limit(2)
+    return [found for found in session.exec(stmt) if found is not None]

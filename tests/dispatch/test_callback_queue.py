@@ -22,6 +22,7 @@ from dispatch.calls.rules import CallbackOutcome
 from dispatch.citizens import service as citizen_service
 from dispatch.db import write_session
 from dispatch.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from dispatch.requests import rules as request_rules
 from tests import factories
 from tests.conftest import unique_phone
 
@@ -181,6 +182,8 @@ def test_only_the_holder_closes_a_claimed_callback(session: Session) -> None:
 def test_a_booked_callback_names_its_request(session: Session) -> None:
     booked = factories.request(session)
     callback = make_callback(session)
+    callback.citizen_id = booked.citizen_id  # the call-back's caller is the one booked for
+    session.add(callback)
     cid = callback.id or 0
     with pytest.raises(InvalidInput):  # only "booked" names a request
         callback_queue.close_callback(
@@ -264,6 +267,60 @@ def test_a_booking_for_another_caller_does_not_close_a_callback(session: Session
         actor=ANITA,
     )
     assert closed.outcome == "booked"
+
+
+def test_a_reference_typed_at_a_manual_close_must_be_the_callers(session: Session) -> None:
+    """Closing by hand as booked checks the reference as `close_booked` does: the request
+    must be the call-back's caller's (their citizen, or their number) and of its state."""
+    callback = make_callback(session)
+    others = factories.request(session)  # a citizen of its own, another number
+
+    def close(reference: str, cid: int | None = callback.id) -> Callback:
+        return callback_queue.close_callback(
+            session=session,
+            callback_id=cid or 0,
+            actor=ANITA,
+            outcome=CallbackOutcome.BOOKED,
+            reference=reference,
+            note="income certificate",
+        )
+
+    with pytest.raises(InvalidInput, match="another caller"):
+        close(others.reference)
+    assert callback.status is CallbackStatus.OPEN and callback.note is None
+    with pytest.raises(NotFound):  # a well-formed reference nobody was given
+        close(_unused_reference())
+    assert callback.status is CallbackStatus.OPEN
+    by_number = factories.request(session)  # the call-back's number, no citizen known to it
+    citizen = citizen_service.get(session=session, citizen_id=by_number.citizen_id)
+    unknown = make_callback(session, details=False)
+    unknown.phone = citizen.phone
+    session.add(unknown)
+    closed = close(by_number.reference, unknown.id)
+    assert (closed.outcome, closed.note) == ("booked", f"{by_number.reference} income certificate")
+    theirs = factories.request(session)
+    callback.citizen_id = theirs.citizen_id  # now the call-back's caller is this citizen
+    session.add(callback)
+    theirs.state_code = "PB"  # ... but the request is of another state
+    session.add(theirs)
+    session.flush()
+    with pytest.raises(InvalidInput, match="another caller"):
+        close(theirs.reference)
+    assert callback.status is CallbackStatus.OPEN
+
+
+def _unused_reference() -> str:
+    """A reference with a good check digit that no request holds (nothing is logged in 2099)."""
+    return request_rules.make_reference("JK", 99, 999_999)
+
+
+def test_an_id_past_what_the_database_holds_is_not_found(session: Session) -> None:
+    """Not an overflow: SQLite cannot bind an integer past 2**63, so it is never looked up."""
+    for huge in (2**31, 2**63, 10**20, 0, -1):
+        with pytest.raises(NotFound):
+            callback_queue.get_callback(session=session, callback_id=huge)
+        with pytest.raises(NotFound):
+            callback_queue.transferred_call(session=session, call_id=huge, state_code="JK")
 
 
 def test_only_a_call_put_through_to_a_person_is_one_to_book_for(session: Session) -> None:

@@ -21,6 +21,7 @@ from dispatch.requests.rules import Channel, RequestStatus
 from dispatch.visits import service as visits
 from dispatch.visits.proof import Proof
 from tests import factories
+from tests.conftest import unique_phone
 
 IST = ZoneInfo("Asia/Kolkata")
 #: Logged long ago (so due dates are known): the first request of the test's citizen.
@@ -192,3 +193,63 @@ def test_a_piece_of_a_reference_finds_the_references_holding_it(session: Session
     )
     assert request.id in {r.request_id for r in found.rows}
     assert all(piece in r.reference for r in found.rows)
+
+
+def test_a_citizen_narrows_the_list_to_their_requests(session: Session) -> None:
+    person = factories.citizen(session)
+    mine = [_log(session, person, at=LOGGED + dt.timedelta(minutes=n)) for n in range(2)]
+    factories.request(session)  # someone else's
+    found = search.find(
+        session=session,
+        state_code="JK",
+        filters=search.Filters(citizen_id=person.id),
+        today=LOGGED.date(),
+    )
+    assert [r.request_id for r in found.rows] == [mine[1].id, mine[0].id]
+    elsewhere = search.find(
+        session=session,
+        state_code="PB",
+        filters=search.Filters(citizen_id=person.id),
+        today=LOGGED.date(),
+    )
+    assert elsewhere.rows == []
+
+
+def test_the_search_box_resolves_a_reference_to_its_request_and_a_piece_to_a_list(
+    session: Session,
+) -> None:
+    request = factories.request(session)
+    for typed in (request.reference, rules.keypad_digits(request.reference)):
+        assert search.resolve(session=session, state_code="JK", text=typed) == search.Resolved(
+            request_id=request.id
+        )
+    piece = request.reference.split("-")[2]
+    assert search.resolve(session=session, state_code="JK", text=piece) == search.Resolved(
+        fragment=piece
+    )
+    nobody = rules.make_reference("JK", 99, 999_999)  # nothing is logged in 2099
+    assert not search.resolve(session=session, state_code="JK", text=nobody).found
+    assert not search.resolve(session=session, state_code="PB", text=request.reference).found
+    assert not search.resolve(session=session, state_code="JK", text="99-99999").found
+    assert not search.resolve(session=session, state_code="JK", text="  ").found
+    with pytest.raises(InvalidInput):
+        search.resolve(session=session, state_code="JK", text="Ghulam")
+
+
+def test_the_search_box_resolves_a_phone_to_its_citizen_or_their_only_request(
+    session: Session,
+) -> None:
+    """A number becomes the citizen's id (or their one request): the list's address then
+    names the citizen, never the number."""
+    person = factories.citizen(session)
+    national = person.phone.removeprefix("+91")
+    assert not search.resolve(session=session, state_code="JK", text=national).found  # none yet
+    only = _log(session, person, at=LOGGED)
+    for typed in (person.phone, national, f"{national[:5]} {national[5:]}"):
+        resolved = search.resolve(session=session, state_code="JK", text=typed)
+        assert resolved == search.Resolved(request_id=only.id)
+    _log(session, person, at=LOGGED + dt.timedelta(hours=1))
+    resolved = search.resolve(session=session, state_code="JK", text=national)
+    assert resolved == search.Resolved(citizen_id=person.id)
+    assert not search.resolve(session=session, state_code="PB", text=national).found
+    assert not search.resolve(session=session, state_code="JK", text=unique_phone()).found

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
 import uuid
 from typing import Any
+from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
+from httpx2 import Response
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -26,6 +30,8 @@ from dispatch.ledger.models import EntryKind
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.service import OutboxSender
 from dispatch.planning import reassign as planning_reassign
+from dispatch.requests import rules as request_rules
+from dispatch.requests import search
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import Channel, RequestStatus
@@ -36,8 +42,10 @@ from dispatch.visits.models import UseCase, VisitCommand
 from dispatch.visits.proof import StaffActing
 from ivr.deps import get_clock
 from tests import factories
+from tests.conftest import unique_phone
 from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
+from web import requests as web_requests
 
 IST = ZoneInfo("Asia/Kolkata")
 #: Days no other test plans on; each test that books takes its own.
@@ -150,9 +158,12 @@ def test_without_signing_in_every_requests_page_and_form_leads_to_the_sign_in(
 ) -> None:
     request = _booked(engine, "RSI", DAYS["roles"])
     anonymous = Console(app, follow_redirects=False, headers={"accept": "text/html"})
-    for url in ("/requests", f"/requests/{request.id}", "/requests?q=9876543210"):
+    for url in ("/requests", f"/requests/{request.id}", "/requests?citizen=1"):
         response = anonymous.get(url)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    searched = anonymous.submit("/requests/search", {"q": "98765 43210"})
+    assert searched.status_code == 303
+    assert searched.headers["location"] == "/login?next=%2Frequests%2Fsearch"  # no number
     for action in ("reschedule", "cancel", "reassign", "priority"):
         posted = anonymous.submit(f"/requests/{request.id}/{action}", {"key": str(uuid.uuid4())})
         assert posted.status_code == 303 and posted.headers["location"].startswith("/login")
@@ -198,22 +209,39 @@ def _agents_for(engine: Engine, request: DoorstepRequest) -> list[Agent]:
 # --- the list -------------------------------------------------------------------------------
 
 
-def test_a_phone_search_lists_the_citizens_requests_newest_first_with_the_phone_masked(
+def _search(client: Console, typed: str) -> Response:
+    """The search box, as the page sends it: a POST, the text in the body."""
+    return client.submit("/requests/search", {"q": typed})
+
+
+def _no_number_in(url: str, phone: str) -> None:
+    digits = re.sub(r"\D", "", unquote_plus(url))
+    assert phone[-10:] not in digits and phone[-5:] not in digits, url
+
+
+def test_a_phone_search_lists_the_citizens_requests_by_their_id_with_the_phone_masked(
     app: FastAPI, engine: Engine
 ) -> None:
+    """The number goes in the form's body; the list's address names the citizen by id."""
     citizen = _citizen(engine)
     older = _logged(engine, citizen, LONG_AGO)
     newer = _logged(engine, citizen, LONG_AGO + dt.timedelta(hours=2))
     client = signed_in(app, engine, Role.SUPERVISOR)
     national = citizen.phone.removeprefix("+91")
-    response = client.get("/requests", params={"q": f"{national[:5]} {national[5:]}"})
+    searched = _search(client, f"{national[:5]} {national[5:]}")
+    assert searched.status_code == 303
+    assert searched.headers["location"] == f"/requests?citizen={citizen.id}"
+    response = client.get(searched.headers["location"])
     assert response.status_code == 200
     assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
     page = response.context["page"]  # type: ignore[attr-defined]
     assert [r.request_id for r in page.rows] == [newer.id, older.id]
-    assert citizen.phone not in response.text  # masked in the list
-    assert page.rows[0].masked_phone in response.text
+    assert response.context["citizen"].id == citizen.id  # type: ignore[attr-defined]
+    assert national not in response.text  # masked in the list and in the narrowing
+    assert page.rows[0].masked_phone in response.text and 'id="narrowed-citizen"' in response.text
     assert newer.reference in response.text and f'href="/requests/{newer.id}"' in response.text
+    for url in re.findall(r'(?:href|action)="([^"]*)"', response.text):
+        _no_number_in(url, citizen.phone)
 
 
 def test_a_reference_or_phone_that_finds_one_request_opens_it(app: FastAPI, engine: Engine) -> None:
@@ -225,18 +253,67 @@ def test_a_reference_or_phone_that_finds_one_request_opens_it(app: FastAPI, engi
         only.reference.replace("-", " ").removeprefix("JK "),
         citizen.phone,
     ):
-        response = client.get("/requests", params={"q": typed})
+        response = _search(client, typed)
         assert response.status_code == 303, typed
         assert response.headers["location"] == f"/requests/{only.id}"
 
 
+def test_a_piece_of_a_reference_lists_the_references_holding_it(
+    app: FastAPI, engine: Engine
+) -> None:
+    only = _logged(engine, _citizen(engine), LONG_AGO)
+    piece = only.reference.split("-")[2]
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    response = _search(client, piece)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/requests?reference={piece}"
+    listed = client.get(response.headers["location"] + "&per_page=100")
+    rows = listed.context["page"].rows  # type: ignore[attr-defined]
+    assert only.id in {r.request_id for r in rows} and all(piece in r.reference for r in rows)
+    assert 'id="narrowed-reference"' in listed.text
+    assert f'name="reference" value="{piece}"' in listed.text  # the filters keep it
+
+
 def test_a_search_that_is_neither_reference_nor_phone_says_so(app: FastAPI, engine: Engine) -> None:
     client = signed_in(app, engine, Role.CALL_AGENT)
-    response = client.get("/requests", params={"q": "Ghulam"})
+    response = _search(client, "Ghulam")
     assert response.status_code == 422
     assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
     assert "reference" in response.context["error"]  # type: ignore[attr-defined]
-    assert 'id="search-error"' in response.text
+    assert 'id="search-error"' in response.text and 'value="Ghulam"' in response.text
+
+
+def test_a_search_that_matches_nothing_says_so_readably(app: FastAPI, engine: Engine) -> None:
+    client = signed_in(app, engine, Role.CALL_AGENT)
+    unknown = unique_phone()
+    nobody = request_rules.make_reference("JK", 99, 999_999)  # nothing is logged in 2099
+    for typed in (unknown, nobody):
+        response = _search(client, typed)
+        assert response.status_code == 200, typed
+        assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
+        assert response.context["error"].startswith("Nothing matches")  # type: ignore[attr-defined]
+        assert response.context["page"].rows == []  # type: ignore[attr-defined]
+        assert 'id="search-error"' in response.text
+    assert _search(client, "   ").headers["location"] == "/requests"  # empty: the whole list
+
+
+def test_a_phone_number_in_the_lists_address_is_not_used(app: FastAPI, engine: Engine) -> None:
+    """Old links or hand-typed addresses: `q`, `phone` or a reference filter holding a number
+    find nothing by it; the page says to use the search box and does not echo the number."""
+    citizen = _citizen(engine)
+    _logged(engine, citizen, LONG_AGO)
+    client = signed_in(app, engine, Role.DISPATCHER)
+    national = citizen.phone.removeprefix("+91")
+    for params in ({"q": citizen.phone}, {"phone": national}, {"reference": national}):
+        response = client.get("/requests", params=params)
+        assert response.status_code == 200, params
+        context = response.context  # type: ignore[attr-defined]
+        assert context["filters"] == search.Filters(), params  # nothing narrowed by the number
+        assert context["note"] and 'id="search-note"' in response.text
+        assert national not in response.text
+        for url in re.findall(r'(?:href|action)="([^"]*)"', response.text):
+            _no_number_in(url, citizen.phone)
+    assert client.get("/requests").context["note"] == ""  # type: ignore[attr-defined]
 
 
 def test_filters_overdue_and_pages_narrow_the_list(app: FastAPI, engine: Engine) -> None:
@@ -247,7 +324,7 @@ def test_filters_overdue_and_pages_narrow_the_list(app: FastAPI, engine: Engine)
     newest_first = [r.id for r in reversed(made)]
 
     def ids(**params: str) -> list[int]:
-        response = client.get("/requests", params={"q": citizen.phone, **params})
+        response = client.get("/requests", params={"citizen": str(citizen.id), **params})
         assert response.status_code == 200, response.text
         return [r.request_id for r in response.context["page"].rows]  # type: ignore[attr-defined]
 
@@ -259,12 +336,15 @@ def test_filters_overdue_and_pages_narrow_the_list(app: FastAPI, engine: Engine)
     assert ids(service=str(made[0].service_id)) == newest_first
     assert ids(overdue="on") == newest_first  # logged in 2029, due long before the clock
     assert ids(per_page="2") == newest_first[:2]
-    second = client.get("/requests", params={"q": citizen.phone, "per_page": "2", "page": "2"})
+    second = client.get(
+        "/requests", params={"citizen": str(citizen.id), "per_page": "2", "page": "2"}
+    )
     assert [r.request_id for r in second.context["page"].rows] == newest_first[2:]  # type: ignore[attr-defined]
     assert 'id="page-previous"' in second.text and 'id="page-next"' not in second.text
-    html = client.get("/requests", params={"q": citizen.phone}).text
+    assert f'href="/requests?citizen={citizen.id}&amp;per_page=2&amp;page=1"' in second.text
+    html = client.get("/requests", params={"citizen": str(citizen.id)}).text
     assert html.count('class="overdue"') == 3 and "overdue</strong>" in html
-    not_yet = client.get("/requests", params={"q": booked.reference})
+    not_yet = _search(client, booked.reference)
     assert not_yet.status_code == 303  # one match: straight to it
     with write_session(engine) as s:
         visits.cancel_visit(
@@ -485,3 +565,56 @@ def test_every_role_that_views_requests_sees_the_list(
     response = client.get("/requests")
     assert response.status_code == 200
     assert response.template.name == "requests/list.html"  # type: ignore[attr-defined]
+
+
+def test_ids_past_what_the_database_holds_are_refused_not_an_error(
+    app: FastAPI, engine: Engine
+) -> None:
+    """An id beyond 2**63 cannot even be bound on SQLite: every id a page's address or form
+    names is bounded, so such an id is a 422 (or 404), never a 500."""
+    request = _booked(engine, "RSI", DAYS["refused"])
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    huge = "99999999999999999999"
+    for url in (
+        f"/requests/{huge}",
+        "/requests/0",
+        f"/requests?district={huge}",
+        f"/requests?service={huge}",
+        f"/requests?citizen={huge}",
+        f"/requests?page={huge}",
+        f"/requests?per_page={huge}",
+    ):
+        assert client.get(url).status_code == 422, url
+    assert client.get(f"/requests/{2**31 - 1}").status_code == 404
+    for action, form in (
+        ("cancel", {"reason": "no longer needed"}),
+        ("reschedule", {"offer": "{}"}),
+        ("reassign", {"agent_id": "1"}),
+        ("priority", {"priority": "1"}),
+    ):
+        posted = client.submit(f"/requests/{huge}/{action}", {**form, "key": str(uuid.uuid4())})
+        assert posted.status_code == 422, action
+    forged = client.submit(
+        f"/requests/{request.id}/reassign", {"agent_id": huge, "key": str(uuid.uuid4())}
+    )
+    assert forged.status_code == 422
+    assert _fresh(engine, request.id or 0).agent_id == request.agent_id
+
+
+def test_an_sms_that_cannot_be_sent_is_logged_without_its_message(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exception's text may quote the citizen's number: the log keeps its type and where
+    it came from, not its words."""
+    number = unique_phone()
+
+    def refuses(**_: object) -> None:
+        raise RuntimeError(f"the provider refused {number}")
+
+    monkeypatch.setattr(notification_service, "send", refuses)
+    with caplog.at_level(logging.ERROR, logger="web.requests"):
+        web_requests._deliver(engine, OutboxSender(), 12345)
+    [record] = [r for r in caplog.records if r.name == "web.requests"]
+    logged = record.getMessage() + (record.exc_text or "")
+    assert "could not deliver SMS 12345: RuntimeError" in logged and "refuses" in logged
+    assert number[-10:] not in logged and record.exc_info is None
