@@ -52,7 +52,7 @@ from dispatch.visits.proof import caller_id_of
 from ivr.deps import get_clock
 from ivr.progress import Progress
 from web.auth import CallbackStaff
-from web.deps import ReadSessionDep, WriteSessionDep
+from web.deps import ReadSessionDep, RowId, WriteSessionDep
 from web.errors import status_for
 from web.templating import templates
 
@@ -327,7 +327,7 @@ def callbacks_count(
 
 @router.get("/callbacks/waiting/{call_id}/book")
 def book_waiting_caller(
-    call_id: int, user: CallbackStaff, session: ReadSessionDep
+    call_id: RowId, user: CallbackStaff, session: ReadSessionDep
 ) -> RedirectResponse:
     """The intake page for a caller on the line (it reads what they gave the IVR itself)."""
     call = callback_queue.transferred_call(
@@ -342,7 +342,7 @@ def book_waiting_caller(
 @router.post("/callbacks/{callback_id}/claim", response_class=HTMLResponse)
 def claim(
     request: Request,
-    callback_id: int,
+    callback_id: RowId,
     user: CallbackStaff,
     session: WriteSessionDep,
     clock: ClockDep,
@@ -384,7 +384,7 @@ def claim(
 @router.post("/callbacks/{callback_id}/release", response_class=HTMLResponse)
 def release(
     request: Request,
-    callback_id: int,
+    callback_id: RowId,
     user: CallbackStaff,
     session: WriteSessionDep,
     clock: ClockDep,
@@ -406,7 +406,7 @@ def release(
 @router.post("/callbacks/{callback_id}/close", response_class=HTMLResponse)
 def close(
     request: Request,
-    callback_id: int,
+    callback_id: RowId,
     user: CallbackStaff,
     session: WriteSessionDep,
     clock: ClockDep,
@@ -445,7 +445,7 @@ def _card_error(
     session: Session,
     user: StaffUser,
     now: dt.datetime,
-    callback_id: int,
+    callback_id: RowId,
     exc: DispatchError,
     typed: Close,
 ) -> HTMLResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -39,3 +39,6 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 #: Committed when the route function returns, before the answer goes out (`scope="function"`):
 #: a page never says "done" for a write that then fails to commit.
 WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
+
+#: A row id in a path: within what every database holds, else 422 (never an overflow).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -310,13 +310,13 @@ def test_who_may_come_in(app: FastAPI, engine: Engine, clock: FixedClock) -> Non
         )
 
 
-def test_an_id_past_what_the_database_holds_is_not_found(
+def test_an_id_past_what_the_database_holds_is_bad_input(
     app: FastAPI, engine: Engine, clock: FixedClock
 ) -> None:
-    """SQLite cannot bind an integer past 2**63: such a call-back or call is not found (the
-    domain does not look it up), never a 500."""
+    """SQLite cannot bind an integer past 2**63: such an id is refused as bad input (422)
+    before anything looks it up, never a 500."""
     agent = signed_in(app, engine, Role.CALL_AGENT)
     huge = "99999999999999999999"
-    assert agent.submit(f"/callbacks/{huge}/claim").status_code == 404
-    assert agent.htmx("POST", f"/callbacks/{huge}/claim").status_code == 404
-    assert agent.get(f"/callbacks/waiting/{huge}/book").status_code == 404
+    assert agent.submit(f"/callbacks/{huge}/claim").status_code == 422
+    assert agent.htmx("POST", f"/callbacks/{huge}/release").status_code == 422
+    assert agent.get(f"/callbacks/waiting/{huge}/book").status_code == 422
