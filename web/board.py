@@ -13,8 +13,12 @@
   while it is queued or running, then shows distance, lateness and left-out visits before and
   after, and the visits moved, and tells the routes to refresh.
 - Lock or unlock an agent's route (audited): re-plans keep a locked route as it is.
+- A visit a dispatcher kept with its agent (reassigned) says so, and who kept it.
 
 Without a choice the board opens on the first district-day from today with planned visits.
+Everything is of the dispatcher's own state: a district, agent or run of another is not found.
+Days are a year either side of today (the product's clock); ids are checked to fit the
+database's integers, so odd input gets a 404 or 422 page, never a server error.
 """
 
 from __future__ import annotations
@@ -25,12 +29,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dispatch.clock import clock_for
 from dispatch.config import Settings
 from dispatch.db import read_session, utcnow, write_session
 from dispatch.errors import NotFound
@@ -40,15 +43,21 @@ from dispatch.planning import board as plan_board
 from dispatch.planning import locks as route_locks
 from dispatch.planning import runs as replan_runs
 from dispatch.planning.models import ReplanRun, ReplanStatus
+from dispatch.ports import Clock
 from dispatch.staff import service as staff_service
 from dispatch.staff.models import StaffUser
 from dispatch.states import service as state_service
 from dispatch.states.models import State
+from ivr.deps import get_clock
 from web.auth import Dispatcher
 from web.deps import EngineDep, ReadSessionDep, SettingsDep
 from web.templating import templates
 
 router = APIRouter()
+ClockDep = Annotated[Clock, Depends(get_clock)]
+#: The largest id a database integer holds: a larger one is refused as input (422).
+MAX_ID = 2**31 - 1
+DistrictCode = Annotated[str, Query(max_length=8)]
 
 #: Agents' colours on the map and beside their routes (Tableau 10: tell-apart, print-safe).
 PALETTE = (
@@ -77,24 +86,32 @@ class Where:
     districts: list[District]
     district: District
     day: dt.date
+    today: dt.date
 
 
 def _where(
     session: Session,
-    settings: Settings,
+    clock: Clock,
     user: StaffUser,
     district: str | None,
     day: dt.date | None,
 ) -> Where:
+    """The user's state's district and the day asked for (404 for a district of another
+    state; 422 for a day more than a year from today)."""
     state = state_service.get(session=session, code=user.state_code)
     tz = ZoneInfo(state.timezone)
     districts = geography_service.districts(session=session, state_code=state.code)
     if not districts:
         raise NotFound("district of state", state.code)
-    today = clock_for(settings).now().astimezone(tz).date()
+    today = clock.now().astimezone(tz).date()
+    if day is not None:
+        plan_board.check_day(day=day, today=today)
     if district is None and day is None:
         found = plan_board.next_day_with_visits(
-            session=session, state_code=state.code, from_day=today
+            session=session,
+            state_code=state.code,
+            from_day=today,
+            to_day=plan_board.day_range(today)[1],
         )
         district, day = found if found else (None, today)
     chosen = districts[0]
@@ -103,7 +120,7 @@ def _where(
         if not match:
             raise NotFound("district", district)
         chosen = match[0]
-    return Where(state, tz, districts, chosen, day or today)
+    return Where(state, tz, districts, chosen, day or today, today)
 
 
 def _hm(when: dt.datetime | None, tz: ZoneInfo) -> str | None:
@@ -181,7 +198,14 @@ def _visit(
         "window": f"{_hm(row.window_start, tz)}–{_hm(row.window_end, tz)}",
         "colour": colour,
         "left_out": agent_id is None,
+        # A visit kept with its agent by a dispatcher: who kept it (on the map's label).
+        "kept_by": _who(row.kept_by) if agent_id and row.kept_with == agent_id else None,
     }
+
+
+def _who(actor: str | None) -> str:
+    """Who did it, as the board names them: the staff account's username."""
+    return (actor or "").removeprefix("staff:")
 
 
 def _board(session: Session, where: Where) -> plan_board.Board:
@@ -200,6 +224,8 @@ def _routes_context(where: Where, board: plan_board.Board) -> dict[str, Any]:
         "tz": where.tz,
         "board": board,
         "colours": colours(board),
+        "agent_names": {r.agent.id: r.agent.name for r in board.routes},
+        "who": _who,
         "map": map_data(board, where.tz),
     }
 
@@ -237,18 +263,22 @@ def board_page(
     user: Dispatcher,
     session: ReadSessionDep,
     settings: SettingsDep,
-    district: str | None = None,
+    clock: ClockDep,
+    district: Annotated[str | None, Query(max_length=8)] = None,
     day: dt.date | None = None,
 ) -> HTMLResponse:
-    where = _where(session, settings, user, district, day)
+    where = _where(session, clock, user, district, day)
     shown = _board(session, where)
     assert where.district.id is not None
     run = replan_runs.latest(session=session, district_id=where.district.id, day=where.day)
+    first, last = plan_board.day_range(where.today)
     context = {
         "state": where.state,
         "districts": where.districts,
         "district": where.district,
         "day": where.day,
+        "first_day": first,
+        "last_day": last,
         **_routes_context(where, shown),
         **_run_context(settings, run, where.district, where.day),
     }
@@ -260,13 +290,13 @@ def board_routes(
     request: Request,
     user: Dispatcher,
     session: ReadSessionDep,
-    settings: SettingsDep,
-    district: str,
+    clock: ClockDep,
+    district: DistrictCode,
     day: dt.date,
-    seen: str = "",
+    seen: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The routes fragment; 204 (htmx swaps nothing) while the board is as the page has it."""
-    where = _where(session, settings, user, district, day)
+    where = _where(session, clock, user, district, day)
     assert where.district.id is not None
     now = plan_board.stamp(
         session=session,
@@ -284,12 +314,12 @@ def board_routes(
 def board_data(
     user: Dispatcher,
     session: ReadSessionDep,
-    settings: SettingsDep,
-    district: str,
+    clock: ClockDep,
+    district: DistrictCode,
     day: dt.date,
 ) -> JSONResponse:
     """The map's data as JSON, with the board's stamp."""
-    where = _where(session, settings, user, district, day)
+    where = _where(session, clock, user, district, day)
     shown = _board(session, where)
     return JSONResponse({"stamp": shown.stamp, **map_data(shown, where.tz)})
 
@@ -300,13 +330,14 @@ def board_replan(
     user: Dispatcher,
     engine: EngineDep,
     settings: SettingsDep,
+    clock: ClockDep,
     district: Annotated[str, Form(max_length=8)],
     day: Annotated[dt.date, Form()],
     idempotency_key: Annotated[str, Form(min_length=8, max_length=64)],
 ) -> Response:
     """Queue a re-plan of the district-day (one per key); the panel then follows it."""
     with write_session(engine) as session:
-        where = _where(session, settings, user, district, day)
+        where = _where(session, clock, user, district, day)
         assert where.district.id is not None
         run = replan_runs.request(
             session=session,
@@ -321,29 +352,36 @@ def board_replan(
         target = f"/board?district={where.district.code}&day={where.day.isoformat()}"
         return RedirectResponse(target, status_code=303)
     assert run_id is not None
-    return _run_panel(request, engine, settings, run_id)
+    return _run_panel(request, engine, settings, user, run_id)
 
 
-def _run_panel(request: Request, engine: Engine, settings: Settings, run_id: int) -> Response:
+def _run_panel(
+    request: Request, engine: Engine, settings: Settings, user: StaffUser, run_id: int
+) -> Response:
+    """The re-plan panel for a run of the user's state (another state's is not found); once
+    the run has finished, the routes are told to refresh (`HX-Trigger: board-changed`)."""
     with read_session(engine) as session:
         run = replan_runs.get(session=session, run_id=run_id)
         district = geography_service.get_district(session=session, district_id=run.district_id)
+        if district.state_code != user.state_code:
+            raise NotFound("re-plan run", run_id)
         context = _run_context(settings, run, district, run.day)
-    return templates.TemplateResponse(request, "board/_replan.html", context)
+    response = templates.TemplateResponse(request, "board/_replan.html", context)
+    if run.status in replan_runs.FINISHED:
+        response.headers["HX-Trigger"] = "board-changed"
+    return response
 
 
 @router.get("/board/runs/{run_id}", response_class=HTMLResponse)
 def board_run(
-    request: Request, run_id: int, user: Dispatcher, engine: EngineDep, settings: SettingsDep
+    request: Request,
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: Dispatcher,
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> Response:
-    """The re-plan panel for one run; once the run has finished, the routes are told to
-    refresh (`HX-Trigger: board-changed`)."""
-    response = _run_panel(request, engine, settings, run_id)
-    with read_session(engine) as session:
-        run = replan_runs.get(session=session, run_id=run_id)
-        if run.status in replan_runs.FINISHED:
-            response.headers["HX-Trigger"] = "board-changed"
-    return response
+    """The re-plan panel for one run (polled while it is queued or running)."""
+    return _run_panel(request, engine, settings, user, run_id)
 
 
 @router.post("/board/lock", response_class=HTMLResponse)
@@ -351,15 +389,16 @@ def board_lock(
     request: Request,
     user: Dispatcher,
     engine: EngineDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     district: Annotated[str, Form(max_length=8)],
     day: Annotated[dt.date, Form()],
-    agent_id: Annotated[int, Form()],
+    agent_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     action: Annotated[Literal["lock", "unlock"], Form()],
 ) -> Response:
-    """Lock or unlock an agent's route of the district-day (audited)."""
+    """Lock or unlock an agent's route of the district-day (audited; an agent of another
+    state is not found, one of another district of the state is refused)."""
     with write_session(engine) as session:
-        where = _where(session, settings, user, district, day)
+        where = _where(session, clock, user, district, day)
         assert where.district.id is not None
         command = route_locks.lock if action == "lock" else route_locks.unlock
         command(

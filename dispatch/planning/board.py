@@ -9,7 +9,8 @@
 - the district's served area for an offline map (the convex hull of its villages, and its
   blocks' names and places);
 - the plan's version, and a `stamp` that changes whenever any of that may have changed (the
-  plan, a lock, any request of the day), cheap enough for the board to poll.
+  plan, a lock, any request of the day), cheap enough for the board to poll;
+- which days a board may show (`check_day`: a year either side of today).
 
 Read-only, in a few joined queries; times stay aware UTC (the page shows them in the state's
 time zone). It does not decide colours or draw: that is the console's.
@@ -29,6 +30,7 @@ from dispatch.agents import service as agent_service
 from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
+from dispatch.errors import InvalidInput
 from dispatch.geography.models import Block, District, Village
 from dispatch.planning import locks as route_locks
 from dispatch.planning import runs, store, zone
@@ -41,6 +43,9 @@ from routing.plan import UnassignedReason
 from routing.timing import Indexed, schedule
 
 R = UnassignedReason
+#: A board shows days this many years either side of today (the plans that matter, and
+#: dates any time zone can hold).
+YEARS_AROUND = 1
 #: A visit whose window moved off the day after it was planned.
 OFF_THE_DAY = "off_the_day"
 #: Why a visit is left out, in the dispatcher's words.
@@ -74,6 +79,9 @@ class Row:
     lat: float
     lon: float
     terrain: str
+    #: The agent a dispatcher kept the visit with (`dispatch.planning.reassign`), and who did.
+    kept_with: int | None = None
+    kept_by: str | None = None
 
     @property
     def location(self) -> Location:
@@ -172,6 +180,8 @@ def _rows(session: Session, *where: object) -> dict[int, Row]:
             lat=address.lat,
             lon=address.lon,
             terrain=village.terrain.value,
+            kept_with=request.pinned_agent_id,
+            kept_by=request.pinned_by,
         )
     return out
 
@@ -341,11 +351,36 @@ def stamp(*, session: Session, district_id: int, day: dt.date, timezone: str) ->
     return hashlib.sha256(seen.encode()).hexdigest()[:16]
 
 
+def check_day(*, day: dt.date, today: dt.date) -> dt.date:
+    """`day` if a board may show it (`YEARS_AROUND` either side of `today`), else
+    `InvalidInput` saying which days may be asked for."""
+    first, last = day_range(today)
+    if not first <= day <= last:
+        raise InvalidInput(
+            "day",
+            day.isoformat(),
+            f"the board shows days from {first.isoformat()} to {last.isoformat()} "
+            "(a year either side of today)",
+        )
+    return day
+
+
+def day_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day a board may show: the same date a year before and after (the
+    28th of February for the 29th)."""
+
+    def moved(years: int) -> dt.date:
+        day = today.day if (today.month, today.day) != (2, 29) else 28
+        return today.replace(year=today.year + years, day=day)
+
+    return moved(-YEARS_AROUND), moved(YEARS_AROUND)
+
+
 def next_day_with_visits(
-    *, session: Session, state_code: str, from_day: dt.date
+    *, session: Session, state_code: str, from_day: dt.date, to_day: dt.date | None = None
 ) -> tuple[str, dt.date] | None:
-    """The first district (by code) and day from `from_day` on with a saved plan of visits:
-    where a board without a choice should open."""
+    """The first district (by code) and day from `from_day` on (to `to_day`, if given) with a
+    saved plan of visits: where a board without a choice should open."""
     stmt = (
         select(col(District.code), col(ZonePlan.day))
         .join(District, col(District.id) == col(ZonePlan.district_id))
@@ -356,8 +391,8 @@ def next_day_with_visits(
             & (col(PlanStop.version) == col(ZonePlan.version)),
         )
         .where(District.state_code == state_code, col(ZonePlan.day) >= from_day)
-        .order_by(col(ZonePlan.day), col(District.code))
-        .limit(1)
     )
-    found = session.exec(stmt).first()
+    if to_day is not None:
+        stmt = stmt.where(col(ZonePlan.day) <= to_day)
+    found = session.exec(stmt.order_by(col(ZonePlan.day), col(District.code)).limit(1)).first()
     return (found[0], found[1]) if found else None

@@ -8,6 +8,10 @@ locked route on the next load. A locked visit the agent can no longer reach in i
 still left out by a re-plan (the solver keeps the longest feasible part of a fixed prefix), as
 it would be from any route.
 
+Locking or unlocking makes the zone-day's current plan its next version, stops unchanged
+(`store.restamp`): a plan computed before — a re-plan searching while the dispatcher locks, a
+booking's insertion — is then outdated and computed again with the lock, never saved over it.
+
 Holds the lock and unlock commands (audited, idempotent) and the query of a zone-day's locks.
 It does not plan: see `zone` and `service`.
 """
@@ -22,7 +26,8 @@ from sqlmodel import Session, col, delete, select
 from dispatch.agents.models import Agent
 from dispatch.audit import service as audit
 from dispatch.errors import InvalidInput, NotFound
-from dispatch.geography.models import Block
+from dispatch.geography.models import Block, District
+from dispatch.planning import store
 from dispatch.planning.models import RouteLock
 
 ENTITY = "route"
@@ -51,11 +56,15 @@ def locked_agents(*, session: Session, district_id: int, day: dt.date) -> frozen
 
 
 def _check_agent(session: Session, district_id: int, agent_id: int) -> Agent:
+    """The agent, who must work in the district; an agent of another state is not found (a
+    dispatcher of one state learns nothing of another's agents)."""
     agent = session.get(Agent, agent_id)
-    if agent is None:
+    block = session.get(Block, agent.block_id) if agent is not None else None
+    theirs = session.get(District, block.district_id) if block is not None else None
+    zone = session.get(District, district_id)
+    if agent is None or theirs is None or zone is None or theirs.state_code != zone.state_code:
         raise NotFound("agent", agent_id)
-    block = session.get(Block, agent.block_id)
-    if block is None or block.district_id != district_id:
+    if theirs.id != district_id:
         raise InvalidInput("agent_id", agent_id, "the agent does not work in this district")
     return agent
 
@@ -63,7 +72,8 @@ def _check_agent(session: Session, district_id: int, agent_id: int) -> Agent:
 def lock(
     *, session: Session, district_id: int, day: dt.date, agent_id: int, actor: str
 ) -> RouteLock:
-    """Lock the agent's route of the zone-day (a route already locked stays as it is)."""
+    """Lock the agent's route of the zone-day (a route already locked stays as it is): a new
+    version of its plan, so a plan computed without the lock is not saved."""
     _check_agent(session, district_id, agent_id)
     found = session.get(RouteLock, (district_id, day, agent_id))
     if found is not None:
@@ -77,18 +87,21 @@ def lock(
         again = session.get(RouteLock, (district_id, day, agent_id), populate_existing=True)
         assert again is not None
         return again
+    version = store.restamp(session=session, district_id=district_id, day=day)
     audit.record(
         session=session,
         actor=actor,
         entity=ENTITY,
         entity_id=_entity_id(district_id, day, agent_id),
         action="lock",
+        version=version,
     )
     return made
 
 
 def unlock(*, session: Session, district_id: int, day: dt.date, agent_id: int, actor: str) -> bool:
-    """Unlock the agent's route of the zone-day; False if it was not locked."""
+    """Unlock the agent's route of the zone-day (a new version of its plan); False if it was
+    not locked."""
     _check_agent(session, district_id, agent_id)
     result = session.execute(
         delete(RouteLock).where(
@@ -99,11 +112,13 @@ def unlock(*, session: Session, district_id: int, day: dt.date, agent_id: int, a
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    version = store.restamp(session=session, district_id=district_id, day=day)
     audit.record(
         session=session,
         actor=actor,
         entity=ENTITY,
         entity_id=_entity_id(district_id, day, agent_id),
         action="unlock",
+        version=version,
     )
     return True

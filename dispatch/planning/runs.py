@@ -4,9 +4,10 @@
 scheduled task (`dispatch.scheduled.run_replans`) `claim`s it — a conditional update, so two
 workers never run the same — and `execute`s it: read the zone-day, let the solver improve it
 with no transaction open, and save the plan and the run's figures in one short write. A
-booking that lands meanwhile makes the plan outdated (`PlanOutdated`): the run computes once
-more from the plan as it then is, and if that is outdated too it fails saying so, having
-changed nothing. A run left "running" by a worker that stopped is failed by the next pass.
+booking that lands meanwhile, or a route locked or unlocked meanwhile, makes the plan outdated
+(`PlanOutdated`): the run computes once more from the plan as it then is (a locked route kept),
+and if that is outdated too it fails saying so, having changed nothing. A run left "running"
+by a worker that stopped is failed by the next pass.
 
 The figures (`Figures`) measure a plan of the zone-day: the estimated road distance (great
 circle x the terrain's detour factor, as the default travel model has it), the lateness (how
@@ -48,8 +49,8 @@ ABANDONED_AFTER_S = 120.0
 #: The longest search a dispatcher may ask for.
 MAX_TIME_LIMIT_S = 60.0
 OUTDATED_TWICE = (
-    "The plan changed twice while re-planning (bookings landed meanwhile); nothing was "
-    "changed. Re-plan again."
+    "The plan changed twice while re-planning (bookings landed or routes were locked "
+    "meanwhile); nothing was changed. Re-plan again."
 )
 
 Sequences = Mapping[str, Sequence[str]]  # routing agent id -> visit ids in order
@@ -318,7 +319,8 @@ def _run(engine: Engine, run: ReplanRun, solver_engine: str) -> ReplanRun:
                 done.moved = moved(before_seq, after_seq)
                 done.version = outcome.version
                 done.message = (
-                    "The plan changed meanwhile (a booking landed); computed again and saved."
+                    "The plan changed meanwhile (a booking landed or a route was locked); "
+                    "computed again and saved."
                     if attempt
                     else None
                 )

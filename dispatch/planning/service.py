@@ -418,7 +418,8 @@ def improve(
 def save_replan(
     *, session: Session, zd: zone.ZoneDay, result: Result, actor: str = store.ACTOR
 ) -> ReplanOutcome:
-    """Save an improved plan if its zone-day has not moved on; else `PlanOutdated`."""
+    """Save an improved plan if its zone-day has not moved on (no booking, no route locked or
+    unlocked since it was read); else `PlanOutdated`."""
     version = store.save(
         session=session,
         district_id=zd.district_id,
@@ -451,7 +452,8 @@ def replan(
     actor: str = store.ACTOR,
 ) -> ReplanOutcome:
     """Prepare (a read), improve (no transaction open) and save (a short write, `PlanOutdated`
-    if a booking landed meanwhile) one zone-day: the command line's re-plan."""
+    if a booking landed or a route was locked meanwhile) one zone-day: the command line's
+    re-plan."""
     with read_session(engine) as session:
         zd = prepare_replan(session=session, district_id=district_id, day=day)
     result = improve(zd, time_limit_s=time_limit_s, engine=solver_engine)

@@ -2,7 +2,9 @@
 
 A plan computed from version v is saved only if v is still the current version (a
 conditional update of `zone_plan`), so a slow re-plan never overwrites a booking made
-meanwhile: it gets `PlanOutdated` and is computed again.
+meanwhile: it gets `PlanOutdated` and is computed again. What a plan must respect changing
+without its stops changing (a route locked or unlocked, `dispatch.planning.locks`) makes a
+new version too (`restamp`: the same stops), so a plan computed before it is outdated alike.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from sqlmodel import Session, col, delete, select
 from dispatch.audit import service as audit
 from dispatch.db import utcnow
 from dispatch.errors import Conflict
+from dispatch.planning import zone
 from dispatch.planning.models import PlanStop, ZonePlan
-from dispatch.planning.zone import Clock, agent_id_of, request_id_of
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
@@ -82,7 +84,7 @@ def save(
     day: dt.date,
     based_on: int,
     plan: Plan,
-    clock: Clock,
+    clock: zone.Clock,
     requests: dict[str, int],
     actor: str = ACTOR,
     improved: bool = False,
@@ -94,7 +96,7 @@ def save(
     """
     version = bump_version(session, district_id, day, based_on, improved=improved)
     for route in plan.routes:
-        agent_id = agent_id_of(route.agent_id)
+        agent_id = zone.agent_id_of(route.agent_id)
         for position, stop in enumerate(route.stops):
             session.add(
                 PlanStop(
@@ -102,7 +104,7 @@ def save(
                     day=day,
                     version=version,
                     agent_id=agent_id,
-                    request_id=request_id_of(stop.visit_id),
+                    request_id=zone.request_id_of(stop.visit_id),
                     position=position,
                     planned_arrival=clock.at(stop.start),
                 )
@@ -119,6 +121,49 @@ def save(
         version=version,
         visits=len(placed),
     )
+    _prune(session, district_id, day, version)
+    session.flush()
+    return version
+
+
+def restamp(*, session: Session, district_id: int, day: dt.date) -> int:
+    """Make the zone-day's current plan its next version, stops unchanged: what plans must
+    respect has changed (a route locked or unlocked), so a plan computed from the version
+    before — a re-plan searching, a booking's insertion — is outdated (`PlanOutdated`) and
+    computed again rather than saved. A zone-day without a plan gets an empty version 1.
+    Whether the plan still waits for the solver's improvement stays as it was."""
+    based_on = 0
+    for _attempt in range(3):  # a save that lands between the read and the bump: read again
+        row = session.get(ZonePlan, (district_id, day), populate_existing=True)
+        based_on = row.version if row is not None else 0
+        improved = row is None or row.improved_version >= row.version
+        try:
+            version = bump_version(session, district_id, day, based_on, improved=improved)
+        except PlanOutdated:
+            continue
+        table = PlanStop.__table__  # type: ignore[attr-defined]
+        copied = ("district_id", "day", "agent_id", "request_id", "position", "planned_arrival")
+        session.execute(
+            sa.insert(table).from_select(
+                [*copied, "version", "created_at"],
+                sa.select(
+                    *(table.c[name] for name in copied),
+                    sa.literal(version, sa.Integer),
+                    table.c.created_at,
+                ).where(
+                    table.c.district_id == district_id,
+                    table.c.day == day,
+                    table.c.version == based_on,
+                ),
+            )
+        )
+        _prune(session, district_id, day, version)
+        session.flush()
+        return version
+    raise PlanOutdated(district_id, day, based_on)
+
+
+def _prune(session: Session, district_id: int, day: dt.date, version: int) -> None:
     session.execute(
         delete(PlanStop).where(
             col(PlanStop.district_id) == district_id,
@@ -126,15 +171,13 @@ def save(
             col(PlanStop.version) <= version - KEEP_VERSIONS,
         )
     )
-    session.flush()
-    return version
 
 
 def _align(
     session: Session,
     rid: int,
     placed: tuple[str, Stop] | None,
-    clock: Clock,
+    clock: zone.Clock,
     actor: str,
 ) -> None:
     """Set a request's agent and ETA from the plan; `scheduled` <-> `assigned` as needed."""
@@ -153,7 +196,7 @@ def _align(
             )
         return
     agent_key, stop = placed
-    agent_id = agent_id_of(agent_key)
+    agent_id = zone.agent_id_of(agent_key)
     arrival = clock.at(stop.start)
     if current.status is S.SCHEDULED:
         request_service.transition(
@@ -180,15 +223,15 @@ def _align(
 
 
 def current_stops(*, session: Session, district_id: int, day: dt.date) -> list[PlanStop]:
-    zone = session.get(ZonePlan, (district_id, day))
-    if zone is None:
+    row = session.get(ZonePlan, (district_id, day))
+    if row is None:
         return []
     stmt = (
         select(PlanStop)
         .where(
             PlanStop.district_id == district_id,
             PlanStop.day == day,
-            PlanStop.version == zone.version,
+            PlanStop.version == row.version,
         )
         .order_by(col(PlanStop.agent_id), col(PlanStop.position))
     )

@@ -1,6 +1,7 @@
 """The dispatch board: each agent's route in order with planned times, the visits left out with
 why, the map's data, re-plan now (one run per submit, run by the worker's function, its result
-in the panel), locks, and the poll that answers 204 while nothing changed."""
+in the panel), locks, visits kept with their agent, and the poll that answers 204 while nothing
+changed; nothing of another state, and odd days or ids refused with a readable page."""
 
 from __future__ import annotations
 
@@ -20,21 +21,42 @@ from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography import service as geography_service
 from dispatch.planning import board as plan_board
-from dispatch.planning import store
+from dispatch.planning import reassign, runs, store
 from dispatch.planning.models import ReplanRun, ReplanStatus, RouteLock
 from dispatch.requests import service as request_service
 from dispatch.requests.rules import RequestStatus
+from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
+from ivr.deps import get_clock
 from tests import factories
-from tests.console import Console, signed_in
+from tests.console import PASSWORD, Console, make_user, signed_in
+from tests.ivr.conftest import FixedClock
 from web.app import create_app
 
 IST = ZoneInfo("Asia/Kolkata")
+#: The product's clock in these tests: the days they plan are within a year of it.
+NOW = dt.datetime(2032, 3, 15, 7, 0, tzinfo=IST)
 
 
-def _console(settings: Settings, engine: Engine, role: Role = Role.DISPATCHER) -> Console:
+def _app(settings: Settings, engine: Engine, now: dt.datetime = NOW) -> FastAPI:
     fast = settings.model_copy(update={"replan_seconds": 0.2})
-    return signed_in(create_app(settings=fast, engine=engine), engine, role)
+    app = create_app(settings=fast, engine=engine)
+    app.dependency_overrides[get_clock] = lambda: FixedClock(now)
+    return app
+
+
+def _console(
+    settings: Settings, engine: Engine, role: Role = Role.DISPATCHER, now: dt.datetime = NOW
+) -> Console:
+    return signed_in(_app(settings, engine, now), engine, role)
+
+
+def _console_of(app: FastAPI, user: StaffUser) -> Console:
+    client = Console(app, follow_redirects=False, headers={"accept": "text/html"})
+    response = client.submit("/login", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 303, response.text
+    client.user = user
+    return client
 
 
 def _left_out(engine: Engine, *, service_code: str | None, start: dt.datetime) -> str:
@@ -242,16 +264,134 @@ def test_the_board_rejects_an_unknown_district_and_a_malformed_day(
 
 
 def test_board_opens_on_the_first_day_with_visits(settings: Settings, engine: Engine) -> None:
-    client = _console(settings, engine)
+    now = dt.datetime.now(IST)
+    client = _console(settings, engine, now=now)
     with write_session(engine) as s:  # at least one planned day ahead
-        factories.booked_request(
-            s, district_code="PLW", now=dt.datetime.now(IST) + dt.timedelta(days=1)
-        )
+        factories.booked_request(s, district_code="PLW", now=now + dt.timedelta(days=1))
     response = client.get("/board")
     assert response.status_code == 200
     ctx = response.context  # type: ignore[attr-defined]
     with read_session(engine) as s:
-        today = dt.datetime.now(IST).date()
-        expected = plan_board.next_day_with_visits(session=s, state_code="JK", from_day=today)
+        today = now.date()
+        expected = plan_board.next_day_with_visits(
+            session=s, state_code="JK", from_day=today, to_day=plan_board.day_range(today)[1]
+        )
     assert expected is not None and (ctx["district"].code, ctx["day"]) == expected
     assert ctx["board"].planned >= 1
+
+
+def test_nothing_of_another_state_is_found(settings: Settings, engine: Engine) -> None:
+    """A supervisor of Punjab sees Punjab's board, and of Jammu and Kashmir's neither its
+    districts, its agents nor its re-plan runs (not even that they exist)."""
+    morning = dt.datetime(2032, 3, 24, 7, 0, tzinfo=IST)
+    with write_session(engine) as s:
+        booked, offer = factories.booked_request(s, district_code="PLW", now=morning)
+        run = runs.request(
+            session=s,
+            district_id=offer.district_id,
+            day=offer.day,
+            actor="staff:jk-dispatcher",
+            time_limit_s=0.2,
+            idempotency_key=uuid.uuid4().hex,
+        )
+    app = _app(settings, engine)
+    punjab = _console_of(app, make_user(engine, Role.SUPERVISOR, state_code="PB"))
+    jk = _console_of(app, make_user(engine, Role.DISPATCHER))
+    day = {"day": "2032-03-24"}
+
+    assert jk.get(f"/board/runs/{run.id}").status_code == 200
+    own = punjab.get("/board", params={"district": "ASR", **day})
+    assert own.status_code == 200 and own.context["state"].code == "PB"  # type: ignore[attr-defined]
+    assert [d.code for d in own.context["districts"]] == ["ASR", "JAL", "LDH", "PTL"]  # type: ignore[attr-defined]
+
+    seen = punjab.get(f"/board/runs/{run.id}")
+    assert seen.status_code == 404 and seen.template.name == "error.html"  # type: ignore[attr-defined]
+    assert "jk-dispatcher" not in seen.text and "PLW" not in seen.text
+    assert punjab.htmx("GET", f"/board/runs/{run.id}").status_code == 404
+    for url in ("/board", "/board/routes", "/board/data"):
+        assert punjab.get(url, params={"district": "PLW", **day}).status_code == 404, url
+    lock = {**day, "agent_id": str(booked.agent_id), "action": "lock"}
+    assert punjab.submit("/board/lock", {**lock, "district": "PLW"}).status_code == 404
+    theirs = punjab.submit("/board/lock", {**lock, "district": "ASR"})  # a JK agent on a PB board
+    assert theirs.status_code == 404 and "does not work" not in theirs.text
+    replan = {**day, "district": "PLW", "idempotency_key": uuid.uuid4().hex}
+    assert punjab.submit("/board/replan", replan).status_code == 404
+    with read_session(engine) as s:
+        assert s.exec(select(RouteLock).where(RouteLock.agent_id == booked.agent_id)).all() == []
+        assert runs.latest(session=s, district_id=offer.district_id, day=offer.day) == run
+
+
+def test_odd_days_and_ids_get_a_readable_refusal(settings: Settings, engine: Engine) -> None:
+    """Days more than a year from today (the product's clock) and ids no database integer
+    holds are refused with a 422 page saying why, never a server error; nothing is queued."""
+    client = _console(settings, engine)
+    for day in ("0001-01-01", "9999-12-31", "2031-03-14", "2033-03-16"):
+        page = client.get("/board", params={"district": "PLW", "day": day})
+        assert page.status_code == 422, day
+        assert page.template.name == "error.html"  # type: ignore[attr-defined]
+        assert "the board shows days from 2031-03-15 to 2033-03-15" in page.text
+        assert client.get("/board", params={"day": day}).status_code == 422
+        for url in ("/board/routes", "/board/data"):
+            assert client.get(url, params={"district": "PLW", "day": day}).status_code == 422
+        key = uuid.uuid4().hex
+        queued = client.submit(
+            "/board/replan", {"district": "PLW", "day": day, "idempotency_key": key}
+        )
+        assert queued.status_code == 422
+        with read_session(engine) as s:
+            mine = col(ReplanRun.idempotency_key).endswith(key)
+            assert not s.exec(select(ReplanRun).where(mine)).all()
+    data = client.get(
+        "/board/data",
+        params={"district": "PLW", "day": "9999-12-31"},
+        headers={"accept": "application/json"},
+    )
+    assert data.status_code == 422 and data.json()["error"] == "InvalidInput"
+    # The edges of the year are shown.
+    for day in ("2031-03-15", "2033-03-15"):
+        assert client.get("/board", params={"district": "PLW", "day": day}).status_code == 200
+
+    lock = {"district": "PLW", "day": "2032-03-24", "action": "lock"}
+    for agent_id in ("0", "-1", str(2**31), str(2**63), "9" * 40):
+        assert client.submit("/board/lock", {**lock, "agent_id": agent_id}).status_code == 422
+    assert client.submit("/board/lock", {**lock, "agent_id": str(2**31 - 1)}).status_code == 404
+    for run_id in ("0", str(2**31), str(2**63), "9" * 40):
+        assert client.get(f"/board/runs/{run_id}").status_code == 422, run_id
+    assert client.get(f"/board/runs/{2**31 - 1}").status_code == 404
+    assert client.get("/board", params={"district": "X" * 500}).status_code == 422
+
+
+def test_a_visit_kept_with_its_agent_says_so_and_who_kept_it(
+    settings: Settings, engine: Engine
+) -> None:
+    morning = dt.datetime(2032, 3, 25, 7, 0, tzinfo=IST)
+    with write_session(engine) as s:
+        kept, _ = factories.booked_request(s, district_code="PLW", now=morning)
+        free, _ = factories.booked_request(s, district_code="PLW", now=morning)
+        assert kept.id is not None and kept.agent_id is not None
+        reassign.keep_with(
+            session=s, request_id=kept.id, agent_id=kept.agent_id, actor="staff:keeper"
+        )
+    client = _console(settings, engine)
+
+    page = client.get("/board", params={"district": "PLW", "day": "2032-03-25"})
+
+    assert page.status_code == 200
+    rows = {
+        row.reference: row
+        for route in page.context["board"].routes  # type: ignore[attr-defined]
+        for row in route.stops
+    }
+    assert rows[kept.reference].kept_with == kept.agent_id
+    assert rows[kept.reference].kept_by == "staff:keeper"
+    assert rows[free.reference].kept_with is None
+    assert f'id="kept-{kept.id}"' in page.text and f'id="kept-{free.id}"' not in page.text
+    agent = next(
+        r.agent
+        for r in page.context["board"].routes  # type: ignore[attr-defined]
+        if r.agent.id == kept.agent_id
+    )
+    assert f'title="Kept with {agent.name} by keeper' in page.text
+    visits = {v["reference"]: v for v in page.context["map"]["visits"]}  # type: ignore[attr-defined]
+    assert visits[kept.reference]["kept_by"] == "keeper"
+    assert visits[free.reference]["kept_by"] is None

@@ -3,7 +3,9 @@
    fragment): a light graticule, the district's served area (the convex hull of its villages)
    with its blocks' names, each agent's base (a square), the visits (numbered circles in the
    agent's colour; unassigned ones grey with a red ring) and each route in order (dashed when
-   locked). The lists beside the map say the same in words. */
+   locked). The lists beside the map say the same in words.
+   Names and places come from the database: they are only ever set as text (textContent, or
+   DOM elements given to Leaflet), never as HTML. */
 (function () {
   "use strict";
 
@@ -90,17 +92,16 @@
     data.routes.forEach(function (r) {
       L.polyline(r.points, {
         color: r.colour, weight: 3, opacity: 0.9, dashArray: r.locked ? "7 6" : null,
-      }).bindTooltip(r.name + (r.locked ? " (locked)" : "")).addTo(layers);
+      }).bindTooltip(text("span", r.name + (r.locked ? " (locked)" : ""))).addTo(layers);
     });
     data.bases.forEach(function (b) {
-      var icon = L.divIcon({
-        className: "base-icon",
-        html: '<span style="background:' + b.colour + '"></span>',
-        iconSize: [20, 20],
-      });
-      L.marker([b.lat, b.lon], { icon: icon, keyboard: false, zIndexOffset: 500 })
+      var icon = L.divIcon({ className: "base-icon", html: "", iconSize: [20, 20] });
+      var base = L.marker([b.lat, b.lon], { icon: icon, keyboard: false, zIndexOffset: 500 })
         .bindPopup(popup(["Base of " + b.name, b.place ? "CSC, " + b.place : ""]))
         .addTo(layers);
+      var square = document.createElement("span");
+      square.style.background = b.colour;
+      base.getElement().appendChild(square);
     });
     data.visits.forEach(function (v) {
       var icon = L.divIcon({
@@ -118,6 +119,7 @@
         "Window " + v.window + (v.eta ? ", planned " + v.eta : ""),
         v.left_out ? "Unassigned: " + v.why : "Stop " + v.position + " · " + v.status.replace("_", " "),
         v.at_risk ? "At risk" : "",
+        v.kept_by ? "Kept with this agent by " + v.kept_by : "",
       ]));
       marker.addTo(layers);
       var el = marker.getElement();
