@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,3 +51,19 @@ def percentile(xs: Sequence[float], q: float) -> float:
         return float("nan")
     k = max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))
     return s[k]
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], path: str) -> None:
+    """Wait (up to a minute) until the server started as `process` answers `base + path`."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            httpx.get(base + path, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not start within 60 s")

@@ -47,13 +47,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Request, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bench.common import REPO_ROOT, percentile, table, write_json
+from bench.common import REPO_ROOT, percentile, table, wait_until_up, write_json
 from dispatch import demo, migrate, seed
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
@@ -310,19 +309,6 @@ def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[by
         )
 
 
-def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            httpx.get(base + "/login", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start within 60 s")
-
-
 # --- the browser ------------------------------------------------------------------------------
 
 
@@ -533,7 +519,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = start_server(settings.database_url, port, out / f"{args.name}-server.log")
     try:
-        wait_until_up(base, server)
+        wait_until_up(base, server, "/login")
         started = time.perf_counter()
         results = run_browser(base, callers, out / f"{args.name}-stuck.png")
         wall = time.perf_counter() - started

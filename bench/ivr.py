@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import REPO_ROOT, table, write_json
+from bench.common import REPO_ROOT, table, wait_until_up, write_json
 from dispatch import migrate, seed
 from dispatch.config import Settings
 from dispatch.db import make_engine, read_session, write_session
@@ -108,19 +108,6 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
         "warning",
     ]
     return subprocess.Popen(command, env=env, cwd=REPO_ROOT)
-
-
-def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            httpx.get(base + "/simulator", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start within 60 s")
 
 
 #: What a caller answers at each step (the step is read from the action URL); "say:" is speech.
@@ -241,7 +228,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = start_server(db, port)
     try:
-        wait_until_up(base, server)
+        wait_until_up(base, server, "/simulator")
         started = time.perf_counter()
         timings = asyncio.run(run(args.calls, tuple(args.think), base, routes))
         wall = time.perf_counter() - started

@@ -443,20 +443,42 @@ def _key(action: str, key: str) -> str:
     return f"console:{action}:{parsed}"
 
 
+@dataclass(frozen=True)
+class Acting:
+    """What every action on a request needs besides its form: the database, the settings, the
+    moment, the SMS sender and the answer's background tasks."""
+
+    engine: Engine
+    settings: Settings
+    now: dt.datetime
+    sender: SmsSender
+    background: BackgroundTasks
+
+
+def _acting(
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    background: BackgroundTasks,
+) -> Acting:
+    return Acting(engine, settings, clock.now(), sender, background)
+
+
+ActingDep = Annotated[Acting, Depends(_acting)]
+
+
 def _act(
     request: Request,
-    engine: Engine,
-    settings: Settings,
+    acting: Acting,
     user: StaffUser,
     request_id: int,
-    now: dt.datetime,
-    background: BackgroundTasks,
-    sender: SmsSender,
     what: str,
     command: Callable[[Session], tuple[str, int | None]],
 ) -> Response:
     """Run one command in its own transaction; then send the SMS it queued and go back to the
     request with a notice, or show the request again with the refusal."""
+    engine, settings, now = acting.engine, acting.settings, acting.now
     try:
         with write_session(engine) as session:
             _request_of(session, user, request_id)
@@ -472,7 +494,7 @@ def _act(
             request, "requests/detail.html", context, status_code=status
         )
     if message_id is not None:
-        background.add_task(_deliver, engine, sender, message_id)
+        acting.background.add_task(_deliver, engine, acting.sender, message_id)
     return RedirectResponse(f"/requests/{request_id}?done={done}", status_code=303)
 
 
@@ -507,15 +529,11 @@ def reschedule(
     request: Request,
     request_id: RequestId,
     user: RequestChanger,
-    engine: EngineDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    sender: SenderDep,
-    background: BackgroundTasks,
+    acting: ActingDep,
     offer: Annotated[str, Form(max_length=1000)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    now = clock.now()
+    settings, now = acting.settings, acting.now
 
     def command(session: Session) -> tuple[str, int | None]:
         moved = visits.reschedule_visit(
@@ -530,9 +548,7 @@ def reschedule(
         )
         return "rescheduled", moved.message_id
 
-    return _act(
-        request, engine, settings, user, request_id, now, background, sender, "reschedule", command
-    )
+    return _act(request, acting, user, request_id, "reschedule", command)
 
 
 @router.post("/requests/{request_id}/cancel")
@@ -540,15 +556,11 @@ def cancel(
     request: Request,
     request_id: RequestId,
     user: RequestChanger,
-    engine: EngineDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    sender: SenderDep,
-    background: BackgroundTasks,
+    acting: ActingDep,
     reason: Annotated[str, Form(max_length=MOST_REASON_CHARS)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    now = clock.now()
+    settings, now = acting.settings, acting.now
 
     def command(session: Session) -> tuple[str, int | None]:
         why = " ".join(reason.split())
@@ -566,9 +578,7 @@ def cancel(
         )
         return "cancelled", cancelled.message_id
 
-    return _act(
-        request, engine, settings, user, request_id, now, background, sender, "cancel", command
-    )
+    return _act(request, acting, user, request_id, "cancel", command)
 
 
 @router.post("/requests/{request_id}/reassign")
@@ -576,15 +586,11 @@ def reassign(
     request: Request,
     request_id: RequestId,
     user: Dispatcher,
-    engine: EngineDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    sender: SenderDep,
-    background: BackgroundTasks,
+    acting: ActingDep,
     agent_id: Annotated[str, Form(max_length=9)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    now = clock.now()
+    now = acting.now
 
     def command(session: Session) -> tuple[str, int | None]:
         chosen = _int_or_none(agent_id)
@@ -600,9 +606,7 @@ def reassign(
         )
         return "reassigned", None
 
-    return _act(
-        request, engine, settings, user, request_id, now, background, sender, "reassign", command
-    )
+    return _act(request, acting, user, request_id, "reassign", command)
 
 
 @router.post("/requests/{request_id}/priority")
@@ -610,15 +614,11 @@ def raise_priority(
     request: Request,
     request_id: RequestId,
     user: Dispatcher,
-    engine: EngineDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    sender: SenderDep,
-    background: BackgroundTasks,
+    acting: ActingDep,
     priority: Annotated[str, Form(max_length=4)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    now = clock.now()
+    now = acting.now
 
     def command(session: Session) -> tuple[str, int | None]:
         level = _int_or_none(priority)
@@ -634,15 +634,4 @@ def raise_priority(
         )
         return "priority", None
 
-    return _act(
-        request,
-        engine,
-        settings,
-        user,
-        request_id,
-        now,
-        background,
-        sender,
-        "raise the priority",
-        command,
-    )
+    return _act(request, acting, user, request_id, "raise the priority", command)
