@@ -87,16 +87,24 @@ def lock(
         again = session.get(RouteLock, (district_id, day, agent_id), populate_existing=True)
         assert again is not None
         return again
+    _restamped(session, district_id, day, agent_id, actor, "lock")
+    return made
+
+
+def _restamped(
+    session: Session, district_id: int, day: dt.date, agent_id: int, actor: str, action: str
+) -> None:
+    """A lock changed: a new version of the zone-day's plan (so a search begun before it cannot
+    save over it), audited with that version."""
     version = store.restamp(session=session, district_id=district_id, day=day)
     audit.record(
         session=session,
         actor=actor,
         entity=ENTITY,
         entity_id=_entity_id(district_id, day, agent_id),
-        action="lock",
+        action=action,
         version=version,
     )
-    return made
 
 
 def unlock(*, session: Session, district_id: int, day: dt.date, agent_id: int, actor: str) -> bool:
@@ -112,13 +120,5 @@ def unlock(*, session: Session, district_id: int, day: dt.date, agent_id: int, a
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    version = store.restamp(session=session, district_id=district_id, day=day)
-    audit.record(
-        session=session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=_entity_id(district_id, day, agent_id),
-        action="unlock",
-        version=version,
-    )
+    _restamped(session, district_id, day, agent_id, actor, "unlock")
     return True

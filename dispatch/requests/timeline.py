@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dispatch.audit.models import AuditEntry
+from dispatch.audit import service as audit_service
 from dispatch.calls.models import Callback, CallSession
 from dispatch.ledger.models import LedgerEntry
 from dispatch.notifications.models import OutboxMessage
@@ -215,11 +215,7 @@ _QUIET = frozenset({"idempotency_key", "fingerprint", "outcome"})
 
 
 def _audit(session: Session, request_id: int) -> list[Entry]:
-    rows = session.exec(
-        select(AuditEntry)
-        .where(AuditEntry.entity == "request", AuditEntry.entity_id == str(request_id))
-        .order_by(col(AuditEntry.id))
-    )
+    rows = audit_service.history(session=session, entity="request", entity_id=request_id)
     return [
         Entry(
             at=a.at,
