@@ -84,6 +84,16 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _by_token(session: Session, token: str) -> tuple[StaffSession, StaffUser] | None:
+    """The session a cookie's token names, with its account."""
+    row = session.exec(
+        select(StaffSession, StaffUser)
+        .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
+        .where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def _normal(username: str) -> str:
     return username.strip().lower()
 
@@ -330,11 +340,7 @@ def current(
     if not token:
         return None
     now = now or utcnow()
-    row = session.exec(
-        select(StaffSession, StaffUser)
-        .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
-        .where(StaffSession.token_hash == _token_hash(token))
-    ).first()
+    row = _by_token(session, token)
     if row is None:
         return None
     staff_session, user = row
@@ -367,11 +373,7 @@ def touch(*, session: Session, token: str, now: dt.datetime | None = None) -> No
 
 def sign_out(*, session: Session, token: str, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
-    row = session.exec(
-        select(StaffSession, StaffUser)
-        .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
-        .where(StaffSession.token_hash == _token_hash(token))
-    ).first()
+    row = _by_token(session, token)
     if row is None or row[0].ended_at is not None:
         return
     staff_session, user = row
