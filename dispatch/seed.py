@@ -124,7 +124,36 @@ def load(*, session: Session, seed_dir: Path, states: list[str] | None = None) -
     counts["states"] = len(new_states)
     for code in new_states:
         counts.update(_load_state(session, seed_dir / code.lower(), code))
+    for code in wanted:
+        if code not in new_states:
+            counts.update(_refresh_names(session, seed_dir / code.lower(), code))
     return counts
+
+
+def _refresh_names(session: Session, folder: Path, code: str) -> dict[str, int]:
+    """A state loaded earlier gets the place names of the current seed files (the Hindi, Urdu
+    and spoken names the phone line matches speech against); nothing else is changed."""
+    geo = geography_service
+
+    def district(row: dict[str, str]) -> None:
+        place = geo.get_district_by_code(session=session, code=row["code"])
+        geo.set_names(session=session, place=place, names=_place_names(row))
+
+    def block(row: dict[str, str]) -> None:
+        place = geo.get_block_by_code(session=session, code=row["code"])
+        geo.set_names(session=session, place=place, names=_place_names(row))
+
+    def village(row: dict[str, str]) -> None:
+        found = geo.get_block_by_code(session=session, code=row["block_code"])
+        assert found.id is not None
+        place = geo.find_village(session=session, block_id=found.id, name=row["name"])
+        if place is not None:
+            geo.set_names(session=session, place=place, names=_place_names(row))
+
+    return {
+        f"{code}.{kind}.renamed": _load_file(session, folder / f"{kind}.csv", loader)
+        for kind, loader in (("districts", district), ("blocks", block), ("villages", village))
+    }
 
 
 def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
@@ -136,9 +165,9 @@ def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
             state_code=code,
             code=row["code"],
             name=row["name"],
-            name_hi=row.get("name_hi", ""),
             lat=_float(row, "lat"),
             lon=_float(row, "lon"),
+            names=_place_names(row),
         )
 
     def block(row: dict[str, str]) -> None:
@@ -150,6 +179,7 @@ def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
             lat=_float(row, "lat"),
             lon=_float(row, "lon"),
             terrain=row["terrain"],
+            names=_place_names(row),
         )
 
     def village(row: dict[str, str]) -> None:
@@ -161,6 +191,7 @@ def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
             lon=_float(row, "lon"),
             terrain=row["terrain"],
             pincode=row.get("pincode") or None,
+            names=_place_names(row),
         )
 
     def service(row: dict[str, str]) -> None:
@@ -247,3 +278,11 @@ def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:
 
 def is_seeded(*, session: Session) -> bool:
     return session.exec(select(State)).first() is not None
+
+
+def _place_names(row: dict[str, str]) -> geography_service.Names:
+    return geography_service.Names(
+        hi=row.get("name_hi") or "",
+        ur=row.get("name_ur") or "",
+        aliases=tuple(_split(row.get("aliases") or "")),
+    )

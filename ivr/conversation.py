@@ -198,8 +198,8 @@ def _open(
     offered = languages.offered(
         state.languages, recorded_prompts=bool(settings.prompt_audio_base_url)
     )
-    codes = [lang.code for lang in offered] or [languages.FALLBACK]
-    language = citizen.language if citizen and citizen.language in codes else codes[0]
+    known = languages.for_caller(citizen.language, offered) if citizen else None
+    language = (known or (offered[0] if offered else languages.LANGUAGES[languages.FALLBACK])).code
     call_service.start(
         session=session,
         call_sid=call_sid,

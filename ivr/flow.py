@@ -186,7 +186,7 @@ class Ctx:
     def goodbye(self) -> Reply:
         """Thank the caller and hang up; a call that settled nothing else is completed."""
         self.at = "goodbye"
-        if self.call.status is CallStatus.ACTIVE:
+        if self.call.status in (CallStatus.ACTIVE, CallStatus.INFORMED):
             call_service.settle(session=self.session, call=self.call, status=CallStatus.COMPLETED)
         return self.say(P.GOODBYE, service_name=self.state.service_name) + Reply((Hangup(),))
 
@@ -249,9 +249,11 @@ def page_of(items: Sequence[Item], page: int) -> tuple[list[Item], bool]:
     return shown, pages > 1
 
 
-def menu_words(ctx: Ctx, items: Sequence[Item], page: int) -> list[Prompt]:
-    """Read out one page of a menu; remember what each key meant, so the answer picks what
-    the caller heard even if the list changes meanwhile."""
+def menu_words(
+    ctx: Ctx, items: Sequence[Item], page: int, *, extra: Sequence[Prompt] = ()
+) -> list[Prompt]:
+    """Read out one page of a menu (then `extra` options, then a person); remember what each
+    key meant, so the answer picks what the caller heard even if the list changes meanwhile."""
     shown, more = page_of(items, page)
     ctx.progress.shown, ctx.progress.more = [item.id for item in shown], more
     words: list[Prompt] = []
@@ -259,6 +261,7 @@ def menu_words(ctx: Ctx, items: Sequence[Item], page: int) -> list[Prompt]:
         words += ctx.words(P.OPTION, name=item.name, digit=key)
     if more:
         words += ctx.words(P.MORE_OPTION)
+    words += extra
     words += ctx.words(P.PERSON_OPTION)
     return words
 

@@ -13,6 +13,10 @@ Text-to-speech (Twilio `<Say>`):
 
 Each language keeps its key in the language menu whether or not the others are offered, so
 recorded prompts can say "press 4" once and for all.
+
+A known caller is greeted in their own language, or, where the line cannot speak it, in the
+offered language they understand: Kashmiri speakers in Urdu, Dogri and Punjabi speakers in
+Hindi (`UNDERSTOOD`), never with the language menu.
 """
 
 from __future__ import annotations
@@ -57,6 +61,23 @@ def offered(state_languages: list[str], *, recorded_prompts: bool) -> list[Langu
         if lang is not None and (lang.has_tts or recorded_prompts):
             result.append(lang)
     return result
+
+
+#: For a language the line may not speak, the languages its speakers understand, best first.
+UNDERSTOOD: dict[str, tuple[str, ...]] = {
+    "ks": ("ur", "hi"),
+    "doi": ("hi", "ur"),
+    "pa": ("hi",),
+}
+
+
+def for_caller(code: str, offered: list[Language]) -> Language | None:
+    """The offered language to greet a caller who speaks `code` in (None: ask them)."""
+    by_code = {lang.code: lang for lang in offered}
+    for candidate in (code, *UNDERSTOOD.get(code, ())):
+        if candidate in by_code:
+            return by_code[candidate]
+    return None
 
 
 def by_key(languages: list[Language], key: str) -> Language | None:

@@ -54,17 +54,17 @@ class Speech:
         return moment.astimezone(self.tz)
 
     def date(self, day: dt.date, *, today: dt.date) -> str:
-        plain = self._t(
+        """ "today", "tomorrow", else "Thursday 3 December" (the SMS carries the full date)."""
+        if day == today:
+            return self._t(P.TODAY)
+        if day == today + dt.timedelta(days=1):
+            return self._t(P.TOMORROW)
+        return self._t(
             P.DATE,
             weekday=self._t(P(f"weekday_{day.weekday()}")),
             day=day.day,
             month=self._t(P(f"month_{day.month}")),
         )
-        if day == today:
-            return self._t(P.TODAY_DATE, date=plain)
-        if day == today + dt.timedelta(days=1):
-            return self._t(P.TOMORROW_DATE, date=plain)
-        return plain
 
     def _period(self, moment: dt.datetime) -> P | None:
         local = self.local(moment)

@@ -2,14 +2,15 @@
 
 twilio-python's `VoiceResponse` is untyped; this is the only module that touches it, so `Any`
 stops here. Handlers build a `Reply` (a list of the frozen verb values below), which can be
-composed freely (`reply + other`) before `to_xml()` renders it once. The verbs and attributes
+composed freely (`reply + other`) before `to_xml()` renders it once, every prompt before a
+question inside the question's <Gather>, so input interrupts it. The verbs and attributes
 used are a small subset of Twilio's: Say, Play, Pause, Gather, Redirect, Enqueue, Hangup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -86,9 +87,27 @@ class Reply:
         """True if the reply ends in something that keeps the call going."""
         return bool(self.verbs) and isinstance(self.verbs[-1], Gather | Redirect | Enqueue)
 
+    def interruptible(self) -> Reply:
+        """The same reply with the prompts just before a <Gather> moved into it: a caller who
+        knows the answer can give it while they are still being spoken (input interrupts
+        speech), instead of waiting out words said outside the <Gather>."""
+        verbs: list[Verb] = []
+        waiting: list[Prompt] = []
+        for verb in self.verbs:
+            if isinstance(verb, Say | Play | Pause):
+                waiting.append(verb)
+                continue
+            if isinstance(verb, Gather):
+                verbs.append(replace(verb, prompts=(*waiting, *verb.prompts)))
+            else:
+                verbs.extend(waiting)
+                verbs.append(verb)
+            waiting = []
+        return Reply((*verbs, *waiting))
+
     def to_xml(self) -> str:
         response = VoiceResponse()
-        for verb in self.verbs:
+        for verb in self.interruptible().verbs:
             _render(response, verb)
         xml = response.to_xml()
         assert isinstance(xml, str)

@@ -349,18 +349,17 @@ def _detail_context(
     may_dispatch = can(request, "dispatch")
     offers: list[WindowOffer] = []
     if may_change and changeable:
-        offered = planning_service.offer_windows(
+        offers = planning_service.offer_windows(
             session=session,
             settings=settings,
             address_id=found.address_id,
             service_id=found.service_id,
             language=found.language,
             now=now,
-            limit=OFFERED_WINDOWS + 1,
+            limit=OFFERED_WINDOWS,
             priority=found.priority,
+            excluding=visit_rules.current_window(found),  # the window it has is no change
         )
-        # The window it has already is no change.
-        offers = [o for o in offered if o.start != found.window_start][:OFFERED_WINDOWS]
     choices: list[planning_reassign.Choice] = []
     not_movable = planning_reassign.movable(found)
     if may_dispatch and not_movable is None:

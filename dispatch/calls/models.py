@@ -27,6 +27,7 @@ class CallStatus(StrEnum):
     CALLBACK = "callback"  # a person will ring back (long wait, no window)
     TRANSFERRED = "transferred"  # put through to the call-agent queue
     COMPLETED = "completed"  # the line said goodbye after answering (e.g. a status check)
+    INFORMED = "informed"  # the caller heard the status of their request (then may hang up)
     ABANDONED = "abandoned"  # the caller hung up before anything was settled
 
 
@@ -38,6 +39,7 @@ SETTLED = frozenset(
         CallStatus.CALLBACK,
         CallStatus.TRANSFERRED,
         CallStatus.COMPLETED,
+        CallStatus.INFORMED,
     }
 )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from dispatch import validation
+from dispatch import matching, validation
 from dispatch.audit import service as audit
 from dispatch.catalogue import rules
 from dispatch.catalogue.models import Service, ServiceCategory
@@ -130,7 +130,7 @@ def search(*, session: Session, state_code: str, text: str, limit: int = 3) -> l
         (key, [s.name_en, s.name_hi, *([s.name_ur] if s.name_ur else []), *s.aliases])
         for key, s in services.items()
     ]
-    return [services[m.key] for m in rules.rank(text, candidates, limit=limit)]
+    return [services[m.key] for m in matching.rank(text, candidates, limit=limit)]
 
 
 # --- the console's type-ahead -----------------------------------------------------------------
@@ -168,7 +168,7 @@ def suggest(*, session: Session, state_code: str, text: str, limit: int = 8) -> 
     if len(best) < limit:  # misspellings: the speech matcher's ranking, below every prefix hit
         by_key = {str(s.id): s for s in active}
         candidates = [(str(s.id), _phrases(s)) for s in active if (s.id or 0) not in best]
-        for match in rules.rank(text, candidates, limit=limit - len(best)):
+        for match in matching.rank(text, candidates, limit=limit - len(best)):
             service = by_key[match.key]
             best[service.id or 0] = Suggestion(service, service.name_en, 0.5 * match.score)
     ranked = sorted(best.values(), key=lambda s: (-s.score, s.service.popularity, s.service.code))
@@ -185,9 +185,10 @@ def _phrases(service: Service) -> list[str]:
 
 
 def _fold(text: str) -> str:
-    """Lower case, punctuation to spaces, one space between words. Unlike `rules.normalise`
-    it keeps combining marks (Devanagari vowel signs and virama are not `\\w` to Python's
-    `re`), so a Hindi word stays one word while it is typed."""
+    """Lower case, punctuation to spaces, one space between words; combining marks are kept
+    (Devanagari vowel signs and virama are not `\\w` to Python's `re`), so a Hindi word stays
+    one word while it is typed. Unlike `matching.normalise`, filler words are kept: a prefix
+    is being typed."""
     text = unicodedata.normalize("NFC", text).casefold()
     kept = (ch if ch.isalnum() or unicodedata.category(ch).startswith("M") else " " for ch in text)
     return " ".join("".join(kept).split())

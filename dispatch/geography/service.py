@@ -9,10 +9,37 @@ from sqlmodel import Session, col, select
 
 from dispatch import validation
 from dispatch.errors import InvalidInput, NotFound
-from dispatch.geography.models import Block, District, Terrain, Village
+from dispatch.geography.models import Block, District, PlaceNames, Terrain, Village
 from dispatch.states import service as state_service
 
 TERRAINS = frozenset(t.value for t in Terrain)
+#: Spoken aliases kept per place (more only slows speech matching down).
+MAX_ALIASES = 12
+
+
+@dataclass(frozen=True)
+class Names:
+    """A place's names besides its Latin `name`: Devanagari, Urdu script, spoken aliases."""
+
+    hi: str = ""
+    ur: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+def _names(target: PlaceNames, names: Names) -> None:
+    target.name_hi = validation.text(names.hi, field="name_hi", max_length=120, required=False)
+    target.name_ur = validation.text(names.ur, field="name_ur", max_length=120, required=False)
+    aliases = [validation.text(a, field="aliases", max_length=120) for a in names.aliases]
+    if len(aliases) > MAX_ALIASES:
+        raise InvalidInput("aliases", len(aliases), f"more than {MAX_ALIASES}")
+    own = {target.name.casefold(), target.name_hi, target.name_ur}
+    target.aliases = list(dict.fromkeys(a for a in aliases if a.casefold() not in own))
+
+
+def set_names(*, session: Session, place: PlaceNames, names: Names) -> None:
+    """Replace a place's Devanagari, Urdu and alias names (the seed refreshes them)."""
+    _names(place, names)
+    session.add(place)
 
 
 def create_district(
@@ -23,7 +50,7 @@ def create_district(
     name: str,
     lat: float,
     lon: float,
-    name_hi: str = "",
+    names: Names = Names(),
 ) -> District:
     state = state_service.get(session=session, code=state_code)
     state_service.check_inside(state, lat, lon)
@@ -34,10 +61,10 @@ def create_district(
         state_code=state.code,
         code=code,
         name=validation.text(name, field="name"),
-        name_hi=name_hi.strip(),
         lat=lat,
         lon=lon,
     )
+    _names(district, names)
     session.add(district)
     session.flush()
     return district
@@ -52,6 +79,7 @@ def create_block(
     lat: float,
     lon: float,
     terrain: str,
+    names: Names = Names(),
 ) -> Block:
     district = get_district_by_code(session=session, code=district_code)
     state_service.check_inside(
@@ -69,6 +97,7 @@ def create_block(
         lon=lon,
         terrain=Terrain(validation.choice(terrain, field="terrain", allowed=TERRAINS)),
     )
+    _names(block, names)
     session.add(block)
     session.flush()
     return block
@@ -83,6 +112,7 @@ def create_village(
     lon: float,
     terrain: str,
     pincode: str | None = None,
+    names: Names = Names(),
 ) -> Village:
     block = get_block_by_code(session=session, code=block_code)
     district = session.get(District, block.district_id)
@@ -98,6 +128,7 @@ def create_village(
         terrain=Terrain(validation.choice(terrain, field="terrain", allowed=TERRAINS)),
         pincode=validation.pincode(pincode),
     )
+    _names(village, names)
     session.add(village)
     session.flush()
     return village
@@ -157,6 +188,18 @@ def find_village(*, session: Session, block_id: int, name: str) -> Village | Non
 
 def villages_by_pincode(*, session: Session, pincode: str) -> list[Village]:
     return list(session.exec(select(Village).where(Village.pincode == pincode)))
+
+
+def places_with_pincode(*, session: Session, state_code: str, pincode: str) -> list[Place]:
+    """The villages of a state that have `pincode`, with their blocks and districts."""
+    stmt = (
+        select(Village, Block, District)
+        .join(Block, col(Block.id) == Village.block_id)
+        .join(District, col(District.id) == Block.district_id)
+        .where(Village.pincode == pincode, District.state_code == state_code)
+        .order_by(col(Village.name))
+    )
+    return [Place(district=d, block=b, village=v) for v, b, d in session.exec(stmt)]
 
 
 def district_of_village(*, session: Session, village_id: int) -> District:

@@ -198,8 +198,10 @@ def offer_windows(
     now: dt.datetime,
     limit: int = 3,
     priority: int = 0,
+    excluding: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> list[WindowOffer]:
-    """The earliest `limit` distinct windows the live plans of the coming days can meet."""
+    """The earliest `limit` distinct windows the live plans of the coming days can meet
+    (never the window `excluding`, the one a visit being rescheduled already has)."""
     address = citizen_service.get_address(session=session, address_id=address_id)
     service = catalogue_service.get(session=session, service_id=service_id)
     district = geography_service.district_of_village(session=session, village_id=address.village_id)
@@ -226,8 +228,9 @@ def offer_windows(
             if offer.window not in best:  # offers come cheapest first
                 best[offer.window] = offer
         for window in sorted(best):
-            o = best[window]
-            offers.append(_window_offer(zd, o))
+            window_offer = _window_offer(zd, best[window])
+            if excluding is None or (window_offer.start, window_offer.end) != excluding:
+                offers.append(window_offer)
         if len(offers) >= limit:
             break
     offers.sort(key=lambda o: o.start)

@@ -16,9 +16,11 @@ from sqlmodel import Session, col, select
 from dispatch.audit import service as audit
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
+from dispatch.citizens.models import Address
 from dispatch.db import utcnow
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.geography import service as geography_service
+from dispatch.geography.models import Block, Village
 from dispatch.ledger import service as ledger_service
 from dispatch.requests import rules
 from dispatch.requests.models import DoorstepRequest, ReferenceCounter, RequestEvent
@@ -139,6 +141,23 @@ def get_by_reference(*, session: Session, reference: str, default_state: str) ->
     if found is None:
         raise NotFound("request", normalised)
     return found
+
+
+def demand_by_place(
+    *, session: Session, state_code: str, since: dt.datetime
+) -> dict[tuple[int, int], int]:
+    """Requests logged since `since` per (district id, block id) of their address: where
+    callers most often live, so the phone line can name those places first."""
+    stmt = (
+        select(Block.district_id, Village.block_id, sa.func.count())
+        .select_from(DoorstepRequest)
+        .join(Address, col(Address.id) == DoorstepRequest.address_id)
+        .join(Village, col(Village.id) == Address.village_id)
+        .join(Block, col(Block.id) == Village.block_id)
+        .where(DoorstepRequest.state_code == state_code, DoorstepRequest.logged_at >= since)
+        .group_by(col(Block.district_id), col(Village.block_id))
+    )
+    return {(district, block): n for district, block, n in session.exec(stmt)}
 
 
 def open_for_citizen(*, session: Session, citizen_id: int) -> list[DoorstepRequest]:

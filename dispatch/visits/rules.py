@@ -3,11 +3,13 @@ and the fingerprint that tells a retry from a different command under the same k
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
 
+from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
 
 #: Requests a citizen may still move or cancel themselves (the agent is not yet on the way).
@@ -20,6 +22,13 @@ CHANGEABLE = frozenset(
     }
 )
 CODE_DIGITS = 4
+
+
+def current_window(request: DoorstepRequest) -> tuple[dt.datetime, dt.datetime] | None:
+    """The window a request's visit has now: never offered again as a new time for it."""
+    if request.window_start is None or request.window_end is None:
+        return None
+    return request.window_start, request.window_end
 
 
 def new_visit_code() -> str:

@@ -1,10 +1,11 @@
-"""Booking on the call: the earliest windows the live plan can meet, the fee and how it is
-paid, the caller's agreement (one call to the booking use case: logged, charged, planned,
-coded and confirmed by SMS, all or nothing), and the confirmation read back."""
+"""Booking on the call: the earliest window the live plan can meet told with the fee in one
+turn, one key to book it (or a short menu of later windows), one call to the booking use case
+(logged, charged, planned, coded and confirmed by SMS, all or nothing), and the confirmation
+read back. The offer helpers serve a reschedule too (`ivr.steps.lookup`)."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallbackReason, CallStatus
@@ -15,20 +16,22 @@ from dispatch.requests import rules as request_rules
 from dispatch.requests import service as request_service
 from dispatch.requests.rules import Channel
 from dispatch.visits import service as visits
-from ivr.flow import Ctx, Item, Said, answers, asks, menu_words, need
+from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
 from ivr.prompts import P
-from ivr.twiml import Reply
+from ivr.twiml import Prompt, Reply
 
-#: Windows offered at once (keys 1-3).
-OFFERED_WINDOWS = 3
+#: Windows fetched for an offer: the earliest, read out first, and up to three others.
+OFFERED_WINDOWS = 4
 
 
 def _offers(ctx: Ctx) -> list[WindowOffer]:
     return [WindowOffer.from_json(o) for o in ctx.progress.offers]
 
 
-@asks("windows")
-def ask_windows(ctx: Ctx) -> Reply:
+def fresh_offers(
+    ctx: Ctx, *, excluding: tuple[dt.datetime, dt.datetime] | None = None
+) -> list[WindowOffer]:
+    """The earliest windows the live plans can meet now, kept for the caller's answer."""
     offers = planning_service.offer_windows(
         session=ctx.session,
         settings=ctx.settings,
@@ -37,23 +40,78 @@ def ask_windows(ctx: Ctx) -> Reply:
         language=ctx.lang,
         now=ctx.now,
         limit=OFFERED_WINDOWS,
+        excluding=excluding,
     )
-    ctx.progress.offers = [_json(o) for o in offers]
+    ctx.progress.offers = [dict(o.to_json()) for o in offers]
     ctx.progress.chosen = None
-    if not offers:
-        return _no_window(ctx)
-    items = [
-        Item(i, ctx.speech.window_short(o.start, o.end, now=ctx.now)) for i, o in enumerate(offers)
+    return offers
+
+
+def earliest_words(ctx: Ctx, offers: list[WindowOffer], *, lead: P) -> list[Prompt]:
+    """ "The earliest visit is tomorrow, between 10 and 12": the first offer, in a sentence."""
+    first = offers[0]
+    return ctx.words(lead, window=ctx.speech.window(first.start, first.end, now=ctx.now))
+
+
+def other_times_words(ctx: Ctx) -> list[Prompt]:
+    """The offers after the earliest, as a menu (keys 1, 2, ...)."""
+    others = [
+        Item(i, ctx.speech.window_short(o.start, o.end, now=ctx.now))
+        for i, o in enumerate(_offers(ctx))
+        if i > 0
     ]
-    prompts = ctx.words(P.WINDOWS_INTRO) + menu_words(ctx, items, 0)
-    return ctx.gather("windows", prompts)
+    return ctx.words(P.OTHER_TIMES) + menu_words(ctx, others, 0)
 
 
-def _json(offer: WindowOffer) -> dict[str, Any]:
-    return dict(offer.to_json())
+def picked(ctx: Ctx, said: Said) -> int | str | None:
+    """At the earliest offer: 0 for it (key 1), "others" (key 2, when there are others)."""
+    if said.digits == "1":
+        return 0
+    if said.digits == "2" and len(ctx.progress.offers) > 1:
+        return "others"
+    return None
 
 
-def _no_window(ctx: Ctx) -> Reply:
+@asks("offer")
+def ask_offer(ctx: Ctx) -> Reply:
+    """The earliest window and the fee in one turn: one key books it."""
+    offers = fresh_offers(ctx)
+    if not offers:
+        return no_window(ctx)
+    prompts = earliest_words(ctx, offers, lead=P.OFFER_FIRST) + _fee_words(ctx)
+    prompts += ctx.words(P.BOOK_OPTION)
+    if len(offers) > 1:
+        prompts += ctx.words(P.OTHER_TIMES_OPTION)
+    return ctx.gather("offer", prompts + ctx.words(P.PERSON_OPTION))
+
+
+@answers("offer")
+def on_offer(ctx: Ctx, said: Said) -> Reply:
+    choice = picked(ctx, said)
+    if choice == "others":
+        return ctx.goto("windows")
+    if choice == 0:
+        ctx.progress.chosen = 0
+        return _book(ctx)
+    return ctx.unclear(said)
+
+
+@asks("windows")
+def ask_windows(ctx: Ctx) -> Reply:
+    return ctx.gather("windows", other_times_words(ctx))
+
+
+@answers("windows")
+def on_windows(ctx: Ctx, said: Said) -> Reply:
+    """A later window, booked at the fee told with the earliest one."""
+    choice = menu_choice(ctx, said)
+    if not isinstance(choice, int):
+        return ctx.unclear(said)
+    ctx.progress.chosen = choice
+    return _book(ctx)
+
+
+def no_window(ctx: Ctx) -> Reply:
     """Nothing feasible in the horizon: a person rings back, or (a number the state may not
     call back) the caller is put through to one now."""
     days = ctx.settings.offer_horizon_days
@@ -73,26 +131,14 @@ def _no_window(ctx: Ctx) -> Reply:
     return ctx.say(P.NO_WINDOWS, days=days) + ctx.goodbye()
 
 
-@answers("windows")
-def on_windows(ctx: Ctx, said: Said) -> Reply:
-    offers = ctx.progress.offers
-    if not (said.digits.isdigit() and 1 <= int(said.digits) <= len(offers)):
-        return ctx.unclear(said)
-    ctx.progress.chosen = int(said.digits) - 1
-    if ctx.progress.change_request_id is not None:
-        return ctx.goto("reschedule_confirm")
-    return ctx.goto("fee")
-
-
-@asks("fee")
-def ask_fee(ctx: Ctx) -> Reply:
+def _fee_words(ctx: Ctx) -> list[Prompt]:
     service_id = need(ctx.progress.service_id, "the service")
     service = catalogue_service.get(session=ctx.session, service_id=service_id)
     money = ctx.speech.money
     total = service.total_fee_paise
     if total == 0:
-        prompts = ctx.words(P.FEE_NONE)
-    elif service.government_fee_paise and service.doorstep_fee_paise:
+        return ctx.words(P.FEE_NONE)
+    if service.government_fee_paise and service.doorstep_fee_paise:
         prompts = ctx.words(
             P.FEE_TOTAL,
             total=money(total),
@@ -101,18 +147,7 @@ def ask_fee(ctx: Ctx) -> Reply:
         )
     else:
         prompts = ctx.words(P.FEE_DOORSTEP, total=money(total))
-    if total:
-        prompts += ctx.words(P.FEE_PAYMENT)
-    return ctx.gather("fee", prompts + ctx.words(P.FEE_AGREE) + ctx.words(P.PERSON_OPTION))
-
-
-@answers("fee")
-def on_fee(ctx: Ctx, said: Said) -> Reply:
-    if said.digits == "1":
-        return _book(ctx)
-    if said.digits == "2":
-        return ctx.goto("windows")
-    return ctx.unclear(said)
+    return prompts + ctx.words(P.FEE_PAYMENT)
 
 
 def chosen_offer(ctx: Ctx) -> WindowOffer:
@@ -139,7 +174,7 @@ def _book(ctx: Ctx) -> Reply:
             now=ctx.now,
         )
     except WindowTaken:
-        return ctx.say(P.WINDOW_TAKEN) + ctx.goto("windows")
+        return ctx.say(P.WINDOW_TAKEN) + ctx.goto("offer")
     p.request_id, p.bookings = booked.request_id, p.bookings + 1
     p.sms_queued = booked.message_id is not None
     # No SMS can carry the code (a number the state does not message): it is spoken, but

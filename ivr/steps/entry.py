@@ -1,20 +1,15 @@
-"""The start of a call: greeting (by name for a returning caller, with their open requests),
-the language menu, and the main menu."""
+"""The start of a call: a returning caller is greeted by name in their own language and taken
+straight to their open requests; a new caller hears the language menu, then the main menu."""
 
 from __future__ import annotations
 
-from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens.models import Citizen
 from dispatch.requests import service as request_service
 from ivr import languages
 from ivr.flow import Ctx, Said, answers, asks, need
-from ivr.progress import Progress
 from ivr.prompts import P
-from ivr.steps import agent, feedback, lookup, words
+from ivr.steps import agent, feedback, lookup, services
 from ivr.twiml import Prompt, Reply
-
-#: Open requests read out to a returning caller, newest first.
-OPEN_REQUESTS_TOLD = 2
 
 
 @asks("incoming")
@@ -24,43 +19,24 @@ def incoming(ctx: Ctx) -> Reply:
     if agent.agent_calling(ctx) is not None:
         return agent.start(ctx)
     citizen = ctx.citizen
-    offered = [lang.code for lang in ctx.offered]
-    if citizen is not None and citizen.language in offered:
-        return welcome_back(ctx, citizen) + ctx.goto("main_menu")
-    greeting = ctx.say(
-        P.WELCOME,
-        service_name=ctx.state.service_name,
-        toll_free=" ".join(ctx.state.toll_free),
-    )
-    return greeting + ctx.goto("language" if len(offered) > 1 else "main_menu")
+    if citizen is not None:  # greeted in their language (`conversation` chose it), no menu
+        return welcome_back(ctx, citizen)
+    greeting = ctx.say(P.WELCOME, service_name=ctx.state.service_name)
+    return greeting + ctx.goto("language" if len(ctx.offered) > 1 else "main_menu")
 
 
 def welcome_back(ctx: Ctx, citizen: Citizen) -> Reply:
+    """By name, then straight to their open requests, or else to the main menu."""
     if citizen.name:
         reply = ctx.say(P.WELCOME_BACK, name=citizen.name, service_name=ctx.state.service_name)
     else:
-        reply = ctx.say(
-            P.WELCOME,
-            service_name=ctx.state.service_name,
-            toll_free=" ".join(ctx.state.toll_free),
-        )
+        reply = ctx.say(P.WELCOME_AGAIN, service_name=ctx.state.service_name)
     open_requests = request_service.open_for_citizen(
         session=ctx.session, citizen_id=need(citizen.id, "the citizen")
     )
     if not open_requests:
-        return reply
-    if len(open_requests) == 1:
-        reply += ctx.say(P.OPEN_REQUEST_ONE)
-    else:
-        reply += ctx.say(P.OPEN_REQUESTS, count=len(open_requests))
-    for request in list(reversed(open_requests))[:OPEN_REQUESTS_TOLD]:
-        service = catalogue_service.get(session=ctx.session, service_id=request.service_id)
-        reply += ctx.say(
-            P.OPEN_REQUEST_ITEM,
-            service=words.service_name(ctx, service),
-            status=words.status(ctx, request),
-        )
-    return reply
+        return reply + ctx.goto("main_menu")
+    return reply + lookup.open_requests(ctx, list(reversed(open_requests)))
 
 
 @asks("language")
@@ -95,19 +71,9 @@ def ask_main_menu(ctx: Ctx) -> Reply:
 @answers("main_menu")
 def on_main_menu(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "1":
-        keep = ctx.progress
-        ctx.progress = Progress(
-            phone=keep.phone,
-            citizen_id=keep.citizen_id,
-            request_id=keep.request_id,
-            bookings=keep.bookings,
-            failures=keep.failures,
-        )
-        return ctx.goto("service_menu")
-    if said.digits == "2":
-        return lookup.start(ctx, lookup.STATUS)
-    if said.digits == "3":
-        return lookup.start(ctx, lookup.CHANGE)
+        return services.new_visit(ctx)
+    if said.digits in ("2", "3"):  # 3 was "change a visit" before both became one choice
+        return lookup.start(ctx)
     if said.digits == "8" and len(ctx.offered) > 1:
         return ctx.goto("language")
     return ctx.unclear(said)

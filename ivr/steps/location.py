@@ -1,6 +1,12 @@
-"""Where the agent should come: the caller's last address, or district and block by paged
-keypad menus (or by name), then the village by name or PIN code, and a landmark in the
-caller's own words.
+"""Where the agent should come: the caller's last address, or a new one the fastest way the
+caller can give it, then a landmark in their own words.
+
+A new address starts with one question: the 6-digit PIN code, or the district's name said
+aloud. A PIN code names the district and the villages that share it; one key picks the
+village and so confirms the place (or the caller says the village's name). The paged menus
+of districts and blocks, the places callers come from most often first, are the fallback for
+a caller who knows no PIN code and whose district was not understood. Every name is matched
+in any script, and read back in the caller's own (`ivr.steps.words.place_name`).
 
 A caller without caller ID keys in a mobile number first. It is a contact number for this
 booking only (where the confirmation SMS goes): it never unlocks a stored address or anyone's
@@ -8,20 +14,28 @@ requests, and the address given on such a call is not offered back later."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 
-from dispatch import validation
-from dispatch.catalogue import rules as matching
+from dispatch import matching, validation
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Address
 from dispatch.errors import InvalidInput
 from dispatch.geography import service as geography_service
+from dispatch.geography.models import Block, District, PlaceNames, Village
+from dispatch.requests import service as request_service
 from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
 from ivr.prompts import P
 from ivr.steps import words
 from ivr.twiml import Reply
 
 LANDMARK_MAX = 120
+#: How far back the requests go that order the district and block menus.
+DEMAND_DAYS = 90
+PINCODE = re.compile(r"[1-9]\d{5}")
+
+Names = dict[int, list[str]]
 
 
 def start(ctx: Ctx) -> Reply:
@@ -40,16 +54,26 @@ def _known_or_new(ctx: Ctx) -> Reply:
         and citizen_service.last_address(session=ctx.session, citizen_id=citizen.id)
     ):
         return ctx.goto("address_known")
-    ctx.progress.page = 0
-    return ctx.goto("district")
+    return _new_address(ctx)
 
 
-def _by_name(said: str, items: Sequence[Item], names: dict[int, list[str]]) -> Item | None:
+def _new_address(ctx: Ctx) -> Reply:
+    ctx.progress.page, ctx.progress.matches = 0, []
+    return ctx.goto("pincode")
+
+
+def _by_name(said: str, items: Sequence[Item], names: Names) -> Item | None:
     """The item whose names best match what was said, if any matches well enough."""
     ranked = matching.rank(said, [(str(i.id), names[i.id]) for i in items], limit=1)
     if not ranked:
         return None
     return next(i for i in items if str(i.id) == ranked[0].key)
+
+
+def _hints(ctx: Ctx, places: Sequence[PlaceNames]) -> str:
+    """Names for the speech recogniser: in the caller's script, and the Latin one."""
+    names = dict.fromkeys(n for p in places for n in (words.place_name(ctx, p), p.name))
+    return ", ".join(names)[:900]
 
 
 @asks("phone")
@@ -66,8 +90,7 @@ def on_phone(ctx: Ctx, said: Said) -> Reply:
     except InvalidInput:
         return ctx.retry(P.PHONE_INVALID)
     ctx.progress.phone = phone
-    ctx.progress.page = 0
-    return ctx.goto("district")
+    return _new_address(ctx)
 
 
 @asks("address_known")
@@ -88,46 +111,167 @@ def _last_address(ctx: Ctx) -> Address:
 def on_address_known(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "1":
         ctx.progress.address_id = _last_address(ctx).id
-        return ctx.goto("windows")
+        return ctx.goto("offer")
     if said.digits == "2":
-        ctx.progress.page = 0
-        return ctx.goto("district")
+        return _new_address(ctx)
     return ctx.unclear(said)
 
 
-# --- district and block: paged menus, or the name said aloud ----------------------------------
+# --- the PIN code, or the district by name ----------------------------------------------------
 
 
-def _districts(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
+@asks("pincode")
+def ask_pincode(ctx: Ctx) -> Reply:
+    districts = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
+    return ctx.gather(
+        "pincode",
+        ctx.words(P.PINCODE_ASK),
+        speech=True,
+        num_digits=6,
+        timeout=10,
+        hints=_hints(ctx, districts),
+    )
+
+
+@answers("pincode")
+def on_pincode(ctx: Ctx, said: Said) -> Reply:
+    if said.empty:
+        return ctx.unclear(said)
+    if said.digits:
+        if not PINCODE.fullmatch(said.digits):
+            return ctx.retry(P.PINCODE_INVALID)
+        places = geography_service.places_with_pincode(
+            session=ctx.session, state_code=ctx.state.code, pincode=said.digits
+        )
+        if not places:  # not lost: the district menu finds the place another way
+            return ctx.say(P.PINCODE_UNKNOWN) + _district_menu(ctx)
+        ctx.progress.matches = [p.village.id or 0 for p in places]
+        ctx.progress.page = 0
+        return ctx.goto("pin_village")
+    items, names = _districts(ctx)
+    found = _by_name(said.speech, items, names)
+    if found is None:
+        return ctx.say(P.DISTRICT_NOT_FOUND) + _district_menu(ctx)
+    ctx.progress.district_id, ctx.progress.page = found.id, 0
+    return ctx.goto("block")
+
+
+def _district_menu(ctx: Ctx) -> Reply:
+    ctx.progress.page, ctx.progress.matches = 0, []
+    return ctx.goto("district")
+
+
+def _pin_places(ctx: Ctx) -> list[geography_service.Place]:
+    return [
+        geography_service.place_of_village(session=ctx.session, village_id=village_id)
+        for village_id in ctx.progress.matches
+    ]
+
+
+@asks("pin_village")
+def ask_pin_village(ctx: Ctx) -> Reply:
+    places = _pin_places(ctx)
+    if not places:
+        return _district_menu(ctx)
+    prompts = []
+    if ctx.progress.page == 0:
+        districts = list(dict.fromkeys(words.place_name(ctx, p.district) for p in places))
+        prompts = ctx.words(P.PINCODE_PLACES, district=ctx.speech.listing(districts))
+    items = [Item(p.village.id or 0, words.place_name(ctx, p.village)) for p in places]
+    prompts += menu_words(ctx, items, ctx.progress.page)
+    nearby = _pin_blocks_villages(ctx, places)
+    return ctx.gather("pin_village", prompts, speech=True, timeout=8, hints=_hints(ctx, nearby))
+
+
+def _pin_blocks_villages(ctx: Ctx, places: Sequence[geography_service.Place]) -> list[Village]:
+    """Every village of the blocks the PIN code touches: a caller may name one not listed."""
+    blocks = dict.fromkeys(p.block.id or 0 for p in places)
+    return [v for b in blocks for v in geography_service.villages(session=ctx.session, block_id=b)]
+
+
+@answers("pin_village")
+def on_pin_village(ctx: Ctx, said: Said) -> Reply:
+    places = _pin_places(ctx)
+    if said.speech and not said.digits:
+        nearby = _pin_blocks_villages(ctx, places)
+        items = [Item(v.id or 0, v.name) for v in nearby]
+        found = _by_name(said.speech, items, {v.id or 0: v.spoken_names for v in nearby})
+        if found is not None:
+            return _village_chosen(ctx, found.id)
+        blocks = list(dict.fromkeys(p.block.id for p in places))
+        if len(blocks) == 1:  # the whole block's list, as for a village not found by name
+            ctx.progress.block_id, ctx.progress.page, ctx.progress.matches = blocks[0], 0, []
+            return ctx.say(P.VILLAGE_NOT_FOUND) + ctx.goto("village_menu")
+        return ctx.say(P.VILLAGE_NOT_FOUND) + _district_menu(ctx)
+    choice = menu_choice(ctx, said)
+    if choice == "more":
+        ctx.progress.page += 1
+        return ctx.goto("pin_village")
+    if isinstance(choice, int):
+        return _village_chosen(ctx, choice)
+    return ctx.unclear(said)
+
+
+def _village_chosen(ctx: Ctx, village_id: int) -> Reply:
+    place = geography_service.place_of_village(session=ctx.session, village_id=village_id)
+    p = ctx.progress
+    p.district_id, p.block_id, p.village_id = place.district.id, place.block.id, village_id
+    p.page, p.matches = 0, []
+    return ctx.goto("landmark")
+
+
+# --- the fallback: district and block menus, most requested first ---------------------------
+
+
+def _demand(ctx: Ctx) -> dict[tuple[int, int], int]:
+    since = ctx.now - dt.timedelta(days=DEMAND_DAYS)
+    return request_service.demand_by_place(
+        session=ctx.session, state_code=ctx.state.code, since=since
+    )
+
+
+def _menu(
+    ctx: Ctx, places: Sequence[District | Block], demand: dict[int, int]
+) -> tuple[list[Item], Names]:
+    """Places as menu items, the most requested first (then by name), with their names."""
+    ordered = sorted(places, key=lambda p: (-demand.get(p.id or 0, 0), p.name))
+    items = [Item(p.id or 0, words.place_name(ctx, p)) for p in ordered]
+    return items, {p.id or 0: p.spoken_names for p in ordered}
+
+
+def _districts(ctx: Ctx) -> tuple[list[Item], Names]:
     found = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
-    items = [Item(d.id or 0, words.district_name(ctx, d)) for d in found]
-    return items, {d.id or 0: [d.name, d.name_hi] for d in found}
+    demand: dict[int, int] = {}
+    for (district, _block), count in _demand(ctx).items():
+        demand[district] = demand.get(district, 0) + count
+    return _menu(ctx, found, demand)
 
 
-def _blocks(ctx: Ctx) -> tuple[list[Item], dict[int, list[str]]]:
+def _blocks(ctx: Ctx) -> tuple[list[Item], Names]:
     district_id = need(ctx.progress.district_id, "the district")
     found = geography_service.blocks(session=ctx.session, district_id=district_id)
-    return [Item(b.id or 0, b.name) for b in found], {b.id or 0: [b.name] for b in found}
+    demand = {block: n for (district, block), n in _demand(ctx).items() if district == district_id}
+    return _menu(ctx, found, demand)
 
 
-def _villages(ctx: Ctx, *, only_matches: bool = False) -> tuple[list[Item], dict[int, list[str]]]:
+def _villages(ctx: Ctx, *, only_matches: bool = False) -> tuple[list[Item], Names]:
     block_id = need(ctx.progress.block_id, "the block")
     found = geography_service.villages(session=ctx.session, block_id=block_id)
     if only_matches and ctx.progress.matches:
         found = [v for v in found if v.id in ctx.progress.matches]
-    return [Item(v.id or 0, v.name) for v in found], {v.id or 0: [v.name] for v in found}
-
-
-def _hints(names: dict[int, list[str]]) -> str:
-    return ", ".join(n for group in names.values() for n in group if n)[:900]
+    return (
+        [Item(v.id or 0, words.place_name(ctx, v)) for v in found],
+        {v.id or 0: v.spoken_names for v in found},
+    )
 
 
 @asks("district")
 def ask_district(ctx: Ctx) -> Reply:
-    items, names = _districts(ctx)
+    items, _ = _districts(ctx)
     prompts = ctx.words(P.DISTRICT_ASK) if ctx.progress.page == 0 else []
     prompts += menu_words(ctx, items, ctx.progress.page)
-    return ctx.gather("district", prompts, speech=True, timeout=8, hints=_hints(names))
+    districts = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
+    return ctx.gather("district", prompts, speech=True, timeout=8, hints=_hints(ctx, districts))
 
 
 @answers("district")
@@ -144,10 +288,18 @@ def on_district(ctx: Ctx, said: Said) -> Reply:
 
 @asks("block")
 def ask_block(ctx: Ctx) -> Reply:
-    items, names = _blocks(ctx)
-    prompts = ctx.words(P.BLOCK_ASK) if ctx.progress.page == 0 else []
+    items, _ = _blocks(ctx)
+    prompts = []
+    if ctx.progress.page == 0:
+        district = geography_service.get_district(
+            session=ctx.session, district_id=need(ctx.progress.district_id, "the district")
+        )
+        prompts = ctx.words(P.BLOCK_ASK, district=words.place_name(ctx, district))
     prompts += menu_words(ctx, items, ctx.progress.page)
-    return ctx.gather("block", prompts, speech=True, timeout=8, hints=_hints(names))
+    blocks = geography_service.blocks(
+        session=ctx.session, district_id=need(ctx.progress.district_id, "the district")
+    )
+    return ctx.gather("block", prompts, speech=True, timeout=8, hints=_hints(ctx, blocks))
 
 
 @answers("block")
@@ -162,7 +314,7 @@ def on_block(ctx: Ctx, said: Said) -> Reply:
     return ctx.unclear(said)
 
 
-Listing = Callable[[Ctx], tuple[list[Item], dict[int, list[str]]]]
+Listing = Callable[[Ctx], tuple[list[Item], Names]]
 
 
 def _choose(ctx: Ctx, said: Said, listing: Listing) -> int | str | None:
@@ -179,14 +331,16 @@ def _choose(ctx: Ctx, said: Said, listing: Listing) -> int | str | None:
 
 @asks("village")
 def ask_village(ctx: Ctx) -> Reply:
-    _, names = _villages(ctx)
+    villages = geography_service.villages(
+        session=ctx.session, block_id=need(ctx.progress.block_id, "the block")
+    )
     return ctx.gather(
         "village",
         ctx.words(P.VILLAGE_ASK),
         speech=True,
         num_digits=6,
         timeout=10,
-        hints=_hints(names),
+        hints=_hints(ctx, villages),
     )
 
 
@@ -245,7 +399,7 @@ def on_landmark(ctx: Ctx, said: Said) -> Reply:
     else:
         return ctx.unclear(said)
     address = _save_address(ctx, landmark)
-    return ctx.say(P.ADDRESS_NOTED, place=words.place(ctx, address)) + ctx.goto("windows")
+    return ctx.say(P.ADDRESS_NOTED, place=words.place(ctx, address)) + ctx.goto("offer")
 
 
 def _save_address(ctx: Ctx, landmark: str) -> Address:

@@ -1,8 +1,11 @@
-"""A request by its reference number: hear its status, or change its time or cancel it.
+"""A caller's own request: hear its status, change its time or cancel it.
 
-Only its citizen may: a caller whose caller ID is the citizen's registered phone goes straight
-on; anyone else is asked for the visit code from the confirmation SMS. An unknown reference
-and somebody else's get the same answer, after the code, so references cannot be probed.
+A caller whose caller ID is a citizen's registered phone is greeted with their open requests
+(`ivr.steps.entry`): one is named with its status and "1 to change the time, 2 to cancel";
+several are listed by service. Anyone else keys the reference number, and is asked for the
+visit code from the confirmation SMS when the caller ID does not prove the request theirs. An
+unknown reference and somebody else's get the same answer, after the code, so references
+cannot be probed.
 Three wrong references or codes on a call put the caller through to a person; too many from
 one caller ID lock its proofs for a while (`dispatch.visits.proof`).
 """
@@ -15,28 +18,62 @@ from dispatch.catalogue import service as catalogue_service
 from dispatch.errors import InvalidReference, NotFound
 from dispatch.planning.service import WindowTaken
 from dispatch.requests import rules as request_rules
+from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import KEYPAD_DIGITS
 from dispatch.visits import proof as visit_proof
 from dispatch.visits import rules as visit_rules
 from dispatch.visits import service as visits
 from dispatch.visits.service import TooLateToChange, VisitResult
-from ivr.flow import Ctx, Said, answers, asks, need
+from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
 from ivr.prompts import P
-from ivr.steps import booking, words
+from ivr.steps import booking, services, words
 from ivr.twiml import Reply
 
 #: Wrong references or visit codes on one call before the caller is put through to a person.
 MAX_FAILURES = 3
-STATUS, CHANGE = "status", "change"
+#: Open requests listed to a returning caller (keys 1-8; 9 is a new visit).
+LISTED = 8
+NEW_VISIT_KEY = "9"
 
 
-def start(ctx: Ctx, purpose: str) -> Reply:
-    """Ask for a reference, to hear its status (`STATUS`) or to change it (`CHANGE`)."""
-    ctx.progress.purpose = purpose
+def start(ctx: Ctx) -> Reply:
+    """Ask for a reference number, to hear its status and change or cancel it."""
     ctx.progress.reference = ctx.progress.code = None
     ctx.progress.change_request_id = None
     return ctx.goto("reference")
+
+
+def open_requests(ctx: Ctx, requests: list[DoorstepRequest]) -> Reply:
+    """A returning caller's open requests (newest first): one is told at once, several are
+    listed by service to choose from."""
+    if len(requests) == 1:
+        return proven(ctx, requests[0])
+    ctx.progress.matches = [r.id or 0 for r in requests[:LISTED]]
+    return ctx.say(P.OPEN_REQUESTS, count=len(requests)) + ctx.goto("open_requests")
+
+
+@asks("open_requests")
+def ask_open_requests(ctx: Ctx) -> Reply:
+    items = []
+    for request_id in ctx.progress.matches:
+        request = request_service.get(session=ctx.session, request_id=request_id)
+        service = catalogue_service.get(session=ctx.session, service_id=request.service_id)
+        items.append(Item(request_id, words.service_name(ctx, service)))
+    menu = menu_words(ctx, items, 0, extra=ctx.words(P.NEW_VISIT_OPTION))
+    return ctx.gather("open_requests", menu)
+
+
+@answers("open_requests")
+def on_open_requests(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == NEW_VISIT_KEY:
+        return services.new_visit(ctx)
+    choice = menu_choice(ctx, said)
+    if not isinstance(choice, int):
+        return ctx.unclear(said)
+    ctx.progress.matches = []
+    request = request_service.get(session=ctx.session, request_id=choice)
+    return proven(ctx, request)
 
 
 @asks("reference")
@@ -58,7 +95,7 @@ def on_reference(ctx: Ctx, said: Said) -> Reply:
     if found is None:  # unknown, or not this caller's: either way, the code decides
         ctx.progress.reference = reference
         return ctx.goto("visit_code")
-    return _proven(ctx, found)
+    return proven(ctx, found)
 
 
 @asks("visit_code")
@@ -78,7 +115,7 @@ def on_visit_code(ctx: Ctx, said: Said) -> Reply:
     if found is None:
         return _failed(ctx, P.PROOF_FAILED, audited=True)
     ctx.progress.code = said.digits
-    return _proven(ctx, found)
+    return proven(ctx, found)
 
 
 def _lookup(ctx: Ctx, reference: str, code: str | None = None) -> DoorstepRequest | None:
@@ -120,14 +157,16 @@ def _too_many(ctx: Ctx) -> Reply:
     return ctx.say(P.TOO_MANY_TRIES) + ctx.say(P.TO_PERSON) + ctx.goto("person")
 
 
-def _proven(ctx: Ctx, request: DoorstepRequest) -> Reply:
-    """The caller proved to be the request's citizen: its status, then what they came for."""
+def proven(ctx: Ctx, request: DoorstepRequest) -> Reply:
+    """The caller is the request's citizen (by caller ID or visit code): its status, then
+    what they may do with it. Having heard it, a caller who hangs up got what they called
+    for: the call counts as informed, not abandoned."""
     status = _status(ctx, request)
-    if ctx.progress.purpose != CHANGE:
+    if ctx.call.status is CallStatus.ACTIVE:
+        call_service.settle(session=ctx.session, call=ctx.call, status=CallStatus.INFORMED)
+    if request.status not in visit_rules.CHANGEABLE:
         ctx.progress.code = None
         return status + ctx.goto("after_status")
-    if request.status not in visit_rules.CHANGEABLE:
-        return status + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
     ctx.progress.change_request_id = request.id
     return status + ctx.goto("change_menu")
 
@@ -159,7 +198,8 @@ def _changing(ctx: Ctx) -> int:
 
 @asks("change_menu")
 def ask_change_menu(ctx: Ctx) -> Reply:
-    return ctx.gather("change_menu", ctx.words(P.CHANGE_MENU) + ctx.words(P.PERSON_OPTION))
+    menu = ctx.words(P.CHANGE_MENU) + ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.PERSON_OPTION)
+    return ctx.gather("change_menu", menu)
 
 
 @answers("change_menu")
@@ -168,9 +208,11 @@ def on_change_menu(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "1":
         ctx.progress.service_id = status.service_id
         ctx.progress.address_id = _address_of(ctx, status.request_id)
-        return ctx.goto("windows")
+        return ctx.goto("move_offer")
     if said.digits == "2":
         return ctx.goto("cancel_confirm")
+    if said.digits == NEW_VISIT_KEY:
+        return services.new_visit(ctx)
     return ctx.unclear(said)
 
 
@@ -211,19 +253,45 @@ def on_cancel_confirm(ctx: Ctx, said: Said) -> Reply:
     return ctx.say(P.CANCELLED) + ctx.goto("after_status")
 
 
-@asks("reschedule_confirm")
-def ask_reschedule_confirm(ctx: Ctx) -> Reply:
-    offer = booking.chosen_offer(ctx)
-    window = ctx.speech.window_short(offer.start, offer.end, now=ctx.now)
-    return ctx.gather("reschedule_confirm", ctx.words(P.RESCHEDULE_CONFIRM, window=window))
+@asks("move_offer")
+def ask_move_offer(ctx: Ctx) -> Reply:
+    """The earliest new time (never the one the visit has): one key moves the visit there."""
+    request = request_service.get(session=ctx.session, request_id=_changing(ctx))
+    offers = booking.fresh_offers(ctx, excluding=visit_rules.current_window(request))
+    if not offers:
+        return booking.no_window(ctx)
+    prompts = booking.earliest_words(ctx, offers, lead=P.OFFER_MOVE) + ctx.words(P.MOVE_OPTION)
+    if len(offers) > 1:
+        prompts += ctx.words(P.OTHER_TIMES_OPTION)
+    return ctx.gather("move_offer", prompts + ctx.words(P.PERSON_OPTION))
 
 
-@answers("reschedule_confirm")
-def on_reschedule_confirm(ctx: Ctx, said: Said) -> Reply:
-    if said.digits == "2":
-        return ctx.goto("windows")
-    if said.digits != "1":
+@answers("move_offer")
+def on_move_offer(ctx: Ctx, said: Said) -> Reply:
+    choice = booking.picked(ctx, said)
+    if choice == "others":
+        return ctx.goto("move_windows")
+    if choice == 0:
+        ctx.progress.chosen = 0
+        return _reschedule(ctx)
+    return ctx.unclear(said)
+
+
+@asks("move_windows")
+def ask_move_windows(ctx: Ctx) -> Reply:
+    return ctx.gather("move_windows", booking.other_times_words(ctx))
+
+
+@answers("move_windows")
+def on_move_windows(ctx: Ctx, said: Said) -> Reply:
+    choice = menu_choice(ctx, said)
+    if not isinstance(choice, int):
         return ctx.unclear(said)
+    ctx.progress.chosen = choice
+    return _reschedule(ctx)
+
+
+def _reschedule(ctx: Ctx) -> Reply:
     try:
         moved = visits.reschedule_visit(
             session=ctx.session,
@@ -238,7 +306,7 @@ def on_reschedule_confirm(ctx: Ctx, said: Said) -> Reply:
     except TooLateToChange:
         return _too_late(ctx)
     except WindowTaken:
-        return ctx.say(P.WINDOW_TAKEN) + ctx.goto("windows")
+        return ctx.say(P.WINDOW_TAKEN) + ctx.goto("move_offer")
     ctx.progress.request_id = moved.request_id
     ctx.progress.sms_queued, ctx.progress.say_code = moved.message_id is not None, None
     _changed(ctx, moved)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dispatch.catalogue import service as catalogue_service
 from dispatch.catalogue.models import Service
 from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words
+from ivr.progress import Progress
 from ivr.prompts import P
 from ivr.steps import location, words
 from ivr.twiml import Reply
@@ -25,6 +26,20 @@ def _items(ctx: Ctx, services: list[Service]) -> list[Item]:
 def _hints(ctx: Ctx, services: list[Service]) -> str:
     names = [words.service_text(ctx, s) for s in services[:HINTED_SERVICES]]
     return ", ".join(n.replace(",", " ") for n in names)
+
+
+def new_visit(ctx: Ctx) -> Reply:
+    """Start a booking: what was chosen for an earlier one on this call is forgotten (the
+    contact number, whom it is for and what was booked stay)."""
+    keep = ctx.progress
+    ctx.progress = Progress(
+        phone=keep.phone,
+        citizen_id=keep.citizen_id,
+        request_id=keep.request_id,
+        bookings=keep.bookings,
+        failures=keep.failures,
+    )
+    return ctx.goto("service_menu")
 
 
 @asks("service_menu")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
 from dispatch.geography import service as geography_service
-from dispatch.geography.models import District
+from dispatch.geography.models import PlaceNames
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
 from ivr.flow import Ctx
@@ -47,10 +47,10 @@ def service_text(ctx: Ctx, service: Service) -> str:
     return name.text if isinstance(name, Spoken) else str(name)
 
 
-def district_name(ctx: Ctx, district: District) -> Value:
-    if ctx.lang == "hi" and district.name_hi:
-        return district.name_hi
-    return district.name
+def place_name(ctx: Ctx, place: PlaceNames) -> str:
+    """A district, block or village as the caller's language writes it: Devanagari for Hindi
+    (and the Hindi voice of recorded languages), Urdu script for Urdu, else the Latin name."""
+    return place.name_in(ctx.value_lang)
 
 
 def documents(ctx: Ctx, service: Service) -> Value | None:
@@ -71,9 +71,9 @@ def place(ctx: Ctx, address: Address) -> str:
     """ "Village, near landmark" (the landmark in the caller's own words)."""
     village = geography_service.get_village(session=ctx.session, village_id=address.village_id)
     if not address.landmark:
-        return village.name
+        return place_name(ctx, village)
     return ctx.prompts.text(
-        P.PLACE_NEAR, ctx.value_lang, village=village.name, landmark=address.landmark
+        P.PLACE_NEAR, ctx.value_lang, village=place_name(ctx, village), landmark=address.landmark
     )
 
 
