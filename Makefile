@@ -62,6 +62,7 @@ bench: setup
 	$(PY) -m bench.vrptw
 	$(PY) -m bench.doorstep_day
 	$(PY) -m bench.ivr
+	$(PY) -m bench.journeys
 	$(PY) -m bench.console
 
 ## Refresh the pinned versions of every installed package.

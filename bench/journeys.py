@@ -63,6 +63,8 @@ PLAY_S = 3.0  # a recorded prompt (not in these journeys; counted if one appears
 #: How each language offers a key: a sentence holding this is an option.
 KEY_PHRASE = {"en-IN": "press {k}", "hi-IN": "{k} दबाएँ", "ur-IN": "{k} دبائیں"}
 SENTENCE_END = re.compile(r"(?<=[.?!।۔؟])\s+")
+#: Posts signed parameters to a webhook URL; returns the TwiML answered.
+Post = Callable[[str, dict[str, str]], str]
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _spoken_s(text: str, locale: str) -> float:
 def _is_option(sentence: str, locale: str, key: str | None = None) -> bool:
     phrase = KEY_PHRASE.get(locale, KEY_PHRASE["hi-IN"])
     keys = [key] if key is not None else [str(d) for d in range(10)]
-    return any(phrase.format(k=k) in sentence for k in keys)
+    return any(phrase.format(k=k) in sentence.casefold() for k in keys)
 
 
 def _prompt_s(verb: VerbJson) -> float:
@@ -161,9 +163,9 @@ def listening_s(verbs: list[VerbJson], *, key: str | None) -> tuple[float, bool]
 class Caller:
     """One scripted caller: answers as the script says, timed as the cost model says."""
 
-    def __init__(self, post: Callable[[str, dict[str, str]], str], phone: str, journey: str):
+    def __init__(self, post: Post, settings: Settings, phone: str, journey: str):
         self.timed_post = post
-        self.call = Call(post=self._post, settings=_settings(), caller=phone, called="1447")
+        self.call = Call(post=self._post, settings=settings, caller=phone, called="1447")
         self.tally = Tally(journey)
 
     def _post(self, url: str, params: dict[str, str]) -> str:
@@ -179,11 +181,11 @@ class Caller:
     def dial(self) -> None:
         self.call.dial()
 
-    def _listen(self, key: str | None, answer: str) -> None:
+    def _listen(self, key: str | None, answer: str, *, offered: bool = True) -> None:
         seconds, found = listening_s(self.call.verbs, key=key)
         self.tally.listened_s += seconds
         self.tally.every_word_s += every_word_s(self.call.verbs)
-        self.tally.options_missed += not found
+        self.tally.options_missed += offered and not found
         self.tally.steps += 1
         step = str((self.call.gather or {}).get("action", "")).split("/answer/")[-1]
         self.tally.turns.append(
@@ -195,8 +197,9 @@ class Caller:
             }
         )
 
-    def press(self, keys: str) -> None:
-        self._listen(keys if len(keys) == 1 else None, keys)
+    def press(self, keys: str, *, mistake: bool = False) -> None:
+        """Key `keys` (a `mistake` is a key the line did not offer: all of it is heard)."""
+        self._listen(keys if len(keys) == 1 else None, keys, offered=not mistake)
         self.tally.answers += 1
         self.tally.keys += len(keys)
         self.tally.acting_s += THINK_S + KEY_S * len(keys)
@@ -254,8 +257,8 @@ def _booked(engine: Engine, caller: Caller) -> DoorstepRequest:
         return request
 
 
-def first_time_english(post: Post, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, phone, "first-time, English")
+def first_time_english(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
+    c = Caller(post, settings, phone, "first-time, English")
     c.dial()
     c.press("2")  # English
     c.press("1")  # a doorstep visit
@@ -271,8 +274,8 @@ def first_time_english(post: Post, engine: Engine, phone: str) -> Tally:
     return c.tally
 
 
-def first_time_hindi(post: Post, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, phone, "first-time, Hindi")
+def first_time_hindi(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
+    c = Caller(post, settings, phone, "first-time, Hindi")
     c.dial()
     c.press("1")  # हिंदी
     c.press("1")  # घर पर सेवा
@@ -288,8 +291,8 @@ def first_time_hindi(post: Post, engine: Engine, phone: str) -> Tally:
     return c.tally
 
 
-def returning_reschedule(post: Post, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, phone, "returning, reschedule")
+def returning_reschedule(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
+    c = Caller(post, settings, phone, "returning, reschedule")
     c.dial()  # greeted by name, told the open request
     c.press("1")  # change its time
     c.press("1")  # the earliest new time
@@ -303,8 +306,8 @@ def returning_reschedule(post: Post, engine: Engine, phone: str) -> Tally:
     return c.tally
 
 
-def returning_status(post: Post, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, phone, "returning, hear status")
+def returning_status(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
+    c = Caller(post, settings, phone, "returning, hear status")
     c.dial()
     c.hang_up()
     row = _call_row(engine, c)
@@ -313,15 +316,15 @@ def returning_status(post: Post, engine: Engine, phone: str) -> Tally:
     return c.tally
 
 
-def mistyping(post: Post, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, phone, "first-time, mistypes twice")
+def mistyping(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
+    c = Caller(post, settings, phone, "first-time, mistypes twice")
     c.dial()
     c.press("2")
-    c.press("7")  # not offered: asked again
+    c.press("7", mistake=True)  # not offered: asked again
     c.press("1")
     c.say("income certificate")
     c.press("1")
-    c.press("19000")  # five digits: asked again
+    c.press("19000", mistake=True)  # five digits: asked again
     c.press("190003")
     c.choose("Rainawari")
     c.press("1")  # no landmark
@@ -332,18 +335,15 @@ def mistyping(post: Post, engine: Engine, phone: str) -> Tally:
     return c.tally
 
 
-Post = Callable[[str, dict[str, str]], str]
-
-
-def walk(post: Post, engine: Engine) -> list[Tally]:
+def walk(post: Post, settings: Settings, engine: Engine) -> list[Tally]:
     """Every journey, in order (the returning callers are the first-time ones calling back)."""
     english, hindi = _new_phone(), _new_phone()
     return [
-        first_time_english(post, engine, english),
-        first_time_hindi(post, engine, hindi),
-        returning_reschedule(post, engine, english),
-        returning_status(post, engine, hindi),
-        mistyping(post, engine, _new_phone()),
+        first_time_english(post, settings, engine, english),
+        first_time_hindi(post, settings, engine, hindi),
+        returning_reschedule(post, settings, engine, english),
+        returning_status(post, settings, engine, hindi),
+        mistyping(post, settings, engine, _new_phone()),
     ]
 
 
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(url)
     app = create_app(settings=settings, engine=engine)
     with TestClient(app) as client:
-        tallies = walk(poster(client, settings), engine)
+        tallies = walk(poster(client, settings), settings, engine)
     text, records = report(tallies)
     if args.verbose:
         for t in tallies:

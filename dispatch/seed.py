@@ -18,6 +18,7 @@ from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.errors import DispatchError, InvalidInput, SeedError
 from dispatch.geography import service as geography_service
+from dispatch.geography.models import PlaceNames
 from dispatch.states import service as state_service
 from dispatch.states.models import State
 
@@ -132,28 +133,33 @@ def load(*, session: Session, seed_dir: Path, states: list[str] | None = None) -
 
 def _refresh_names(session: Session, folder: Path, code: str) -> dict[str, int]:
     """A state loaded earlier gets the place names of the current seed files (the Hindi, Urdu
-    and spoken names the phone line matches speech against); nothing else is changed."""
+    and spoken names the phone line matches speech against); nothing else is changed.
+    Returns how many places were renamed."""
     geo = geography_service
+    renamed = 0
 
-    def district(row: dict[str, str]) -> None:
-        place = geo.get_district_by_code(session=session, code=row["code"])
-        geo.set_names(session=session, place=place, names=_place_names(row))
-
-    def block(row: dict[str, str]) -> None:
-        place = geo.get_block_by_code(session=session, code=row["code"])
-        geo.set_names(session=session, place=place, names=_place_names(row))
+    def rename(place: PlaceNames | None, row: dict[str, str]) -> None:
+        nonlocal renamed
+        if place is not None:
+            renamed += geo.set_names(session=session, place=place, names=_place_names(row))
 
     def village(row: dict[str, str]) -> None:
-        found = geo.get_block_by_code(session=session, code=row["block_code"])
-        assert found.id is not None
-        place = geo.find_village(session=session, block_id=found.id, name=row["name"])
-        if place is not None:
-            geo.set_names(session=session, place=place, names=_place_names(row))
+        block = geo.get_block_by_code(session=session, code=row["block_code"])
+        assert block.id is not None
+        rename(geo.find_village(session=session, block_id=block.id, name=row["name"]), row)
 
-    return {
-        f"{code}.{kind}.renamed": _load_file(session, folder / f"{kind}.csv", loader)
-        for kind, loader in (("districts", district), ("blocks", block), ("villages", village))
-    }
+    _load_file(
+        session,
+        folder / "districts.csv",
+        lambda row: rename(geo.get_district_by_code(session=session, code=row["code"]), row),
+    )
+    _load_file(
+        session,
+        folder / "blocks.csv",
+        lambda row: rename(geo.get_block_by_code(session=session, code=row["code"]), row),
+    )
+    _load_file(session, folder / "villages.csv", village)
+    return {f"{code}.places_renamed": renamed}
 
 
 def _load_state(session: Session, folder: Path, code: str) -> dict[str, int]:

@@ -36,10 +36,15 @@ def _names(target: PlaceNames, names: Names) -> None:
     target.aliases = list(dict.fromkeys(a for a in aliases if a.casefold() not in own))
 
 
-def set_names(*, session: Session, place: PlaceNames, names: Names) -> None:
-    """Replace a place's Devanagari, Urdu and alias names (the seed refreshes them)."""
+def set_names(*, session: Session, place: PlaceNames, names: Names) -> bool:
+    """Replace a place's Devanagari, Urdu and alias names (the seed refreshes them); whether
+    anything changed."""
+    before = (place.name_hi, place.name_ur, list(place.aliases))
     _names(place, names)
+    if (place.name_hi, place.name_ur, place.aliases) == before:
+        return False
     session.add(place)
+    return True
 
 
 def create_district(

@@ -3,6 +3,7 @@ writes nothing."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -122,4 +123,45 @@ def test_negative_government_fee_is_refused(tmp_path: Path) -> None:
     assert err.value.line == 4
     with write_session(engine) as s:
         assert count(s, Service) == 0
+    engine.dispose()
+
+
+DEVANAGARI = re.compile(r"^[\u0900-\u097F\s\-]+$")
+ARABIC_SCRIPT = re.compile(r"^[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF\s\-]+$")
+
+
+@pytest.mark.parametrize("model", [District, Block, Village])
+def test_every_place_has_its_hindi_and_urdu_name_in_their_own_scripts(
+    session: Session, model: type[District] | type[Block] | type[Village]
+) -> None:
+    """What Hindi and Urdu prompts read out and what Hindi and Urdu speech is matched to."""
+    places = list(session.exec(select(model)))
+    assert places
+    wrong = [
+        (p.name, p.name_hi, p.name_ur)
+        for p in places
+        if not DEVANAGARI.match(p.name_hi) or not ARABIC_SCRIPT.match(p.name_ur)
+    ]
+    assert wrong == []
+    assert sum(bool(p.aliases) for p in places) > len(places) // 2  # spoken variants too
+
+
+def test_seeding_again_brings_place_names_up_to_date(tmp_path: Path) -> None:
+    """A database seeded before a place had its Hindi name gets it from the next seed, and
+    only names change."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    migrate.upgrade(engine)
+    with write_session(engine) as s:
+        seed.load(session=s, seed_dir=SEED, states=["PB"])
+        village = s.exec(select(Village).where(Village.name == "Ajnala")).one()
+        expected = (village.name_hi, village.name_ur, village.aliases)
+        village.name_hi, village.name_ur, village.aliases = "", "", []
+        s.add(village)
+    with write_session(engine) as s:
+        counts = seed.load(session=s, seed_dir=SEED, states=["PB"])
+        assert counts["PB.places_renamed"] == 1
+        village = s.exec(select(Village).where(Village.name == "Ajnala")).one()
+        assert (village.name_hi, village.name_ur, village.aliases) == expected
+    with write_session(engine) as s:
+        assert seed.load(session=s, seed_dir=SEED, states=["PB"])["PB.places_renamed"] == 0
     engine.dispose()
