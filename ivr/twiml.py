@@ -141,6 +141,8 @@ def _render(response: VoiceResponse, verb: Verb) -> None:
             language=verb.language if verb.speech else None,
             speech_timeout="auto" if verb.speech else None,
             hints=verb.hints if verb.speech else None,
+            # Speech as well as keys stops the prompts (Twilio's default, said outright).
+            barge_in=True if verb.speech else None,
         )
         for prompt in verb.prompts:
             _render_prompt(gather, prompt)
