@@ -19,8 +19,8 @@ def incoming(ctx: Ctx) -> Reply:
     if agent.agent_calling(ctx) is not None:
         return agent.start(ctx)
     citizen = ctx.citizen
-    if citizen is not None:  # greeted in their language (`conversation` chose it), no menu
-        return welcome_back(ctx, citizen)
+    if citizen is not None and languages.for_caller(citizen.language, ctx.offered):
+        return welcome_back(ctx, citizen)  # in their language (`conversation` chose it)
     greeting = ctx.say(P.WELCOME, service_name=ctx.state.service_name)
     return greeting + ctx.goto("language" if len(ctx.offered) > 1 else "main_menu")
 
@@ -31,12 +31,16 @@ def welcome_back(ctx: Ctx, citizen: Citizen) -> Reply:
         reply = ctx.say(P.WELCOME_BACK, name=citizen.name, service_name=ctx.state.service_name)
     else:
         reply = ctx.say(P.WELCOME_AGAIN, service_name=ctx.state.service_name)
+    return reply + _requests_or_menu(ctx, citizen)
+
+
+def _requests_or_menu(ctx: Ctx, citizen: Citizen) -> Reply:
     open_requests = request_service.open_for_citizen(
         session=ctx.session, citizen_id=need(citizen.id, "the citizen")
     )
     if not open_requests:
-        return reply + ctx.goto("main_menu")
-    return reply + lookup.open_requests(ctx, list(reversed(open_requests)))
+        return ctx.goto("main_menu")
+    return lookup.open_requests(ctx, list(reversed(open_requests)))
 
 
 @asks("language")
@@ -56,6 +60,9 @@ def on_language(ctx: Ctx, said: Said) -> Reply:
     if chosen is None:
         return ctx.unclear(said)
     ctx.call.language = chosen.code
+    citizen = ctx.citizen  # a known caller hears their requests in the language chosen
+    if citizen is not None:
+        return _requests_or_menu(ctx, citizen)
     return ctx.goto("main_menu")
 
 
