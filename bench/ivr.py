@@ -3,11 +3,12 @@
 Sets up a fresh SQLite database (migrated, seeded) under var/bench/, starts the server as a
 separate process (one uvicorn worker, the default set-up), and runs `--calls` callers at once
 through the signed webhooks, each booking a visit end to end: language, main menu, service (by
-keypad or by speech), district, block, village by name, landmark, the window offer, the fee,
-the confirmation, and the status callback. Callers pause between steps as people do: they
-listen to the prompts (`--think`, default 2-6 s, is less than real callers take). Latency is
-measured at the caller, per webhook, and reported as p50/p99 overall and per step, the window
-offer included.
+keypad or, for half the callers, by speech), the village's PIN code, the village on it, a
+landmark, the earliest window offered with the fee (one key books it), the confirmation, and
+the status callback. Callers pause between steps as people do: they listen to the prompts
+(`--think`, default 2-6 s, is less than real callers take). Latency is measured at the
+caller, per webhook, and reported as p50/p99 overall and per step, the window offer and the
+booking included.
 
     .venv/bin/python -m bench.ivr [--calls 50] [--think 2 6]
 
@@ -30,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlmodel import Session
 
 from bench.common import REPO_ROOT, table, wait_until_up, write_json
 from dispatch import migrate, seed
 from dispatch.config import Settings
 from dispatch.db import make_engine, read_session, write_session
 from dispatch.geography import service as geography_service
+from ivr.flow import PAGE_SIZE
 from ivr.standin import new_call_sid, parse_twiml, signed_headers, twilio_params
 
 TOKEN = "bench-auth-token"
@@ -44,9 +47,11 @@ TARGET_P99_MS = 300.0
 
 @dataclass
 class Route:
-    """Where one simulated caller lives: keys for the district menu, a block, a village name."""
+    """Where one simulated caller lives: its village's PIN code, and the key that picks the
+    village from those sharing that PIN code (as the line reads them out)."""
 
-    district_key: str
+    pincode: str
+    village_key: str
     village: str
 
 
@@ -66,7 +71,9 @@ def _free_port() -> int:
 
 
 def prepare_database(path: Path) -> list[Route]:
-    """A fresh, seeded SQLite database; the routes callers take (first page of districts)."""
+    """A fresh, seeded SQLite database; the routes callers take: in each of the first eight
+    districts, the first village (of its first block having one) with a PIN code that the
+    line's village menu lists on its first page."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
@@ -76,14 +83,30 @@ def prepare_database(path: Path) -> list[Route]:
     routes = []
     with read_session(engine) as session:
         districts = geography_service.districts(session=session, state_code="JK")[:8]
-        for key, district in enumerate(districts, start=1):
+        for district in districts:
             assert district.id is not None
-            block = geography_service.blocks(session=session, district_id=district.id)[0]
-            assert block.id is not None
-            village = geography_service.villages(session=session, block_id=block.id)[0]
-            routes.append(Route(str(key), village.name))
+            route = _route(session, district.id)
+            if route is not None:
+                routes.append(route)
     engine.dispose()
+    if not routes:
+        raise SystemExit("no village with a PIN code in the seed data")
     return routes
+
+
+def _route(session: Session, district_id: int) -> Route | None:
+    for block in geography_service.blocks(session=session, district_id=district_id):
+        assert block.id is not None
+        for village in geography_service.villages(session=session, block_id=block.id):
+            if not village.pincode:
+                continue
+            sharing = geography_service.places_with_pincode(
+                session=session, state_code="JK", pincode=village.pincode
+            )
+            key = [p.village.id for p in sharing].index(village.id) + 1
+            if key <= PAGE_SIZE:
+                return Route(village.pincode, str(key), village.name)
+    return None
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
@@ -117,19 +140,19 @@ def _answer(step: str, route: Route, by_speech: bool) -> str:
         "main_menu": "1",
         "service_menu": "say:आय प्रमाण पत्र" if by_speech else "2",
         "service_heard": "1",
-        "district": route.district_key,
-        "block": "1",
-        "village": f"say:{route.village}",
-        "village_menu": "1",
+        "pincode": route.pincode,
+        "pin_village": route.village_key,
         "landmark": "say:सरकारी स्कूल के पास",
-        "windows": "1",
-        "fee": "1",
+        "offer": "1",
         "confirmation": "",
     }.get(step, "0")
 
 
 #: Labels for the steps whose answer does the heavy work.
-LABELS = {"landmark": "landmark -> window offer", "fee": "fee agreed -> log + charge + book"}
+LABELS = {
+    "landmark": "landmark -> window offer",
+    "offer": "offer taken -> log + charge + book",
+}
 
 
 async def one_call(

@@ -69,12 +69,12 @@ def test_a_whole_day_from_the_call_to_the_receipt(engine: Engine, settings: Sett
     call.press("1")  # Hindi
     call.press("1")  # a new request
     call.press("2")  # income certificate
-    call.press("1")  # Anantnag
-    call.press("1")  # block Anantnag
-    call.press("192201")  # Achabal
+    call.press("192201")  # Achabal's PIN code
+    assert "यह पिन कोड अनंतनाग का है" in heard(call)
+    call.press("1")  # Achabal, the one village on it
     call.say("सरकारी स्कूल के पास")
-    call.press("1")  # the first window offered
-    call.press("1")  # agree to the fee
+    assert "सबसे जल्दी मुलाक़ात" in heard(call)  # the earliest window, with the fee
+    call.press("1")  # book it
     assert "आपकी बुकिंग पक्की हो गई" in heard(call)
     with read_session(engine) as session:
         booked = session.exec(

@@ -63,18 +63,17 @@ def test_booking_a_visit_by_clicking_the_keypad(live_url: str, engine: Engine) -
             _press(page, "2")  # English
             _press(page, "1")  # a new request
             assert "Income Certificate" in _press(page, "2")
-            _press(page, "1")  # Anantnag
-            _press(page, "1")  # block Anantnag
-            _press(page, "192201")  # Achabal's PIN code
+            assert "That PIN code is in Anantnag" in _press(page, "192201")  # Achabal's
+            _press(page, "1")  # Achabal, the one village on that PIN code
             page.fill("#speech", "near the post office")
             before = _turn(page)
             page.click("#say")
             page.wait_for_function(
                 f"Number(document.getElementById('status').dataset.turn) > {before}"
             )
-            assert "An agent can come at these times" in page.inner_text("#transcript")
-            _press(page, "1")  # the first window
-            assert "Your visit is booked" in _press(page, "1")  # agree to the fee
+            offer = page.inner_text("#transcript")
+            assert "The earliest visit is" in offer and "To book this visit, press 1" in offer
+            assert "Your visit is booked" in _press(page, "1")  # the earliest window, and fee
             page.click("#hangup")
             page.wait_for_function("document.getElementById('status').dataset.ended === 'true'")
             status = page.inner_text("#status")

@@ -13,7 +13,9 @@ from web import cli, phone
 
 def test_a_terminal_call_books_a_visit(engine: Engine, settings: Settings) -> None:
     answers = "\n".join(
-        ["2", "1", "income certificate", "1", "1", "1", "192201", "near the bridge", "1", "1", ""]
+        # English, a visit, the service said aloud and confirmed, Achabal's PIN code and the
+        # one village on it, a landmark, the earliest offer booked, silence at the confirmation
+        ["2", "1", "income certificate", "1", "192201", "1", "near the bridge", "1", ""]
     )
     out = io.StringIO()
     code = phone.main(
@@ -27,7 +29,9 @@ def test_a_terminal_call_books_a_visit(engine: Engine, settings: Settings) -> No
     )
     text = out.getvalue()
     assert code == 0
-    assert "IVR: Did you say Income Certificate?" in text
+    assert "IVR: Income Certificate: is that right? Press 1 for yes, or 2 for no." in text
+    assert "IVR: That PIN code is in Anantnag. Choose your village" in text
+    assert "IVR: For Achabal, press 1." in text
     assert "IVR: Your visit is booked." in text
     assert "(the line hung up)" in text and "logged as booked" in text
 

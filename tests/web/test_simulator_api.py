@@ -37,9 +37,12 @@ def test_a_call_through_the_simulator_endpoints(app: FastAPI, caller: str) -> No
     assert sid.startswith("CA") and len(sid) == 34
     gather = verbs[-1]
     assert gather["verb"] == "gather" and gather["numDigits"] == "1"
-    assert [c["language"] for c in gather["children"]] == ["hi-IN", "en-IN", "ur-IN"]
+    welcome, *options = gather["children"]  # the welcome is said inside the language menu
+    assert "DigiDost" in welcome["text"]
+    assert [c["language"] for c in options] == ["hi-IN", "en-IN", "ur-IN"]
     verbs = _turn(client, sid, caller, gather["action"], digits="2")
-    assert "To ask for a doorstep visit" in verbs[-1]["children"][0]["text"]
+    assert verbs[-1]["action"].split("?")[0].endswith("/answer/main_menu")
+    assert "For a doorstep visit, press 1" in verbs[-1]["children"][0]["text"]
     verbs = _turn(client, sid, caller, verbs[-1]["action"], digits="0")
     enqueue = next(v for v in verbs if v["verb"] == "enqueue")
     hold = _turn(client, sid, caller, enqueue["waitUrl"])
