@@ -4,6 +4,7 @@ Each ends with the request in the database, its charge, its trail, the SMS in th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -61,10 +62,9 @@ def booked(engine: Engine, call: Call) -> Booked:
 
 
 def finish_booking(call: Call) -> str:
-    """From the window offer: first window, agree to the fee; returns the confirmation."""
-    assert call.gather is not None and "/answer/windows" in str(call.gather["action"])
-    call.press("1")
-    assert "/answer/fee" in str(call.gather and call.gather["action"])
+    """From the offer of the earliest window (told with the fee): one key books it; returns
+    the confirmation."""
+    assert call.gather is not None and "/answer/offer" in str(call.gather["action"])
     call.press("1")
     assert "/answer/confirmation" in str(call.gather and call.gather["action"])
     return heard(call)
@@ -75,7 +75,7 @@ def assert_booked(engine: Engine, call: Call, *, caller: str, language: str) -> 
     request = result.request
     assert result.call.status is CallStatus.BOOKED
     assert request.channel is Channel.IVR and request.language == language
-    assert (request.idempotency_key or "").startswith(f"ivr:{call.call_sid}:fee:")
+    assert (request.idempotency_key or "").startswith(f"ivr:{call.call_sid}:offer:")
     assert request.status in {RequestStatus.SCHEDULED, RequestStatus.ASSIGNED}
     assert request.window_start is not None and request.window_end is not None
     assert request.window_start.astimezone(IST).date() == MONDAY_MORNING.date()
@@ -96,24 +96,24 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     assert "DigiDost" in heard(call) and "हिंदी के लिए 1 दबाएँ" in heard(call)
     assert {"hi-IN", "en-IN", "ur-IN"} <= say_languages(call)  # each language in its voice
     call.press("1")
-    assert "नया अनुरोध दर्ज कराने के लिए 1 दबाएँ" in heard(call)
+    assert "घर पर सेवा के लिए 1 दबाएँ" in heard(call)
     call.press("1")
     assert "आय प्रमाण पत्र के लिए 2 दबाएँ" in heard(call)
     call.press("2")
     assert "आपने चुना है: आय प्रमाण पत्र" in heard(call)
     assert "आधार कार्ड, राशन कार्ड" in heard(call)  # the documents to keep ready
-    assert "अनंतनाग के लिए 1 दबाएँ" in heard(call) and "9 दबाएँ" in heard(call)
-    call.press("1")  # Anantnag
-    call.press("1")  # block Anantnag
+    assert "6 अंकों का पिन कोड दबाएँ" in heard(call)
     call.press("192201")  # Achabal's PIN code
+    assert "यह पिन कोड अनंतनाग का है" in heard(call)
+    assert "अच्छाबल के लिए 1 दबाएँ" in heard(call)
+    call.press("1")  # Achabal
     assert "पहचान" in heard(call)
     call.say("सरकारी स्कूल के पास")
     offer = heard(call)
-    assert "Achabal, पहचान: सरकारी स्कूल के पास" in offer
-    assert "आज, सोमवार, 3 जून, सुबह 9 बजे से 11 बजे तक के लिए 1 दबाएँ" in offer
-    call.press("1")
-    fee = heard(call)
-    assert "50 रुपये" in fee and "नकद या यूपीआई" in fee and "रसीद" in fee
+    assert "पता है: अच्छाबल, पहचान: सरकारी स्कूल के पास" in offer
+    assert "सबसे जल्दी मुलाक़ात आज को सुबह 9 बजे से 11 बजे के बीच हो सकती है" in offer
+    assert "50 रुपये" in offer and "नकद या यूपीआई" in offer and "रसीद" in offer  # the fee
+    assert "यह समय पक्का करने के लिए 1 दबाएँ" in offer
     call.press("1")
     confirmation = heard(call)
     assert "आपकी बुकिंग पक्की हो गई" in confirmation
@@ -132,33 +132,47 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     assert "आय प्रमाण पत्र" in result.sms[0].body and "₹50" in result.sms[0].body
 
 
+def _districts_on_page(call: Call) -> list[str]:
+    """The districts read out on this page of the district menu, in order."""
+    return re.findall(r"For ([^.]+?), press [1-8]\.", heard(call))
+
+
 def test_a_new_caller_books_in_english_by_speech_and_paged_menus(
     app: FastAPI, engine: Engine, caller: str
 ) -> None:
     call = phone(app, caller=caller)
     call.dial()
     call.press("2")
-    assert "To ask for a doorstep visit, press 1" in heard(call)
+    assert "For a doorstep visit, press 1" in heard(call)
     call.press("1")
     assert call.gather is not None and call.gather["input"] == "dtmf speech"
     assert call.gather["language"] == "en-IN"
     call.say("I need an income certificate please")
-    assert "Did you say Income Certificate?" in heard(call)
+    assert "Income Certificate: is that right?" in heard(call)
     call.press("1")
-    assert "Please keep these documents ready for the agent: Aadhaar card" in heard(call)
-    call.press("9")  # the next page of districts
-    assert "For Kishtwar, press 1" in heard(call)
-    call.press("9")
-    assert "For Srinagar, press 3" in heard(call)
-    call.press("9")  # back to the first page
-    assert "For Jammu, press 7" in heard(call)
-    call.press("7")
+    assert "Keep these documents ready for the agent: Aadhaar card" in heard(call)
+    assert "Key in the 6-digit PIN code of your area" in heard(call)
+    call.say("Delhi")  # no district of the state: the district menu, page by page
+    assert heard(call).startswith("Sorry, I could not find that district.")
+    assert "Which is your district?" in heard(call)
+    pages = [_districts_on_page(call)]
+    for _ in range(3):
+        assert "For more choices, press 9" in heard(call)
+        call.press("9")
+        pages.append(_districts_on_page(call))
+    assert [len(page) for page in pages[:3]] == [8, 8, 4]  # the state's 20 districts
+    assert pages[3] == pages[0]  # after the last page, the first again
+    named = [name for page in pages[:3] for name in page]
+    assert len(set(named)) == 20 and {"Jammu", "Srinagar", "Kishtwar"} <= set(named)
+    call.say("Jammu")  # the district, by name at the menu
+    assert "Which is your block or tehsil in Jammu?" in heard(call)
     call.say("Jammu")  # the block, by name
     call.say("Gandhi Nagar")  # the village, by name
     call.press("1")  # no landmark
     offer = heard(call)
-    assert "Thank you. The address is Gandhi Nagar." in offer
-    assert "For today, Monday 3 June, 9 to 11 in the morning, press 1" in offer
+    assert "The address is Gandhi Nagar." in offer
+    assert "The earliest visit is today, between 9 and 11 in the morning." in offer
+    assert "The fee is 50 rupees." in offer and "To book this visit, press 1." in offer
     confirmation = finish_booking(call)
     assert "Your reference number is:" in confirmation
     assert "between 9 and 11 in the morning" in confirmation
@@ -169,28 +183,29 @@ def test_a_new_caller_books_in_urdu(app: FastAPI, engine: Engine, caller: str) -
     call = phone(app, caller=caller)
     call.dial()
     call.press("3")
-    assert "نئی درخواست درج کرانے کے لیے 1 دبائیں" in heard(call)
+    assert "گھر پر خدمت کے لیے 1 دبائیں" in heard(call)
     assert say_languages(call) == {"ur-IN"}
     call.press("1")
     assert call.gather is not None and call.gather["language"] == "ur-IN"
     call.say("آمدنی سرٹیفکیٹ")
-    assert "کیا آپ نے آمدنی سرٹیفکیٹ کہا؟" in heard(call)
+    assert "آمدنی سرٹیفکیٹ، کیا یہ درست ہے؟ ہاں کے لیے 1 دبائیں" in heard(call)
     call.press("1")
     assert "hi-IN" in say_languages(call)  # the documents exist in Hindi only: Hindi voice
-    call.press("9")
-    call.press("9")
-    call.press("3")  # Srinagar
-    assert "Srinagar کے لیے 4 دبائیں" in heard(call)  # the blocks, by name
-    call.press("4")
-    call.press("190008")  # shared by two villages: a short menu of them
-    assert "Jawahar Nagar کے لیے 1 دبائیں" in heard(call)
+    call.press("190008")  # shared by two villages: a short menu of them, in Urdu script
+    assert "یہ پن کوڈ سرینگر کا ہے" in heard(call)
+    assert "جواہر نگر کے لیے 1 دبائیں" in heard(call)
+    assert "راج باغ کے لیے 2 دبائیں" in heard(call)
+    assert "Rajbagh" not in heard(call) and "Srinagar" not in heard(call)
     call.press("2")  # Rajbagh
     call.say("مسجد کے پاس")
-    assert "Rajbagh، نشانی: مسجد کے پاس" in heard(call)
+    assert "راج باغ، نشانی: مسجد کے پاس" in heard(call)
     confirmation = finish_booking(call)
     assert "آپ کی بکنگ پکی ہو گئی" in confirmation and "حوالہ نمبر" in confirmation
     result = assert_booked(engine, call, caller=caller, language="ur")
     assert "درخواست" in result.sms[0].body
+    with read_session(engine) as session:
+        address = citizen_service.get_address(session=session, address_id=result.request.address_id)
+    assert address.landmark == "مسجد کے پاس"
 
 
 def test_a_returning_caller_is_greeted_by_name_and_offered_the_last_address(
@@ -204,20 +219,21 @@ def test_a_returning_caller_is_greeted_by_name_and_offered_the_last_address(
     call.dial()
     greeting = heard(call)
     assert "Hello Test Citizen, welcome back to DigiDost." in greeting
-    assert "To ask for a doorstep visit, press 1" in greeting  # no language menu
+    assert "For a doorstep visit, press 1" in greeting  # no language menu, no open request
     call.press("1")
     call.press("2")  # Income Certificate (second most requested)
     assert "Shall the agent come to your last address" in heard(call)
     assert "landmark: near the school" in heard(call)
     call.press("1")
-    assert "An agent can come at these times" in heard(call)
+    assert "The earliest visit is today" in heard(call)
     finish_booking(call)
     assert_booked(engine, call, caller=person.phone, language="en")
-    # Someone with an open request hears about it (in Hindi, that citizen's language).
+    # Someone with an open request hears about it at once (in Hindi, that citizen's language).
     other = phone(app, caller=earlier_phone)
     other.dial()
-    assert "आपका एक अनुरोध अभी चल रहा है" in heard(other)
-    assert "दर्ज है, मुलाक़ात का समय अभी तय होना है" in heard(other)
+    assert "नमस्ते Test Citizen जी!" in heard(other)
+    assert "का अनुरोध: दर्ज है, मुलाक़ात का समय अभी तय होना है" in heard(other)
+    assert "समय बदलने के लिए 1 दबाएँ। अनुरोध रद्द करने के लिए 2 दबाएँ।" in heard(other)
 
 
 def _phone_of(session: Session, citizen_id: int) -> str:
@@ -233,8 +249,8 @@ def test_a_second_booking_on_the_same_call_is_a_second_request(
     call.press(language_key)
     call.press("1")
     call.press("2")
-    for key in ("1", "1", "192201"):
-        call.press(key)
+    call.press("192201")  # Achabal's PIN code
+    call.press("1")  # Achabal
     call.press("1")  # no landmark
     finish_booking(call)
     first = booked(engine, call).request

@@ -15,14 +15,13 @@ from sqlmodel import col, func, select
 from dispatch.db import is_sqlite, read_session, write_session
 from dispatch.ledger.models import LedgerEntry
 from dispatch.notifications.models import OutboxMessage
-from dispatch.requests import rules as request_rules
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from ivr.standin import Call, signed_headers, twilio_params
 from tests import factories
 from tests.conftest import build_app
 from tests.ivr.caller import heard, phone
 from tests.ivr.conftest import FixedClock
-from tests.ivr.test_robustness import requests_of, session_of, to_windows
+from tests.ivr.test_robustness import requests_of, session_of
 
 
 def _footprint(engine: Engine, request_id: int) -> tuple[int, int, int]:
@@ -34,6 +33,15 @@ def _footprint(engine: Engine, request_id: int) -> tuple[int, int, int]:
             ).one()
             for m in (LedgerEntry, OutboxMessage, RequestEvent)
         )
+
+
+def to_offer(call: Call, language_key: str = "2") -> None:
+    """Dial and walk a new caller to the offer of the earliest window (Income Certificate,
+    Achabal by its PIN code, no landmark)."""
+    call.dial()
+    for key in (language_key, "1", "2", "192201", "1", "1"):
+        call.press(key)
+    assert "/answer/offer" in str(call.gather and call.gather["action"])
 
 
 def _post(call: Call, url: str, **extra: str) -> str:
@@ -48,10 +56,9 @@ def test_a_booking_step_posted_again_after_the_call_ended_books_nothing(
 ) -> None:
     """The reported bug: the agreement re-posted after hang-up, as " 1" and at a later turn."""
     call = phone(app, caller=caller)
-    to_windows(call)
-    call.press("1")
+    to_offer(call)
     assert call.gather is not None
-    agree = str(call.gather["action"])
+    agree = str(call.gather["action"])  # the offer: one key books it
     call.press("1")
     assert "Your visit is booked" in heard(call)
     [request] = requests_of(engine, caller)
@@ -59,7 +66,8 @@ def test_a_booking_step_posted_again_after_the_call_ended_books_nothing(
     call.hangup()
     replay = _post(call, agree, Digits=" 1")  # the same answer, spaced: its stored TwiML
     assert "Your visit is booked" in replay
-    later = agree.replace(agree.split("?t=")[1], str(int(agree.split("?t=")[1]) + 5))
+    path, turn = agree.split("?t=")
+    later = f"{path}?t={int(turn) + 5}"
     refused = _post(call, later, Digits="1")
     assert refused.rstrip().endswith("<Hangup /></Response>") and "booked" not in refused
     assert len(requests_of(engine, caller)) == 1
@@ -70,21 +78,22 @@ def test_a_step_out_of_place_on_a_live_call_runs_nothing(
     app: FastAPI, engine: Engine, caller: str
 ) -> None:
     call = phone(app, caller=caller)
-    to_windows(call)
+    to_offer(call)
     assert call.gather is not None
-    at_windows = str(call.gather["action"])
-    turn = at_windows.split("?t=")[1]
+    at_offer = str(call.gather["action"])
+    turn = at_offer.split("?t=")[1]
     base = call.settings.public_base_url
     for url in (
-        f"{base}/ivr/voice/answer/fee?t={turn}",  # another step
-        f"{base}/ivr/voice/answer/windows?t={int(turn) + 1}",  # a turn not reached
+        f"{base}/ivr/voice/answer/windows?t={turn}",  # another step
+        f"{base}/ivr/voice/answer/offer?t={int(turn) + 1}",  # a turn not reached
     ):
         answer = _post(call, url, Digits="1")
-        assert f'<Redirect method="POST">{base}/ivr/voice/ask/windows?t={turn}<' in answer
+        assert f'<Redirect method="POST">{base}/ivr/voice/ask/offer?t={turn}<' in answer
     assert requests_of(engine, caller) == []
-    assert session_of(engine, call).step == "windows"
+    assert session_of(engine, call).step == "offer"
     call.press("1")  # the caller's own answer still works
-    assert "/answer/fee" in str(call.gather and call.gather["action"])
+    assert "/answer/confirmation" in str(call.gather and call.gather["action"])
+    assert len(requests_of(engine, caller)) == 1
 
 
 def test_a_retried_cancellation_cancels_and_messages_once(
@@ -97,12 +106,12 @@ def test_a_retried_cancellation_cancels_and_messages_once(
 
         number = session.get(Citizen, owner).phone  # type: ignore[union-attr]
     call = phone(app, caller=number)
-    call.dial()
-    call.press("3")
-    call.press(request_rules.keypad_digits(request.reference))
+    call.dial()  # the owner is told the visit's status and asked what to do with it
+    assert "/answer/change_menu" in str(call.gather and call.gather["action"])
     call.press("2")
     assert call.gather is not None
     confirm = str(call.gather["action"])
+    assert "/answer/cancel_confirm" in confirm
     first = _post(call, confirm, Digits="1")
     before = _footprint(engine, request.id or 0)
     for digits in ("1", " 1 "):
@@ -191,13 +200,12 @@ def test_a_retried_reschedule_moves_and_messages_once(
         assert citizen is not None
         number = citizen.phone
     call = phone(app, caller=number)
-    call.dial()
-    call.press("3")
-    call.press(request_rules.keypad_digits(request.reference))
-    call.press("1")  # a new time
-    call.press("2")  # the second window
+    call.dial()  # the owner is told the visit's status and asked what to do with it
+    call.press("1")  # a new time: the earliest one is offered
+    call.press("2")  # other times: a key moves the visit at once
     assert call.gather is not None
     confirm = str(call.gather["action"])
+    assert "/answer/move_windows" in confirm
     first = _post(call, confirm, Digits="1")
     assert "नया समय तय हो गया" in first
     before = _footprint(engine, request.id or 0)
@@ -223,12 +231,12 @@ def test_a_step_missing_what_it_needs_apologises_instead_of_failing(
 
     call = phone(app, caller=caller)
     call.dial()
-    with write_session(engine) as session:  # the call stands at the fee with no service chosen
+    with write_session(engine) as session:  # the call stands at the offer with nothing chosen
         stored = call_service.get_for_update(session=session, call_sid=call.call_sid)
-        call_service.advance(session=session, call=stored, step="fee", data={})
+        call_service.advance(session=session, call=stored, step="offer", data={})
         turn = stored.turn
     base = call.settings.public_base_url
-    answer = _post(call, f"{base}/ivr/voice/answer/fee?t={turn}", Digits="1")
+    answer = _post(call, f"{base}/ivr/voice/answer/offer?t={turn}", Digits="1")
     assert "something went wrong" in answer or "कुछ गड़बड़" in answer
-    assert f"/ivr/voice/ask/fee?t={turn}" in answer  # asked again where it stood
+    assert f"/ivr/voice/ask/offer?t={turn}" in answer  # asked again where it stood
     assert requests_of(engine, caller) == []

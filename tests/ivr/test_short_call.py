@@ -1,0 +1,419 @@
+"""The shortened call (issue #16), through the signed webhooks of `create_app()`: an address
+by its PIN code, place names heard and read in the caller's own script, a returning caller
+taken straight to their open requests, the earliest window offered with its fee in one turn,
+and every question's prompts inside its <Gather> so that a key can interrupt them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from dispatch.calls.models import CallSession, CallStatus
+from dispatch.citizens import service as citizen_service
+from dispatch.config import REPO_ROOT, Settings
+from dispatch.db import read_session, write_session
+from dispatch.geography import service as geography_service
+from dispatch.planning.service import WindowOffer
+from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.visits import service as visits
+from ivr.prompts import Prompts
+from ivr.speech import Speech
+from ivr.standin import Call
+from tests import factories
+from tests.ivr.caller import Line, heard, say_languages
+from tests.ivr.conftest import FixedClock
+
+#: The answers (keys or speech) a new caller who knows their PIN code needs to book at most.
+MOST_ANSWERS = 10
+#: Windows as the line speaks them.
+PROMPTS = Prompts(REPO_ROOT / "seed_data" / "prompts")
+HINDI = Speech(PROMPTS, "hi", "Asia/Kolkata")
+ENGLISH = Speech(PROMPTS, "en", "Asia/Kolkata")
+
+
+def dial_in(app: FastAPI, caller: str) -> tuple[Call, Line]:
+    """A caller on the line, with the line that keeps every raw TwiML answer."""
+    settings: Settings = app.state.settings
+    line = Line(TestClient(app), settings)
+    return Call(post=line.post, settings=settings, caller=caller, called="1447"), line
+
+
+def step(call: Call) -> str:
+    """The step the call waits at: the last part of its <Gather>'s action URL."""
+    assert call.gather is not None, heard(call)
+    return str(call.gather["action"]).split("?")[0].rsplit("/", 1)[-1]
+
+
+def to_pincode(call: Call, language_key: str) -> None:
+    """A new caller: language, a doorstep visit, Income Certificate; at the address."""
+    call.dial()
+    for key in (language_key, "1", "2"):
+        call.press(key)
+    assert step(call) == "pincode"
+
+
+def session_of(engine: Engine, call: Call) -> CallSession:
+    with read_session(engine) as session:
+        return session.exec(select(CallSession).where(CallSession.call_sid == call.call_sid)).one()
+
+
+def request_of(engine: Engine, call: Call) -> DoorstepRequest:
+    request_id = session_of(engine, call).request_id
+    assert request_id is not None
+    with read_session(engine) as session:
+        return request_service.get(session=session, request_id=request_id)
+
+
+def village_of(engine: Engine, request: DoorstepRequest) -> str:
+    with read_session(engine) as session:
+        address = citizen_service.get_address(session=session, address_id=request.address_id)
+        return geography_service.get_village(session=session, village_id=address.village_id).name
+
+
+def booked_owner(engine: Engine, clock: FixedClock) -> tuple[DoorstepRequest, str]:
+    """A citizen (Hindi) with one request, booked into the earliest window the live plan
+    offers (in Baramulla, where other tests book little)."""
+    with write_session(engine) as session:
+        request, _ = factories.booked_request(session, district_code="BRM", now=clock.now())
+        owner = citizen_service.get(session=session, citizen_id=request.citizen_id).phone
+    assert request.status in {RequestStatus.SCHEDULED, RequestStatus.ASSIGNED}
+    return request, owner
+
+
+def window_words(request: DoorstepRequest, clock: FixedClock) -> str:
+    """The request's visit window as the line says it in Hindi."""
+    assert request.window_start is not None and request.window_end is not None
+    return HINDI.window(request.window_start, request.window_end, now=clock.now())
+
+
+def offers_of(engine: Engine, call: Call) -> list[WindowOffer]:
+    """The windows offered on the call's last turn, earliest first."""
+    return [WindowOffer.from_json(o) for o in session_of(engine, call).data["offers"]]
+
+
+# --- the address by its PIN code --------------------------------------------------------------
+
+
+def test_a_pin_code_names_the_place_and_one_key_picks_the_village(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    call, line = dial_in(app, caller)
+    to_pincode(call, "2")
+    assert "Key in the 6-digit PIN code of your area, or say the name of your district." in (
+        heard(call)
+    )
+    call.press("190003")
+    assert step(call) == "pin_village"
+    assert "That PIN code is in Srinagar." in heard(call)
+    assert "For Rainawari, press 1." in heard(call)
+    assert "press 2" not in heard(call)  # Rainawari is the only village with it
+    call.press("1")
+    assert step(call) == "landmark"
+    call.press("1")  # no landmark
+    assert "The address is Rainawari." in heard(call) and step(call) == "offer"
+    call.press("1")
+    assert step(call) == "confirmation" and "Your visit is booked." in heard(call)
+    answers = len(line.answers) - 1  # every answer after the dial (no redirects on this walk)
+    assert answers <= MOST_ANSWERS, answers
+    request = request_of(engine, call)
+    assert session_of(engine, call).status is CallStatus.BOOKED
+    assert request.channel is Channel.IVR
+    assert village_of(engine, request) == "Rainawari"
+
+
+def test_a_pin_code_shared_by_several_villages_lists_them_all(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("181102")
+    said = heard(call)
+    assert "That PIN code is in Jammu." in said
+    for key, village in enumerate(("Badyal Brahmana", "Kotli Shah Dola", "Suchetgarh"), 1):
+        assert f"For {village}, press {key}." in said
+    call.press("3")  # Suchetgarh
+    call.press("1")  # no landmark
+    assert "The address is Suchetgarh." in heard(call)
+    call.press("1")
+    assert village_of(engine, request_of(engine, call)) == "Suchetgarh"
+
+
+def test_an_unknown_pin_code_falls_back_to_the_district_menu(app: FastAPI, caller: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("110001")  # New Delhi: a PIN code, but of no place of this state
+    assert heard(call).startswith("Sorry, I do not know that PIN code.")
+    assert "Which is your district?" in heard(call) and step(call) == "district"
+    call.say("Srinagar")  # the menu still takes a name
+    assert "Which is your block or tehsil in Srinagar?" in heard(call)
+
+
+@pytest.mark.parametrize("keyed", ["12345", "012345", "1900031"])
+def test_a_malformed_pin_code_is_asked_again(app: FastAPI, caller: str, keyed: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press(keyed)
+    assert heard(call).startswith("That does not look like a PIN code.")
+    assert "Key in the 6-digit PIN code of your area" in heard(call)
+    assert step(call) == "pincode"
+    call.press("190003")  # the right one still works
+    assert "That PIN code is in Srinagar." in heard(call)
+
+
+# --- place names in the caller's own script ---------------------------------------------------
+
+
+def test_a_hindi_caller_names_the_district_and_village_in_devanagari(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    with read_session(engine) as session:
+        [rainawari] = [
+            p.village
+            for p in geography_service.places_with_pincode(
+                session=session, state_code="JK", pincode="190003"
+            )
+        ]
+    # "रैनावारी" is only the village's Devanagari name, neither its Latin name nor an alias.
+    assert rainawari.name_hi == "रैनावारी" and "रैनावारी" not in rainawari.aliases
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "1")
+    assert call.gather is not None and call.gather["language"] == "hi-IN"
+    call.say("श्रीनगर")
+    assert step(call) == "block"
+    assert "श्रीनगर में आपकी तहसील या ब्लॉक कौन सा है?" in heard(call)
+    assert "खानयार के लिए" in heard(call) and "Khanyar" not in heard(call)
+    call.say("खानयार")
+    assert step(call) == "village"
+    call.say("रैनावारी")
+    assert step(call) == "landmark"
+    call.press("1")  # no landmark
+    assert "पता है: रैनावारी।" in heard(call) and "Rainawari" not in heard(call)
+    call.press("1")
+    assert village_of(engine, request_of(engine, call)) == "Rainawari"
+
+
+def test_hindi_prompts_read_place_names_in_devanagari(app: FastAPI, caller: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "1")
+    call.press("181102")
+    said = heard(call)
+    assert "यह पिन कोड जम्मू का है।" in said
+    assert "सुचेतगढ़ के लिए 3 दबाएँ।" in said
+    assert "Suchetgarh" not in said and "Jammu" not in said
+    assert say_languages(call) == {"hi-IN"}
+    call.say("सुचेतगढ़")  # or the village's name, said in Hindi
+    assert step(call) == "landmark"
+    call.press("1")  # no landmark
+    assert "पता है: सुचेतगढ़।" in heard(call)
+
+
+def test_urdu_prompts_read_place_names_in_urdu_script(app: FastAPI, caller: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "3")
+    call.press("190003")
+    said = heard(call)
+    assert "یہ پن کوڈ سرینگر کا ہے۔" in said
+    assert "رعناواری کے لیے 1 دبائیں۔" in said
+    assert "Rainawari" not in said and "Srinagar" not in said
+    assert say_languages(call) == {"ur-IN"}
+    other, _ = dial_in(app, caller)
+    to_pincode(other, "3")
+    other.say("سرینگر")  # the district said in Urdu
+    assert "سرینگر میں آپ کی تحصیل یا بلاک کون سا ہے؟" in heard(other)
+
+
+# --- a returning caller with open requests ----------------------------------------------------
+
+
+def test_one_open_request_is_told_in_the_greeting_and_moved_with_two_keys(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    greeting = heard(call)
+    current = window_words(request, clock)
+    assert "नमस्ते Test Citizen जी!" in greeting and "हिंदी के लिए" not in greeting
+    assert "का अनुरोध: " in greeting and current in greeting  # its status and window
+    assert "समय बदलने के लिए 1 दबाएँ। अनुरोध रद्द करने के लिए 2 दबाएँ।" in greeting
+    assert "नई सेवा के लिए 9 दबाएँ।" in greeting
+    assert step(call) == "change_menu"
+    call.press("1")
+    assert step(call) == "move_offer"
+    offer = heard(call)
+    assert "सबसे जल्दी नया समय" in offer and "मुलाक़ात इस समय पर करने के लिए 1 दबाएँ" in offer
+    earliest = offers_of(engine, call)[0]
+    assert earliest.start != request.window_start  # never the window the visit has
+    assert current not in offer
+    assert HINDI.window(earliest.start, earliest.end, now=clock.now()) in offer
+    call.press("1")  # moved at once: no further question
+    assert "आपकी मुलाक़ात का नया समय तय हो गया" in heard(call)
+    assert step(call) == "confirmation"
+    with read_session(engine) as session:
+        moved = request_service.get(session=session, request_id=request.id or 0)
+    assert moved.window_start == earliest.start and moved.window_start != request.window_start
+    assert moved.status in {RequestStatus.SCHEDULED, RequestStatus.ASSIGNED}
+    assert session_of(engine, call).status is CallStatus.CHANGED
+
+
+def test_one_open_request_other_times_and_cancel(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    call.press("1")
+    call.press("2")  # other times
+    assert step(call) == "move_windows"
+    assert "एजेंट इन समयों पर भी आ सकते हैं।" in heard(call)
+    assert "1 दबाएँ" in heard(call)
+    offers = offers_of(engine, call)
+    assert len(offers) > 1 and request.window_start not in {o.start for o in offers}
+    cancel, _ = dial_in(app, owner)
+    cancel.dial()
+    cancel.press("2")
+    assert step(cancel) == "cancel_confirm"
+    assert "सच में रद्द करना चाहते हैं?" in heard(cancel)
+    with read_session(engine) as session:  # nothing changed by either call
+        same = request_service.get(session=session, request_id=request.id or 0)
+    assert same.window_start == request.window_start and same.status is request.status
+
+
+def test_several_open_requests_are_listed_by_service(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    with write_session(engine) as session:
+        person = factories.citizen(session, district_code="ANT", language="en")
+        address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
+        assert person.id is not None and address is not None and address.id is not None
+        for days_ago, code in ((2, "DOMICILE_CERT"), (1, "INCOME_CERT")):
+            visits.book_visit(
+                session=session,
+                settings=factories.SETTINGS,
+                idempotency_key=f"test:{person.phone}:{code}",
+                actor="test",
+                channel=Channel.CONSOLE,
+                state_code="JK",
+                citizen_id=person.id,
+                address_id=address.id,
+                service_id=factories.service(session, code).id or 0,
+                offer=None,
+                now=clock.now() - dt.timedelta(days=days_ago),
+            )
+    call, _ = dial_in(app, person.phone)
+    call.dial()
+    listed = heard(call)
+    assert "Hello Test Citizen, welcome back to DigiDost." in listed
+    assert "You have 2 open requests." in listed
+    assert "For Income Certificate, press 1." in listed  # the newest first
+    assert "For Domicile Certificate, press 2." in listed
+    assert "For a new visit, press 9." in listed
+    assert step(call) == "open_requests"
+    call.press("2")
+    assert "Your request for Domicile Certificate: it is logged" in heard(call)
+    assert "To change its time, press 1. To cancel it, press 2." in heard(call)
+    assert step(call) == "change_menu"
+    again, _ = dial_in(app, person.phone)
+    again.dial()
+    again.press("9")
+    assert step(again) == "service_menu"
+    assert "Which service do you need?" in heard(again)
+
+
+def test_a_kashmiri_speaker_is_greeted_in_urdu_by_name(app: FastAPI, engine: Engine) -> None:
+    """No recordings configured: Kashmiri is not spoken on the line, and Urdu is understood."""
+    assert not app.state.settings.prompt_audio_base_url
+    with write_session(engine) as session:
+        person = factories.citizen(session, language="ks")
+    call, _ = dial_in(app, person.phone)
+    call.dial()
+    assert "السلام علیکم Test Citizen جی!" in heard(call)
+    assert say_languages(call) == {"ur-IN"}
+    assert step(call) == "main_menu"  # no language menu
+    assert "گھر پر خدمت کے لیے 1 دبائیں۔" in heard(call)
+    assert session_of(engine, call).language == "ur"
+
+
+def test_a_caller_who_hangs_up_after_the_status_was_informed(
+    app: FastAPI, engine: Engine, clock: FixedClock, caller: str
+) -> None:
+    _, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    assert "का अनुरोध: " in heard(call)
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    # Hanging up before hearing anything settled is still abandoning the call.
+    other, _ = dial_in(app, caller)
+    other.dial()
+    other.hangup()
+    assert session_of(engine, other).status is CallStatus.ABANDONED
+
+
+# --- the earliest window with its fee, and prompts inside the question ------------------------
+
+
+def test_the_offer_tells_the_fee_and_one_key_books(
+    app: FastAPI, engine: Engine, clock: FixedClock, caller: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("193101")  # Sheeri, in Baramulla: the one village with that PIN code
+    call.press("1")
+    call.press("1")  # no landmark
+    assert step(call) == "offer"
+    said = call.said
+    offer = heard(call)
+    earliest = offers_of(engine, call)[0]
+    window = ENGLISH.window(earliest.start, earliest.end, now=clock.now())
+    first = said.index(f"The earliest visit is {window}.")
+    fee = said.index("The fee is 50 rupees.")
+    assert "Pay the agent at your door, in cash or by UPI, and take a receipt." in offer
+    book = said.index("To book this visit, press 1.")
+    assert first < fee < book  # the fee before the key that agrees to it, in one turn
+    assert "For other times, press 2." in said and "To talk to a person, press 0." in said
+    call.press("1")
+    assert step(call) == "confirmation"
+    request = request_of(engine, call)
+    assert session_of(engine, call).status is CallStatus.BOOKED
+    assert ":offer:" in (request.idempotency_key or "")
+    assert (request.idempotency_key or "").startswith(f"ivr:{call.call_sid}:offer:")
+    assert request.status in {RequestStatus.SCHEDULED, RequestStatus.ASSIGNED}
+    assert request.window_start == earliest.start and request.window_end == earliest.end
+    assert village_of(engine, request) == "Sheeri"
+
+
+def _prompts_outside_a_gather(xml: str) -> list[str]:
+    """Tags of prompts said directly under <Response> before a <Gather> (should be none)."""
+    root = ET.fromstring(xml)
+    children = list(root)
+    gathers = [i for i, el in enumerate(children) if el.tag == "Gather"]
+    if not gathers:
+        return []
+    return [el.tag for el in children[: gathers[-1]] if el.tag in {"Say", "Play", "Pause"}]
+
+
+def test_every_prompt_before_a_question_is_inside_its_gather(app: FastAPI, caller: str) -> None:
+    call, line = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("190003")
+    call.press("1")
+    call.say("near the Jamia Masjid")
+    assert step(call) == "offer"
+    offer_turn = ET.fromstring(line.answers[-1])
+    assert [el.tag for el in offer_turn] == ["Gather"]  # nothing said outside it
+    inside = [el.text or "" for el in offer_turn[0] if el.tag == "Say"]
+    assert inside[0] == "The address is Rainawari, landmark: near the Jamia Masjid."
+    assert any(text.startswith("The earliest visit is") for text in inside)
+    assert any(text.startswith("The fee is") for text in inside)
+    call.press("1")
+    for xml in line.answers:  # and so on every turn of the call
+        assert _prompts_outside_a_gather(xml) == [], xml
