@@ -76,19 +76,41 @@ class Match:
     score: float
 
 
+def _windows(words: list[str], size: int) -> list[str]:
+    """Runs of about `size` consecutive words (one fewer or more: a name may be said as one
+    word or two), so a name is compared with the words that could be it, not the sentence."""
+    runs = []
+    for n in {max(1, size - 1), size, size + 1}:
+        runs += [" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))]
+    return runs
+
+
+def _similarity(query_words: list[str], phrase: str) -> float:
+    """The best similarity (0..1) of `phrase` to a run of the query's words, with and without
+    the spaces (Anant Nag / Anantnag)."""
+    size = len(phrase.split())
+    joined = phrase.replace(" ", "")
+    return max(
+        max(fuzz.ratio(run, phrase), fuzz.ratio(run.replace(" ", ""), joined)) / 100
+        for run in _windows(query_words, size)
+    )
+
+
 def score(query: str, phrase: str) -> float:
     """How well `phrase` matches what was said, 0..1 (both normalised already)."""
     if not query or not phrase:
         return 0.0
     if f" {phrase} " in f" {query} ":
         return 1.0
-    q_words, p_words = set(query.split()), set(phrase.split())
-    overlap = len(q_words & p_words) / len(p_words) * 0.95
-    same = fuzz.WRatio(query, phrase) / 100 * 0.9
-    q_skel, p_skel = skeleton(query), skeleton(phrase)
+    q_words, p_words = query.split(), phrase.split()
+    overlap = len(set(q_words) & set(p_words)) / len(set(p_words)) * 0.95
+    same = _similarity(q_words, phrase) * 0.9
     across = 0.0
-    if len(p_skel.replace(" ", "")) >= 3 and q_skel:
-        across = fuzz.WRatio(q_skel, p_skel) / 100 * ACROSS_SCRIPTS
+    p_skel = skeleton(phrase)
+    if len(p_skel.replace(" ", "")) >= 3:
+        q_skels = [s for s in (skeleton(w) for w in q_words) if s]
+        if q_skels:
+            across = _similarity(q_skels, p_skel) * ACROSS_SCRIPTS
     return max(overlap, same, across)
 
 

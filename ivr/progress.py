@@ -32,7 +32,6 @@ class Progress:
     bookings: int = 0  # requests booked on this call (a caller may book a second one)
     sms_queued: bool = False  # the confirmation of `request_id` goes out by SMS
     say_code: str | None = None  # the visit code, to be spoken (no SMS could carry it)
-    purpose: str | None = None  # "status" or "change": why a reference is being asked
     reference: str | None = None  # the reference keyed, while its visit code is asked
     code: str | None = None  # the visit code that proved the caller for `change_request_id`
     failures: int = 0  # wrong references and visit codes on this call

@@ -118,6 +118,7 @@ class P(StrEnum):
     TOMORROW = "tomorrow"
     DATE_ON = "date_on"
     WINDOW = "window"
+    WINDOW_SOON = "window_soon"
     WINDOW_SHORT = "window_short"
     CLOCK_HOUR = "clock_hour"
     CLOCK_HOUR_MINUTE = "clock_hour_minute"

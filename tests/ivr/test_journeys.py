@@ -111,7 +111,7 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     call.say("सरकारी स्कूल के पास")
     offer = heard(call)
     assert "पता है: अच्छाबल, पहचान: सरकारी स्कूल के पास" in offer
-    assert "सबसे जल्दी मुलाक़ात आज को सुबह 9 बजे से 11 बजे के बीच हो सकती है" in offer
+    assert "सबसे जल्दी मुलाक़ात आज सुबह 9 बजे से 11 बजे के बीच हो सकती है" in offer
     assert "50 रुपये" in offer and "नकद या यूपीआई" in offer and "रसीद" in offer  # the fee
     assert "यह समय पक्का करने के लिए 1 दबाएँ" in offer
     call.press("1")

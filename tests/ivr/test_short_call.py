@@ -156,6 +156,32 @@ def test_an_unknown_pin_code_falls_back_to_the_district_menu(app: FastAPI, calle
     assert "Which is your block or tehsil in Srinagar?" in heard(call)
 
 
+@pytest.mark.parametrize("said", ["Mumbai", "Pune", "Bangalore", "Timbuktu"])
+def test_a_place_outside_the_state_said_aloud_is_not_taken_for_a_district_that_sounds_like_it(
+    app: FastAPI, caller: str, said: str
+) -> None:
+    """Pune is not Poonch, Mumbai is not Samba: a name matched only loosely, or tied with
+    another, sends the caller to the menu instead of to the wrong district's blocks."""
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.say(said)
+    assert heard(call).startswith("Sorry, I could not find that district.")
+    assert step(call) == "district"
+
+
+@pytest.mark.parametrize(
+    ("said", "district"),
+    [("Shrinagar", "Srinagar"), ("Islamabad", "Anantnag"), ("Kathwa", "Kathua")],
+)
+def test_a_district_said_as_callers_say_it_is_found(
+    app: FastAPI, caller: str, said: str, district: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.say(said)
+    assert f"Which is your block or tehsil in {district}?" in heard(call)
+
+
 @pytest.mark.parametrize("keyed", ["12345", "012345", "1900031"])
 def test_a_malformed_pin_code_is_asked_again(app: FastAPI, caller: str, keyed: str) -> None:
     call, _ = dial_in(app, caller)

@@ -57,7 +57,7 @@ def test_windows_in_local_time_with_today_and_tomorrow() -> None:
     assert en.window_short(at(5, 12), at(5, 14, 30), now=NOW) == (
         "Wednesday 5 June, 12 noon to 2 30 in the afternoon"
     )
-    assert hi.window(at(3, 9), at(3, 11), now=NOW) == "आज को सुबह 9 बजे से 11 बजे के बीच"
+    assert hi.window(at(3, 9), at(3, 11), now=NOW) == "आज सुबह 9 बजे से 11 बजे के बीच"
     assert hi.window(at(5, 15), at(5, 17), now=NOW) == (
         "बुधवार, 5 जून को दोपहर 3 बजे से शाम 5 बजे के बीच"
     )
