@@ -59,9 +59,10 @@ def test_a_keyed_number_never_unlocks_a_stored_address_or_a_request(
     assert "We cannot see your phone number" in heard(call)
     call.press(victim[3:])
     said = heard(call)
-    assert "Which is your district?" in said and "last address" not in said
-    for key in ("1", "1", "192201", "1", "1", "1"):
-        call.press(key)
+    assert "Key in the 6-digit PIN code of your area" in said and "last address" not in said
+    assert "Your request for" not in said and "open requests" not in said  # nothing of theirs
+    for key in ("192201", "1", "1", "1"):
+        call.press(key)  # Achabal's PIN code, that village, no landmark, book the earliest
     assert "Your visit is booked" in heard(call)
     with read_session(engine) as session:
         citizen = citizen_service.find_by_phone(session=session, state_code="JK", phone=victim)
@@ -71,7 +72,7 @@ def test_a_keyed_number_never_unlocks_a_stored_address_or_a_request(
         assert last is not None and last.id == own.address_id  # still the citizen's own
     # The same caller now tries to cancel the citizen's earlier visit: the code is asked.
     call.press("2")  # main menu
-    call.press("3")
+    call.press("2")  # a request already made
     call.press(request_rules.keypad_digits(reference))
     assert "4-digit visit code" in heard(call)
     call.press("0000" if own.visit_code != "0000" else "1111")
@@ -141,7 +142,7 @@ def test_a_foreign_caller_books_without_sms_and_hears_the_visit_code(
     uk = foreign_phone()
     call = phone(app, caller=uk)
     call.dial()
-    for key in ("2", "1", "2", "1", "1", "192201", "1", "1", "1"):
+    for key in ("2", "1", "2", "192201", "1", "1", "1"):
         call.press(key)
     said = heard(call)
     assert "Your visit is booked" in said and "Your reference number is" in said
@@ -164,7 +165,7 @@ def test_no_call_back_is_promised_to_a_number_the_state_does_not_call(
     uk = foreign_phone()
     call = phone(app, caller=uk)
     call.dial()
-    for key in ("2", "1", "2", "1", "1", "192201", "1"):
+    for key in ("2", "1", "2", "192201", "1", "1"):
         call.press(key)
     said = heard(call)
     assert "no agent is free in the next 3 days" in said and "call you back" not in said
