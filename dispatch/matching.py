@@ -37,6 +37,8 @@ FILLER = frozenset(_FILLER_WORDS.split())
 THRESHOLD = 0.6
 #: Cross-script (transliterated) similarity counts for less than a match in the same script.
 ACROSS_SCRIPTS = 0.85
+#: Shorter names and aliases match only as whole words: one letter apart is another word.
+SHORTEST_FUZZY = 4
 _VOWELS = re.compile(r"[aeiouy]+")
 
 
@@ -104,6 +106,8 @@ def score(query: str, phrase: str) -> float:
         return 1.0
     q_words, p_words = query.split(), phrase.split()
     overlap = len(set(q_words) & set(p_words)) / len(set(p_words)) * 0.95
+    if len(phrase.replace(" ", "")) < SHORTEST_FUZZY:  # "LL", "PRC": whole words only
+        return overlap
     same = _similarity(q_words, phrase) * 0.9
     across = 0.0
     p_skel = skeleton(phrase)

@@ -73,6 +73,13 @@ def run_once(
         if (done := stored_outcome(session, key, use_case, asked, load)) is not None:
             return done
         raise
+    except Exception:
+        # The savepoint rolled back (a window taken meanwhile, a request changed): what the
+        # command loaded or changed inside it is stale. Everything was flushed before the
+        # savepoint began, so expiring loses nothing; the caller may go on in this session
+        # (offer windows again) and must read what is really there.
+        session.expire_all()
+        raise
     return result
 
 

@@ -29,15 +29,19 @@ def _offers(ctx: Ctx) -> list[WindowOffer]:
 
 
 def fresh_offers(
-    ctx: Ctx, *, excluding: tuple[dt.datetime, dt.datetime] | None = None
+    ctx: Ctx,
+    *,
+    language: str | None = None,
+    excluding: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> list[WindowOffer]:
-    """The earliest windows the live plans can meet now, kept for the caller's answer."""
+    """The earliest windows the live plans can meet now, kept for the caller's answer: for
+    an agent who speaks `language` (the visit's; a new one's is the call's)."""
     offers = planning_service.offer_windows(
         session=ctx.session,
         settings=ctx.settings,
         address_id=need(ctx.progress.address_id, "the address"),
         service_id=need(ctx.progress.service_id, "the service"),
-        language=ctx.lang,
+        language=language or ctx.lang,
         now=ctx.now,
         limit=OFFERED_WINDOWS,
         excluding=excluding,

@@ -257,7 +257,10 @@ def on_cancel_confirm(ctx: Ctx, said: Said) -> Reply:
 def ask_move_offer(ctx: Ctx) -> Reply:
     """The earliest new time (never the one the visit has): one key moves the visit there."""
     request = request_service.get(session=ctx.session, request_id=_changing(ctx))
-    offers = booking.fresh_offers(ctx, excluding=visit_rules.current_window(request))
+    # The visit keeps its own language (a relative may call in another one).
+    offers = booking.fresh_offers(
+        ctx, language=request.language, excluding=visit_rules.current_window(request)
+    )
     if not offers:
         return booking.no_window(ctx)
     prompts = booking.earliest_words(ctx, offers, lead=P.OFFER_MOVE) + ctx.words(P.MOVE_OPTION)

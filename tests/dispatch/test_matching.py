@@ -50,7 +50,7 @@ def test_nothing_close_matches_nothing() -> None:
 def test_a_name_in_the_callers_own_script_beats_a_transliteration() -> None:
     candidates = [("a", ["Rampur", "रामपुर"]), ("b", ["Ramnagar", "रामनगर"])]
     ranked = matching.rank("रामनगर", candidates)
-    assert [m.key for m in ranked][0] == "b" and ranked[0].score == 1.0
+    assert ranked[0].key == "b" and ranked[0].score == 1.0
 
 
 def test_devanagari_words_stay_whole_and_nukta_and_candrabindu_are_folded() -> None:
@@ -90,3 +90,18 @@ def test_every_seed_village_is_found_by_its_hindi_and_urdu_names_within_its_bloc
                 if best(said, candidates) != row["name"]:
                     missed.append((row["name"], said))
     assert missed == []
+
+
+def test_a_short_alias_matches_only_as_a_whole_word() -> None:
+    """ "LL" is the learner licence when said, not the "all" in "nowhere at all"."""
+    licence = [("learner", ["Learner Licence", "LL"])]
+    assert best("nowhere at all", licence) is None
+    assert best("LL chahiye", licence) == "learner"
+
+
+def test_a_place_is_compared_with_the_words_that_could_be_it() -> None:
+    """A short word does not match a long name by being inside it (Mumbai is not Islamabad),
+    and a name said as one word or two is the same name."""
+    districts = [("ANT", ["Anantnag", "Anant Nag", "Islamabad"]), ("SMB", ["Samba"])]
+    assert matching.rank("Mumbai", districts, threshold=0.7) == []
+    assert best("anant nag", districts) == "ANT" and best("anantnag", districts) == "ANT"

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dispatch.calls.models import CallStatus
 from dispatch.catalogue import service as catalogue_service
@@ -19,6 +19,7 @@ from dispatch.citizens import service as citizen_service
 from dispatch.db import read_session, write_session
 from dispatch.ledger import service as ledger_service
 from dispatch.notifications import service as notification_service
+from dispatch.planning import service as planning
 from dispatch.requests import rules as request_rules
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -28,7 +29,7 @@ from dispatch.visits import service as visits
 from ivr.standin import Call
 from tests import factories
 from tests.ivr.caller import heard, phone
-from tests.ivr.conftest import FixedClock
+from tests.ivr.conftest import IST, FixedClock
 from tests.ivr.test_robustness import session_of
 
 
@@ -335,4 +336,57 @@ def test_the_visit_code_lets_a_relative_move_the_visit_to_the_earliest_new_time(
     assert moved.window_start > request.window_start
     assert [m.kind for m in messages] == ["booking", "reschedule"]
     assert messages[-1].to == owner  # the citizen, not the caller
+    assert session_of(engine, call).status is CallStatus.CHANGED
+
+
+def test_a_relative_calling_in_another_language_is_offered_times_the_visit_can_have(
+    app: FastAPI, engine: Engine, clock: FixedClock, caller: str
+) -> None:
+    """The new time is found for an agent who speaks the visit's language, not the caller's:
+    once the English-speaking agents' earliest time is taken, a Hindi caller moving an
+    English visit is not offered a time only a Hindi-speaking agent could meet."""
+
+    def english_request(session: Session) -> DoorstepRequest:
+        person = factories.citizen(session, district_code="ANT", language="en")
+        address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
+        service = factories.service(session)
+        assert address is not None and address.id is not None and service.id is not None
+        offer = planning.offer_windows(
+            session=session,
+            settings=factories.SETTINGS,
+            address_id=address.id,
+            service_id=service.id,
+            language="en",
+            now=clock.now(),
+        )[0]
+        booked = visits.book_visit(
+            session=session,
+            settings=factories.SETTINGS,
+            idempotency_key=f"test:{uuid.uuid4().hex}",
+            actor="test",
+            channel=Channel.CONSOLE,
+            state_code="JK",
+            citizen_id=person.id or 0,
+            address_id=address.id,
+            service_id=service.id,
+            offer=offer,
+            language="en",
+            now=clock.now(),
+        )
+        return request_service.get(session=session, request_id=booked.request_id)
+
+    with write_session(engine) as session:
+        first = clock.now().astimezone(IST).replace(hour=9, minute=0)
+        for _ in range(12):  # fill English times until they start later than 9:00
+            target = english_request(session)
+            assert target.window_start is not None
+            if target.window_start > first:
+                break
+    call = phone(app, caller=caller)
+    call.dial()
+    for keys in ("1", "2", key(target.reference), target.visit_code or "", "1"):
+        call.press(keys)  # Hindi, a request you made, its reference and code, change the time
+    assert at_step(call) == "move_offer"
+    call.press("1")  # the earliest new time
+    assert at_step(call) == "confirmation", heard(call)  # moved, not "just taken" again
     assert session_of(engine, call).status is CallStatus.CHANGED
