@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, select
 from dispatch.agents import service as agent_service
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
-from dispatch.errors import DispatchError, InvalidInput, SeedError
+from dispatch.errors import DispatchError, InvalidInput, NotFound, SeedError
 from dispatch.geography import service as geography_service
 from dispatch.geography.models import PlaceNames
 from dispatch.states import service as state_service
@@ -133,8 +134,9 @@ def load(*, session: Session, seed_dir: Path, states: list[str] | None = None) -
 
 def _refresh_names(session: Session, folder: Path, code: str) -> dict[str, int]:
     """A state loaded earlier gets the place names of the current seed files (the Hindi, Urdu
-    and spoken names the phone line matches speech against); nothing else is changed.
-    Returns how many places were renamed."""
+    and spoken names the phone line matches speech against); nothing else is changed, and a
+    place the database does not have is left to whoever adds it. Returns how many places
+    were renamed."""
     geo = geography_service
     renamed = 0
 
@@ -143,21 +145,21 @@ def _refresh_names(session: Session, folder: Path, code: str) -> dict[str, int]:
         if place is not None:
             renamed += geo.set_names(session=session, place=place, names=_place_names(row))
 
-    def village(row: dict[str, str]) -> None:
-        block = geo.get_block_by_code(session=session, code=row["block_code"])
-        assert block.id is not None
-        rename(geo.find_village(session=session, block_id=block.id, name=row["name"]), row)
+    def district(row: dict[str, str]) -> None:
+        with suppress(NotFound):
+            rename(geo.get_district_by_code(session=session, code=row["code"]), row)
 
-    _load_file(
-        session,
-        folder / "districts.csv",
-        lambda row: rename(geo.get_district_by_code(session=session, code=row["code"]), row),
-    )
-    _load_file(
-        session,
-        folder / "blocks.csv",
-        lambda row: rename(geo.get_block_by_code(session=session, code=row["code"]), row),
-    )
+    def block(row: dict[str, str]) -> None:
+        with suppress(NotFound):
+            rename(geo.get_block_by_code(session=session, code=row["code"]), row)
+
+    def village(row: dict[str, str]) -> None:
+        with suppress(NotFound):
+            found = geo.get_block_by_code(session=session, code=row["block_code"])
+            rename(geo.find_village(session=session, block_id=found.id or 0, name=row["name"]), row)
+
+    _load_file(session, folder / "districts.csv", district)
+    _load_file(session, folder / "blocks.csv", block)
     _load_file(session, folder / "villages.csv", village)
     return {f"{code}.places_renamed": renamed}
 

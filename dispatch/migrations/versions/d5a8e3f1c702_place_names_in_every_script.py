@@ -27,7 +27,8 @@ def _text(name: str) -> sa.Column:
 
 
 def _aliases() -> sa.Column:
-    return sa.Column('aliases', sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+    # A plain string default: an expression would make SQLite rebuild the table.
+    return sa.Column('aliases', sa.JSON(), nullable=False, server_default='[]')
 
 
 def upgrade() -> None:
