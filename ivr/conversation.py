@@ -218,6 +218,8 @@ def _run(ctx: Ctx, kind: str, step: str, said: Said) -> Reply:
     if said.digits == PERSON_KEY and step not in _NO_PERSON_KEY:
         ctx.progress.retries.pop(step, None)
         return ASK["person"](ctx)
+    if said.acknowledgement and step in ASK:  # "haan" over a prompt: ask it again, no retry
+        return ASK[step](ctx)
     return ANSWER[step](ctx, said)
 
 

@@ -10,6 +10,7 @@ re-prompted twice, then the caller is put through to a person: never a dead end.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -36,6 +37,16 @@ MORE_KEY = "9"
 PERSON_KEY = "0"
 
 
+#: What a caller says while listening that answers nothing ("haan", "ji", "ok"): speech can
+#: interrupt a prompt, so the question is asked again instead of taken as a wrong answer.
+ACKNOWLEDGEMENTS = frozenset(
+    """
+    haan han haa ha ji jee ok okay achha acha accha theek thik hai yes yeah hmm hm
+    हाँ हां हा जी ठीक है अच्छा ओके हम्म ہاں ہا جی ٹھیک ہے اچھا اوکے
+""".split()  # noqa: SIM905
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Said:
     """What the caller answered: keys pressed and/or recognised speech (either may be empty)."""
@@ -46,6 +57,14 @@ class Said:
     @property
     def empty(self) -> bool:
         return not self.digits and not self.speech.strip()
+
+    @property
+    def acknowledgement(self) -> bool:
+        """Only "haan", "ji", "ok" and the like: the caller was listening, not answering."""
+        # Letters and their vowel signs (Unicode L and M) make words; the rest separates them.
+        spoken = "".join(ch if unicodedata.category(ch)[0] in "LM" else " " for ch in self.speech)
+        heard = spoken.casefold().split()
+        return not self.digits and bool(heard) and all(w in ACKNOWLEDGEMENTS for w in heard)
 
 
 @dataclass

@@ -116,7 +116,8 @@ class Speech:
     def window(self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> str:
         """The window in a sentence: "on Tuesday 24 November, between ... and ...", or for
         today and tomorrow "today, between ..." (Hindi "आज सुबह 9 बजे से ...", no "को")."""
-        soon = self.local(start).date() - self.local(now).date() <= dt.timedelta(days=1)
+        ahead = self.local(start).date() - self.local(now).date()
+        soon = dt.timedelta(0) <= ahead <= dt.timedelta(days=1)
         key = P.WINDOW_SOON if soon else P.WINDOW
         return self._t(key, **self._window_parts(start, end, now, sentence=True))
 

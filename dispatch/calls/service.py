@@ -125,6 +125,16 @@ def settle(
     return call
 
 
+def resume(*, session: Session, call: CallSession) -> CallSession:
+    """A caller who heard their request's status (INFORMED) starts to act on it: until that
+    is settled, hanging up abandons the call again."""
+    if call.status is CallStatus.INFORMED:
+        call.status = CallStatus.ACTIVE
+        session.add(call)
+        session.flush()
+    return call
+
+
 def count_error(*, session: Session, call_sid: str) -> int:
     """Count one failed step of a call; returns how many it has had (0 if the call is unknown)."""
     call = find(session=session, call_sid=call_sid)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address, Citizen
-from dispatch.geography.models import District, Village
+from dispatch.geography.models import District, PlaceNames, Village
 from dispatch.planning import store
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED, RequestStatus
@@ -39,6 +39,7 @@ class DayVisit:
     phone: str
     village: str
     landmark: str
+    village_names: PlaceNames  # the village as Hindi and Urdu prompts read it
     service: str
     fee_paise: int
     documents: list[str]
@@ -118,6 +119,9 @@ def visits(*, session: Session, agent_id: int, day: dt.date, tz: ZoneInfo) -> li
                 phone=citizen.phone,
                 village=village.name,
                 landmark=address.landmark,
+                village_names=PlaceNames(
+                    name=village.name, name_hi=village.name_hi, name_ur=village.name_ur
+                ),
                 service=service.name_en,
                 fee_paise=request.fee_paise,
                 documents=service.documents_en,

@@ -22,6 +22,7 @@ from dispatch.visits import rules as visit_rules
 from dispatch.visits.models import UseCase
 from ivr.flow import Ctx, Said, answers, asks, need
 from ivr.prompts import P
+from ivr.steps import words
 from ivr.twiml import Reply
 
 #: What the agent hears once a report is recorded (done says what was collected).
@@ -109,10 +110,11 @@ def on_menu(ctx: Ctx, said: Said) -> Reply:
 def _describe(ctx: Ctx, visit: day.DayVisit) -> Reply:
     reference = ctx.speech.digits(keypad_digits(visit.reference))
     time = ctx.speech.clock(visit.eta or visit.window_start)
+    village = words.place_name(ctx, visit.village_names)
     if not visit.first_name:  # a caller who never gave a name
-        return ctx.say(P.AGENT_VISIT_PLACE, reference=reference, village=visit.village, time=time)
+        return ctx.say(P.AGENT_VISIT_PLACE, reference=reference, village=village, time=time)
     return ctx.say(
-        P.AGENT_VISIT, reference=reference, name=visit.first_name, village=visit.village, time=time
+        P.AGENT_VISIT, reference=reference, name=visit.first_name, village=village, time=time
     )
 
 

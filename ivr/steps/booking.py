@@ -18,6 +18,7 @@ from dispatch.requests.rules import Channel
 from dispatch.visits import service as visits
 from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
 from ivr.prompts import P
+from ivr.steps import words
 from ivr.twiml import Prompt, Reply
 
 #: Windows fetched for an offer: the earliest, read out first, and up to three others.
@@ -204,6 +205,12 @@ def ask_confirmation(ctx: Ctx) -> Reply:
         prompts += ctx.words(P.VISIT_AT, window=window)
     if request.fee_paise:
         prompts += ctx.words(P.FEE_DUE, total=ctx.speech.money(request.fee_paise))
+    service = catalogue_service.get(session=ctx.session, service_id=request.service_id)
+    listed = words.documents(ctx, service)
+    if listed is None:
+        prompts += ctx.words(P.DOCUMENTS_NONE)
+    else:
+        prompts += ctx.words(P.DOCUMENTS, documents=listed)
     if ctx.progress.sms_queued:
         prompts += ctx.words(P.SMS_SENT)
     elif ctx.progress.say_code:

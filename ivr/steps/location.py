@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from dispatch import matching, validation
@@ -143,25 +144,94 @@ def ask_pincode(ctx: Ctx) -> Reply:
 
 @answers("pincode")
 def on_pincode(ctx: Ctx, said: Said) -> Reply:
-    if said.empty:
-        return ctx.unclear(said)
-    if said.digits:
-        if not PINCODE.fullmatch(said.digits):
-            return ctx.retry(P.PINCODE_INVALID)
-        places = geography_service.places_with_pincode(
-            session=ctx.session, state_code=ctx.state.code, pincode=said.digits
-        )
-        if not places:  # not lost: the district menu finds the place another way
-            return ctx.say(P.PINCODE_UNKNOWN) + _district_menu(ctx)
-        ctx.progress.matches = [p.village.id or 0 for p in places]
-        ctx.progress.page = 0
-        return ctx.goto("pin_village")
+    """A PIN code keyed or said, or a district's name said. Silence, or "I don't know it",
+    goes to the district menu: a caller without a PIN code (or without speech, in a recorded
+    language) still gets there by keys."""
+    digits = said.digits or spoken_number(said.speech)
+    if digits:
+        return _pincode(ctx, digits)
+    if said.empty or _no_pincode(said.speech):
+        return _district_menu(ctx)
     items, names = _districts(ctx)
     found = _by_name(said.speech, items, names)
     if found is None:
         return ctx.say(P.DISTRICT_NOT_FOUND) + _district_menu(ctx)
     ctx.progress.district_id, ctx.progress.page = found.id, 0
-    return ctx.goto("block")
+    return ctx.goto("district_heard")
+
+
+def _pincode(ctx: Ctx, digits: str) -> Reply:
+    if not PINCODE.fullmatch(digits):
+        return ctx.retry(P.PINCODE_INVALID)
+    places = geography_service.places_with_pincode(
+        session=ctx.session, state_code=ctx.state.code, pincode=digits
+    )
+    if not places:  # not lost: the district menu finds the place another way
+        return ctx.say(P.PINCODE_UNKNOWN) + _district_menu(ctx)
+    ctx.progress.matches = [p.village.id or 0 for p in places]
+    ctx.progress.page = 0
+    return ctx.goto("pin_village")
+
+
+#: Words of a caller who has no PIN code to give ("I don't know the PIN code").
+_NO_PINCODE = frozenset(
+    """
+    pin pincode code know pata maloom malum nahi nahin not dont don't
+    पिन पिनकोड कोड पता मालूम नहीं नही
+    پن کوڈ پتہ معلوم نہیں
+""".split()  # noqa: SIM905
+)
+#: Digits said as words, in the line's languages.
+NUMBER_WORDS = {
+    **dict.fromkeys(("zero", "oh", "शून्य", "ज़ीरो", "जीरो", "صفر", "زیرو"), "0"),
+    **dict.fromkeys(("one", "एक", "ایک"), "1"),
+    **dict.fromkeys(("two", "दो", "دو"), "2"),
+    **dict.fromkeys(("three", "तीन", "تین"), "3"),
+    **dict.fromkeys(("four", "चार", "چار"), "4"),
+    **dict.fromkeys(("five", "पाँच", "पांच", "پانچ"), "5"),
+    **dict.fromkeys(("six", "छह", "छः", "छे", "چھ", "چھے"), "6"),
+    **dict.fromkeys(("seven", "सात", "سات"), "7"),
+    **dict.fromkeys(("eight", "आठ", "آٹھ"), "8"),
+    **dict.fromkeys(("nine", "नौ", "نو"), "9"),
+}
+
+
+def spoken_number(speech: str) -> str:
+    """The digits of a number said aloud ("one nine zero zero zero three", "190003",
+    "१९०००३"), if the speech is a number; else ""."""
+    digits, others = "", 0
+    for word in speech.casefold().replace(",", " ").replace("-", " ").split():
+        word = word.strip(".?!।۔")
+        if word and all(unicodedata.decimal(ch, None) is not None for ch in word):
+            digits += "".join(str(unicodedata.decimal(ch)) for ch in word)
+        elif word in NUMBER_WORDS:
+            digits += NUMBER_WORDS[word]
+        else:
+            others += 1
+    return digits if len(digits) >= 3 and others <= 2 else ""
+
+
+def _no_pincode(speech: str) -> bool:
+    return any(word.strip(".?!।۔") in _NO_PINCODE for word in speech.casefold().split())
+
+
+@asks("district_heard")
+def ask_district_heard(ctx: Ctx) -> Reply:
+    """A district understood from speech, confirmed with one key (a wrong one is costly)."""
+    district = geography_service.get_district(
+        session=ctx.session, district_id=need(ctx.progress.district_id, "the district")
+    )
+    heard = ctx.words(P.DISTRICT_HEARD, district=words.place_name(ctx, district))
+    return ctx.gather("district_heard", heard)
+
+
+@answers("district_heard")
+def on_district_heard(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == "1":
+        return ctx.goto("block")
+    if said.digits == "2":
+        return _district_menu(ctx)
+    return ctx.unclear(said)
 
 
 def _district_menu(ctx: Ctx) -> Reply:

@@ -26,15 +26,18 @@ from dispatch.visits import rules as visit_rules
 from dispatch.visits import service as visits
 from dispatch.visits.service import TooLateToChange, VisitResult
 from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
-from ivr.prompts import P
+from ivr.prompts import P, Spoken, Value
 from ivr.steps import booking, services, words
 from ivr.twiml import Reply
 
 #: Wrong references or visit codes on one call before the caller is put through to a person.
 MAX_FAILURES = 3
 #: Open requests listed to a returning caller (keys 1-8; 9 is a new visit).
-LISTED = 8
+LISTED = 7
+#: Of those, the newest whose status is told before the list.
+TOLD = 3
 NEW_VISIT_KEY = "9"
+MAIN_MENU_KEY = "8"
 
 
 def start(ctx: Ctx) -> Reply:
@@ -45,35 +48,72 @@ def start(ctx: Ctx) -> Reply:
 
 
 def open_requests(ctx: Ctx, requests: list[DoorstepRequest]) -> Reply:
-    """A returning caller's open requests (newest first): one is told at once, several are
-    listed by service to choose from."""
+    """A returning caller's open requests (newest first): one is told at once; of several,
+    the newest are told with their status, then all are listed by service to choose from."""
     if len(requests) == 1:
         return proven(ctx, requests[0])
+    reply = ctx.say(P.OPEN_REQUESTS, count=len(requests))
+    for request in requests[:TOLD]:
+        reply += _status(ctx, request)
+    _informed(ctx)
     ctx.progress.matches = [r.id or 0 for r in requests[:LISTED]]
-    return ctx.say(P.OPEN_REQUESTS, count=len(requests)) + ctx.goto("open_requests")
+    return reply + ctx.goto("open_requests")
 
 
 @asks("open_requests")
 def ask_open_requests(ctx: Ctx) -> Reply:
+    listed = [request_service.get(session=ctx.session, request_id=i) for i in ctx.progress.matches]
+    names = [
+        words.service_name(ctx, catalogue_service.get(session=ctx.session, service_id=r.service_id))
+        for r in listed
+    ]
     items = []
-    for request_id in ctx.progress.matches:
-        request = request_service.get(session=ctx.session, request_id=request_id)
-        service = catalogue_service.get(session=ctx.session, service_id=request.service_id)
-        items.append(Item(request_id, words.service_name(ctx, service)))
-    menu = menu_words(ctx, items, 0, extra=ctx.words(P.NEW_VISIT_OPTION))
-    return ctx.gather("open_requests", menu)
+    for request, name in zip(listed, names, strict=True):
+        if names.count(name) > 1:  # two of one service: told apart by status and time
+            name = f"{_text(name)}, {words.status(ctx, request)}"
+        items.append(Item(request.id or 0, name))
+    extra = ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.MAIN_MENU_OPTION)
+    return ctx.gather("open_requests", menu_words(ctx, items, 0, extra=extra))
+
+
+def _text(value: Value) -> str:
+    return value.text if isinstance(value, Spoken) else str(value)
 
 
 @answers("open_requests")
 def on_open_requests(ctx: Ctx, said: Said) -> Reply:
     if said.digits == NEW_VISIT_KEY:
-        return services.new_visit(ctx)
+        return _new_visit(ctx)
+    if said.digits == MAIN_MENU_KEY:
+        return _main_menu(ctx)
     choice = menu_choice(ctx, said)
     if not isinstance(choice, int):
         return ctx.unclear(said)
     ctx.progress.matches = []
     request = request_service.get(session=ctx.session, request_id=choice)
     return proven(ctx, request)
+
+
+def _informed(ctx: Ctx) -> None:
+    """The caller heard what they may have called for: hanging up now is not abandoning."""
+    if ctx.call.status is CallStatus.ACTIVE:
+        call_service.settle(session=ctx.session, call=ctx.call, status=CallStatus.INFORMED)
+
+
+def _acting(ctx: Ctx) -> None:
+    """The caller goes on to change something: until that is done, hanging up abandons."""
+    call_service.resume(session=ctx.session, call=ctx.call)
+
+
+def _new_visit(ctx: Ctx) -> Reply:
+    _acting(ctx)
+    return services.new_visit(ctx)
+
+
+def _main_menu(ctx: Ctx) -> Reply:
+    ctx.progress.change_request_id = ctx.progress.code = None
+    ctx.progress.matches = []
+    return ctx.goto("main_menu")
 
 
 @asks("reference")
@@ -162,8 +202,7 @@ def proven(ctx: Ctx, request: DoorstepRequest) -> Reply:
     what they may do with it. Having heard it, a caller who hangs up got what they called
     for: the call counts as informed, not abandoned."""
     status = _status(ctx, request)
-    if ctx.call.status is CallStatus.ACTIVE:
-        call_service.settle(session=ctx.session, call=ctx.call, status=CallStatus.INFORMED)
+    _informed(ctx)
     if request.status not in visit_rules.CHANGEABLE:
         ctx.progress.code = None
         return status + ctx.goto("after_status")
@@ -198,7 +237,8 @@ def _changing(ctx: Ctx) -> int:
 
 @asks("change_menu")
 def ask_change_menu(ctx: Ctx) -> Reply:
-    menu = ctx.words(P.CHANGE_MENU) + ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.PERSON_OPTION)
+    menu = ctx.words(P.CHANGE_MENU) + ctx.words(P.NEW_VISIT_OPTION)
+    menu += ctx.words(P.MAIN_MENU_OPTION) + ctx.words(P.PERSON_OPTION)
     return ctx.gather("change_menu", menu)
 
 
@@ -206,13 +246,17 @@ def ask_change_menu(ctx: Ctx) -> Reply:
 def on_change_menu(ctx: Ctx, said: Said) -> Reply:
     status = visits.visit_status(session=ctx.session, request_id=_changing(ctx), proof=ctx.proof())
     if said.digits == "1":
+        _acting(ctx)
         ctx.progress.service_id = status.service_id
         ctx.progress.address_id = _address_of(ctx, status.request_id)
         return ctx.goto("move_offer")
     if said.digits == "2":
+        _acting(ctx)
         return ctx.goto("cancel_confirm")
     if said.digits == NEW_VISIT_KEY:
-        return services.new_visit(ctx)
+        return _new_visit(ctx)
+    if said.digits == MAIN_MENU_KEY:
+        return _main_menu(ctx)
     return ctx.unclear(said)
 
 
@@ -233,6 +277,7 @@ def ask_cancel_confirm(ctx: Ctx) -> Reply:
 def on_cancel_confirm(ctx: Ctx, said: Said) -> Reply:
     if said.digits == "2":
         ctx.progress.change_request_id = ctx.progress.code = None
+        _informed(ctx)  # nothing to do after all: what they heard is what they got
         return ctx.say(P.NOT_CANCELLED) + ctx.goto("after_status")
     if said.digits != "1":
         return ctx.unclear(said)

@@ -1,5 +1,5 @@
 """Choosing the service: the most requested ones by keypad (paged), or its name said aloud and
-matched against names and aliases, confirmed back; then the documents to keep ready."""
+matched against names and aliases, confirmed back."""
 
 from __future__ import annotations
 
@@ -91,14 +91,10 @@ def on_heard(ctx: Ctx, said: Said) -> Reply:
 
 
 def chosen(ctx: Ctx, service: Service) -> Reply:
-    """Say the service back, read out the documents, and go on to the address."""
+    """Say the service back and go on to the address (the documents to keep ready are told
+    with the confirmation, once the visit is booked)."""
     ctx.progress.service_id = service.id
     ctx.progress.matches = []
     ctx.progress.page = 0
     reply = ctx.say(P.SERVICE_CHOSEN, service=words.service_name(ctx, service))
-    listed = words.documents(ctx, service)
-    if listed is None:
-        reply += ctx.say(P.DOCUMENTS_NONE)
-    else:
-        reply += ctx.say(P.DOCUMENTS, documents=listed)
     return reply + location.start(ctx)
