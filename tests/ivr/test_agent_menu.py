@@ -15,9 +15,11 @@ from sqlmodel import select
 
 from dispatch.agents.models import Agent
 from dispatch.audit.models import AuditEntry
+from dispatch.citizens.models import Address
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import access
+from dispatch.geography.models import Village
 from dispatch.ledger.models import EntryKind, LedgerEntry
 from dispatch.notifications.models import OutboxMessage
 from dispatch.requests.models import DoorstepRequest
@@ -168,3 +170,27 @@ def test_a_citizen_is_not_offered_the_agent_menu(app: FastAPI) -> None:
     call = phone(app, caller=unique_phone())
     call.dial()
     assert "PIN" not in heard(call)
+
+
+def test_an_agent_hears_the_village_in_the_script_of_the_agents_language(
+    engine: Engine, settings: Settings
+) -> None:
+    """Agents who hear Hindi prompts hear the village in Devanagari, as Hindi callers do (a
+    Latin name read by the Hindi voice is mangled)."""
+    hindi = settings.model_copy(update={"agent_language": "hi"})
+    application = build_app(hindi, engine)
+    application.dependency_overrides[get_clock] = lambda: FixedClock(AT_THE_DOOR)
+    request, agent = _visit(engine)
+    with read_session(engine) as session:
+        address = session.get(Address, request.address_id)
+        assert address is not None
+        village = session.get(Village, address.village_id)
+        assert village is not None
+    assert village.name_hi and village.name_hi != village.name
+    call = phone(application, caller=agent.phone)
+    call.dial()
+    call.press(PIN)
+    call.press("1")  # the next visit, read out
+    said = heard(call)
+    assert said.startswith("मुलाक़ात ") and f": Test, {village.name_hi}, लगभग " in said
+    assert village.name not in said

@@ -101,7 +101,7 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     assert "आय प्रमाण पत्र के लिए 2 दबाएँ" in heard(call)
     call.press("2")
     assert "आपने चुना है: आय प्रमाण पत्र" in heard(call)
-    assert "आधार कार्ड, राशन कार्ड" in heard(call)  # the documents to keep ready
+    assert "कागज़ात" not in heard(call)  # the documents come with the confirmation
     assert "6 अंकों का पिन कोड दबाएँ" in heard(call)
     call.press("192201")  # Achabal's PIN code
     assert "यह पिन कोड अनंतनाग का है" in heard(call)
@@ -110,7 +110,7 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     assert "पहचान" in heard(call)
     call.say("सरकारी स्कूल के पास")
     offer = heard(call)
-    assert "पता है: अच्छाबल, पहचान: सरकारी स्कूल के पास" in offer
+    assert "आपका पता: अच्छाबल, पहचान: सरकारी स्कूल के पास" in offer
     assert "सबसे जल्दी मुलाक़ात आज सुबह 9 बजे से 11 बजे के बीच हो सकती है" in offer
     assert "50 रुपये" in offer and "नकद या यूपीआई" in offer and "रसीद" in offer  # the fee
     assert "यह समय पक्का करने के लिए 1 दबाएँ" in offer
@@ -122,7 +122,8 @@ def test_a_new_caller_books_in_hindi_by_keypad(app: FastAPI, engine: Engine, cal
     words = ["शून्य", "एक", "दो", "तीन", "चार", "पाँच", "छह", "सात", "आठ", "नौ"]
     assert ", ".join(words[int(d)] for d in digits) in confirmation  # digit by digit
     assert "सुबह 9 बजे से 11 बजे के बीच" in confirmation
-    assert "एसएमएस" in confirmation
+    assert "आधार कार्ड, राशन कार्ड" in confirmation  # the documents to keep ready
+    assert confirmation.index("कागज़ात तैयार रखिए") < confirmation.index("एसएमएस")
     call.press("1")  # hear it again
     assert ", ".join(words[int(d)] for d in digits) in heard(call)
     call.silence()
@@ -150,7 +151,7 @@ def test_a_new_caller_books_in_english_by_speech_and_paged_menus(
     call.say("I need an income certificate please")
     assert "Income Certificate: is that right?" in heard(call)
     call.press("1")
-    assert "Keep these documents ready for the agent: Aadhaar card" in heard(call)
+    assert "Keep these documents ready" not in heard(call)  # told with the confirmation
     assert "Key in the 6-digit PIN code of your area" in heard(call)
     call.say("Delhi")  # no district of the state: the district menu, page by page
     assert heard(call).startswith("Sorry, I could not find that district.")
@@ -175,6 +176,7 @@ def test_a_new_caller_books_in_english_by_speech_and_paged_menus(
     assert "The fee is 50 rupees." in offer and "To book this visit, press 1." in offer
     confirmation = finish_booking(call)
     assert "Your reference number is:" in confirmation
+    assert "Keep these documents ready for the agent: Aadhaar card" in confirmation
     assert "between 9 and 11 in the morning" in confirmation
     assert_booked(engine, call, caller=caller, language="en")
 
@@ -190,7 +192,7 @@ def test_a_new_caller_books_in_urdu(app: FastAPI, engine: Engine, caller: str) -
     call.say("آمدنی سرٹیفکیٹ")
     assert "آمدنی سرٹیفکیٹ، کیا یہ درست ہے؟ ہاں کے لیے 1 دبائیں" in heard(call)
     call.press("1")
-    assert "hi-IN" in say_languages(call)  # the documents exist in Hindi only: Hindi voice
+    assert say_languages(call) == {"ur-IN"}  # the documents come with the confirmation
     call.press("190008")  # shared by two villages: a short menu of them, in Urdu script
     assert "یہ پن کوڈ سرینگر کا ہے" in heard(call)
     assert "جواہر نگر کے لیے 1 دبائیں" in heard(call)
@@ -201,6 +203,8 @@ def test_a_new_caller_books_in_urdu(app: FastAPI, engine: Engine, caller: str) -
     assert "راج باغ، نشانی: مسجد کے پاس" in heard(call)
     confirmation = finish_booking(call)
     assert "آپ کی بکنگ پکی ہو گئی" in confirmation and "حوالہ نمبر" in confirmation
+    assert "ایجنٹ کے لیے یہ کاغذات تیار رکھیں" in confirmation
+    assert "hi-IN" in say_languages(call)  # the documents exist in Hindi only: Hindi voice
     result = assert_booked(engine, call, caller=caller, language="ur")
     assert "درخواست" in result.sms[0].body
     with read_session(engine) as session:

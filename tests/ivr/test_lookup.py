@@ -148,9 +148,12 @@ def test_an_owner_with_several_open_requests_picks_one_by_service(
     said = heard(call)
     assert "Hello Test Citizen, welcome back" in said and "You have 2 open requests." in said
     assert at_step(call) == "open_requests"
-    # Newest first, by service; 9 for a new visit instead.
-    assert f"For {second.name_en}, press 1. For {first.name_en}, press 2." in said
-    assert "For a new visit, press 9." in said and "Your request for" not in said
+    # Each told with its status, then listed by service to choose from, newest first; 9 for
+    # a new visit instead.
+    told = [f"Your request for {s.name_en}: it is logged" for s in (second, first)]
+    listed = f"For {second.name_en}, press 1. For {first.name_en}, press 2."
+    assert said.index(told[0]) < said.index(told[1]) < said.index(listed)
+    assert "For a new visit, press 9." in said
     call.press("2")
     said = heard(call)
     assert said.startswith(f"Your request for {first.name_en}: it is logged")
@@ -283,7 +286,7 @@ def test_the_owner_moves_a_visit_to_another_window(
     said = heard(call)
     assert said.startswith("सबसे जल्दी नया समय") and at_step(call) == "move_offer"
     assert has not in said  # never the time it has
-    assert "मुलाक़ात इस समय पर करने के लिए 1 दबाएँ। दूसरे समय के लिए 2 दबाएँ।" in said
+    assert "मुलाक़ात का समय इस पर बदलने के लिए 1 दबाएँ। दूसरे समय के लिए 2 दबाएँ।" in said
     call.press("2")  # other times
     assert "एजेंट इन समयों पर भी आ सकते हैं" in heard(call)
     assert at_step(call) == "move_windows"

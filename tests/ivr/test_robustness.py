@@ -379,6 +379,7 @@ CITIZEN_STEPS = frozenset(
         "address_known",
         "pincode",
         "pin_village",
+        "district_heard",
         "district",
         "block",
         "village",
@@ -449,7 +450,11 @@ def _answers(step: str, walker: Walker, rng: random.Random) -> list[tuple[float,
         + _press("190003", "181102", weight=2)
         + _press("999999", "12")
         + _say("Srinagar", weight=2)
-        + _say("Anantnag", "xyzzy plugh"),
+        + _say(
+            "Anantnag", "xyzzy plugh", "one nine zero zero zero three", "I don't know my PIN code"
+        )
+        + _say("haan"),
+        "district_heard": _press("1", weight=3) + _press("2", "5"),
         "pin_village": _press("1", "2", "3", weight=2)
         + _press("9")
         + _say("Rainawari", "Suchetgarh", "nowhere at all"),
@@ -465,8 +470,8 @@ def _answers(step: str, walker: Walker, rng: random.Random) -> list[tuple[float,
         "reference": [(3, ("press", digits)) for digits in walker.codes]
         + _press("".join(rng.choice("0123456789") for _ in range(9)), "12345"),
         "visit_code": _press(walker.codes.get(walker.keyed, "0000"), weight=3) + _press("0000"),
-        "open_requests": _press("1", "2", weight=3) + _press("9"),
-        "change_menu": _press("1", "2", weight=3) + _press("9"),
+        "open_requests": _press("1", "2", weight=3) + _press("9", "8"),
+        "change_menu": _press("1", "2", weight=3) + _press("9", "8"),
         "cancel_confirm": _press("1", "2", weight=2),
         "after_status": [*_press("1", weight=2), (1, ("silence", ""))],
         "move_offer": _press("1", "2", weight=3),
@@ -607,7 +612,8 @@ def test_random_walks_reach_every_step_and_never_a_dead_end(
 ) -> None:
     """Callers of every kind answer at random, right and wrong, by key, speech and silence:
     together they reach every step of a citizen's call, the new ones too (the PIN code and
-    its villages, the offer and other times, the open requests, moving a visit)."""
+    its villages, a district heard and confirmed, the offer and other times, the open
+    requests, moving a visit)."""
     queue = app.state.settings.call_agent_queue
     with write_session(engine) as session:  # a long wait: 0 offers a call-back first
         for waited in (900, 1000):

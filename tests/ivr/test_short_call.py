@@ -6,6 +6,7 @@ and every question's prompts inside its <Gather> so that a key can interrupt the
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -19,6 +20,7 @@ from dispatch.citizens import service as citizen_service
 from dispatch.config import REPO_ROOT, Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography import service as geography_service
+from dispatch.planning import service as planning_service
 from dispatch.planning.service import WindowOffer
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -179,6 +181,9 @@ def test_a_district_said_as_callers_say_it_is_found(
     call, _ = dial_in(app, caller)
     to_pincode(call, "2")
     call.say(said)
+    assert heard(call) == f"{district}: is that right? Press 1 for yes, or 2 for no."
+    assert step(call) == "district_heard"
+    call.press("1")
     assert f"Which is your block or tehsil in {district}?" in heard(call)
 
 
@@ -213,6 +218,9 @@ def test_a_hindi_caller_names_the_district_and_village_in_devanagari(
     to_pincode(call, "1")
     assert call.gather is not None and call.gather["language"] == "hi-IN"
     call.say("श्रीनगर")
+    assert step(call) == "district_heard"
+    assert "श्रीनगर, क्या यह सही है?" in heard(call) and "Srinagar" not in heard(call)
+    call.press("1")
     assert step(call) == "block"
     assert "श्रीनगर में आपकी तहसील या ब्लॉक कौन सा है?" in heard(call)
     assert "खानयार के लिए" in heard(call) and "Khanyar" not in heard(call)
@@ -221,7 +229,7 @@ def test_a_hindi_caller_names_the_district_and_village_in_devanagari(
     call.say("रैनावारी")
     assert step(call) == "landmark"
     call.press("1")  # no landmark
-    assert "पता है: रैनावारी।" in heard(call) and "Rainawari" not in heard(call)
+    assert "आपका पता: रैनावारी।" in heard(call) and "Rainawari" not in heard(call)
     call.press("1")
     assert village_of(engine, request_of(engine, call)) == "Rainawari"
 
@@ -238,7 +246,7 @@ def test_hindi_prompts_read_place_names_in_devanagari(app: FastAPI, caller: str)
     call.say("सुचेतगढ़")  # or the village's name, said in Hindi
     assert step(call) == "landmark"
     call.press("1")  # no landmark
-    assert "पता है: सुचेतगढ़।" in heard(call)
+    assert "आपका पता: सुचेतगढ़।" in heard(call)
 
 
 def test_urdu_prompts_read_place_names_in_urdu_script(app: FastAPI, caller: str) -> None:
@@ -253,6 +261,8 @@ def test_urdu_prompts_read_place_names_in_urdu_script(app: FastAPI, caller: str)
     other, _ = dial_in(app, caller)
     to_pincode(other, "3")
     other.say("سرینگر")  # the district said in Urdu
+    assert "سرینگر، کیا یہ درست ہے؟" in heard(other)
+    other.press("1")
     assert "سرینگر میں آپ کی تحصیل یا بلاک کون سا ہے؟" in heard(other)
 
 
@@ -275,7 +285,7 @@ def test_one_open_request_is_told_in_the_greeting_and_moved_with_two_keys(
     call.press("1")
     assert step(call) == "move_offer"
     offer = heard(call)
-    assert "सबसे जल्दी नया समय" in offer and "मुलाक़ात इस समय पर करने के लिए 1 दबाएँ" in offer
+    assert "सबसे जल्दी नया समय" in offer and "मुलाक़ात का समय इस पर बदलने के लिए 1 दबाएँ" in offer
     earliest = offers_of(engine, call)[0]
     assert earliest.start != request.window_start  # never the window the visit has
     assert current not in offer
@@ -443,3 +453,381 @@ def test_every_prompt_before_a_question_is_inside_its_gather(app: FastAPI, calle
     call.press("1")
     for xml in line.answers:  # and so on every turn of the call
         assert _prompts_outside_a_gather(xml) == [], xml
+
+
+# --- review fixes (b7edd80): the PIN question, "haan", the main menu key, statuses ------------
+
+
+@pytest.mark.parametrize("answer", ["silence", "hash"])
+def test_silence_at_the_pin_code_goes_straight_to_the_district_menu(
+    app: FastAPI, caller: str, answer: str
+) -> None:
+    """A caller without a PIN code (or who keys # alone: Twilio then posts no digits) is not
+    asked again: the district menu finds the place by keys."""
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    if answer == "silence":
+        call.silence()
+    else:
+        call.press("")  # "#" is the Gather's finishOnKey: it ends the input with no digits
+    said = heard(call)
+    assert step(call) == "district"
+    assert said.startswith("Which is your district? Say its name, or choose from the list.")
+    assert "Sorry" not in said and "Key in the 6-digit PIN code" not in said
+    assert re.search(r"For [A-Z][a-z]+, press 1\.", said) and "For more choices, press 9." in said
+
+
+@pytest.mark.parametrize(
+    ("language_key", "spoken"),
+    [
+        ("2", "one nine zero zero zero three"),
+        ("2", "190003"),
+        ("2", "1 9 0 0 0 3"),
+        ("1", "१९०००३"),  # Devanagari digits
+        ("1", "एक नौ शून्य शून्य शून्य तीन"),
+        ("3", "ایک نو صفر صفر صفر تین"),
+    ],
+)
+def test_a_pin_code_said_aloud_is_taken_as_the_pin_code(
+    app: FastAPI, engine: Engine, caller: str, language_key: str, spoken: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, language_key)
+    call.say(spoken)
+    assert step(call) == "pin_village"  # Rainawari's PIN code: Srinagar, its one village
+    said = heard(call)
+    assert {
+        "1": "यह पिन कोड श्रीनगर का है।",
+        "2": "That PIN code is in Srinagar.",
+        "3": "یہ پن کوڈ سرینگر کا ہے۔",
+    }[language_key] in said
+    call.press("1")
+    call.press("1")  # no landmark
+    call.press("1")
+    assert step(call) == "confirmation"
+    assert village_of(engine, request_of(engine, call)) == "Rainawari"
+
+
+def test_a_short_number_said_aloud_is_a_malformed_pin_code(app: FastAPI, caller: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.say("one nine zero")
+    assert heard(call).startswith("That does not look like a PIN code.")
+    assert step(call) == "pincode"
+
+
+@pytest.mark.parametrize(
+    ("language_key", "spoken"),
+    [
+        ("2", "I don't know my PIN code"),
+        ("2", "I do not know"),
+        ("1", "मुझे पिन कोड नहीं पता"),
+        ("1", "pin code pata nahi"),
+        ("3", "مجھے پن کوڈ معلوم نہیں"),
+    ],
+)
+def test_a_caller_who_does_not_know_the_pin_code_gets_the_district_menu(
+    app: FastAPI, caller: str, language_key: str, spoken: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, language_key)
+    call.say(spoken)
+    assert step(call) == "district"
+    said = heard(call)
+    for not_found in (
+        "Sorry, I could not find that district.",
+        "यह ज़िला नहीं मिला",
+        "یہ ضلع نہیں ملا",
+    ):
+        assert not_found not in said  # not taken for a district name that was not found
+    assert call.gather is not None and call.gather["input"] == "dtmf speech"
+
+
+def test_a_district_heard_is_confirmed_by_one_key(app: FastAPI, caller: str) -> None:
+    """1 goes on to the district's blocks; 2 to the district menu; anything else asks again."""
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.say("Anantnag")
+    assert step(call) == "district_heard"
+    assert heard(call) == "Anantnag: is that right? Press 1 for yes, or 2 for no."
+    assert call.gather is not None and call.gather["input"] == "dtmf"  # keys only
+    call.press("5")
+    assert heard(call).startswith("Sorry, that is not one of the choices.")
+    assert "Anantnag: is that right?" in heard(call) and step(call) == "district_heard"
+    call.press("1")
+    assert step(call) == "block"
+    assert "Which is your block or tehsil in Anantnag?" in heard(call)
+    wrong, _ = dial_in(app, caller)
+    to_pincode(wrong, "2")
+    wrong.say("Islamabad")  # Anantnag's other name: but the caller meant another district
+    assert "Anantnag: is that right?" in heard(wrong)
+    wrong.press("2")
+    assert step(wrong) == "district"
+    assert heard(wrong).startswith("Which is your district? Say its name, or choose from the list.")
+    first = re.findall(r"For ([^.]+?), press 1\.", heard(wrong))[0]  # menus follow demand
+    wrong.press("1")  # a district chosen by key: its blocks, with no second question
+    assert step(wrong) == "block"
+    assert f"Which is your block or tehsil in {first}?" in heard(wrong)
+
+
+@pytest.mark.parametrize(
+    ("language_key", "acknowledgements"),
+    [
+        ("2", ["haan", "ok", "yes"]),
+        ("1", ["हाँ जी", "ठीक है", "जी"]),
+        ("3", ["جی ہاں", "ہاں", "جی"]),
+    ],
+)
+def test_haan_over_the_pin_question_asks_it_again_without_counting_a_retry(
+    app: FastAPI, caller: str, language_key: str, acknowledgements: list[str]
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, language_key)
+    question = heard(call).split(" ")[-6:]  # the end of the PIN question, as first asked
+    for said in acknowledgements:  # three in a row: more than the retries a caller gets
+        call.say(said)
+        assert step(call) == "pincode" and not call.queued
+        assert heard(call).split(" ")[-6:] == question
+        assert len(call.said) == 1  # the question again, with no apology before it
+    # Nothing was counted: two wrong answers are still only asked again, the third a person.
+    for _ in range(2):
+        call.press("12")
+        assert step(call) == "pincode" and not call.queued
+    call.press("12")
+    assert call.queued
+
+
+def test_haan_at_the_landmark_is_not_taken_for_a_landmark(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "1")
+    call.press("190003")
+    call.press("1")
+    assert step(call) == "landmark"
+    call.say("हाँ जी")
+    assert step(call) == "landmark" and "पहचान न बतानी हो तो 1 दबाएँ।" in heard(call)
+    call.press("1")  # no landmark
+    assert heard(call).startswith("आपका पता: रैनावारी।")
+    call.press("1")
+    with read_session(engine) as session:
+        address = citizen_service.get_address(
+            session=session, address_id=request_of(engine, call).address_id
+        )
+    assert address.landmark == ""
+
+
+def test_the_documents_are_told_with_the_confirmation(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    call.dial()
+    for key in ("2", "1", "2"):  # English, a doorstep visit, Income Certificate
+        call.press(key)
+    assert heard(call).startswith("You chose Income Certificate.")
+    assert "documents" not in heard(call)
+    call.press("190003")
+    call.press("1")
+    call.press("1")  # no landmark
+    assert "documents" not in heard(call)  # nor with the offer
+    call.press("1")
+    said = call.said
+    assert step(call) == "confirmation"
+    documents = said.index(
+        "Keep these documents ready for the agent: Aadhaar card, Ration card, Salary slip or "
+        "self-declaration of income and Passport photo."
+    )
+    fee = next(i for i, s in enumerate(said) if s.startswith("Please pay 50 rupees"))
+    sms = said.index("We are also sending you all this by SMS.")
+    assert said.index("Your visit is booked.") < fee < documents < sms
+    call.press("1")  # heard again: the documents too
+    assert any(s.startswith("Keep these documents ready") for s in call.said)
+
+
+# --- a returning caller: the main menu key, statuses, informed or abandoned -------------------
+
+
+def test_the_change_menu_offers_the_main_menu_with_8(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    assert step(call) == "change_menu"
+    said = call.said
+    assert said.index("नई सेवा के लिए 9 दबाएँ।") < said.index("मुख्य मेनू के लिए 8 दबाएँ।")
+    assert said.index("मुख्य मेनू के लिए 8 दबाएँ।") < said.index("हमारे सहायक से बात करने के लिए 0 दबाएँ।")
+    call.press("8")
+    assert step(call) == "main_menu"
+    assert "घर पर सेवा के लिए 1 दबाएँ।" in heard(call)
+    call.press("1")
+    assert step(call) == "service_menu"  # a new visit from the main menu
+    with read_session(engine) as session:
+        same = request_service.get(session=session, request_id=request.id or 0)
+    assert same.status is request.status and same.window_start == request.window_start
+
+
+def _open_requests(
+    engine: Engine, clock: FixedClock, codes: list[str], *, booked: str | None = None
+) -> tuple[str, WindowOffer | None]:
+    """An English-speaking citizen with a logged request for each service code (the first
+    the oldest), and if `booked`, a newest one for that service booked into the earliest
+    window; returns their phone and that window."""
+    with write_session(engine) as session:
+        person = factories.citizen(session, district_code="ANT", language="en")
+        address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
+        assert person.id is not None and address is not None and address.id is not None
+        made = [(code, False) for code in codes]
+        if booked is not None:
+            made.append((booked, True))
+        offer = None
+        for n, (code, with_window) in enumerate(made):
+            service = factories.service(session, code)
+            if with_window:
+                offer = planning_service.offer_windows(
+                    session=session,
+                    settings=factories.SETTINGS,
+                    address_id=address.id,
+                    service_id=service.id or 0,
+                    language="en",
+                    now=clock.now(),
+                )[0]
+            visits.book_visit(
+                session=session,
+                settings=factories.SETTINGS,
+                idempotency_key=f"test:{person.phone}:{n}",
+                actor="test",
+                channel=Channel.CONSOLE,
+                state_code="JK",
+                citizen_id=person.id,
+                address_id=address.id,
+                service_id=service.id or 0,
+                offer=offer if with_window else None,
+                now=clock.now() - dt.timedelta(hours=len(made) - n),
+            )
+        return person.phone, offer
+
+
+def test_several_open_requests_are_told_with_their_status_and_the_call_is_informed(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    """The newest three are told before the list; two of one service are told apart in it by
+    their status and time; hanging up after hearing them is not abandoning the call."""
+    owner, offer = _open_requests(
+        engine, clock, ["BIRTH_CERT", "DOMICILE_CERT", "INCOME_CERT"], booked="INCOME_CERT"
+    )
+    assert offer is not None
+    call, _ = dial_in(app, owner)
+    call.dial()
+    said = call.said
+    assert step(call) == "open_requests"
+    logged = "it is logged, and a visit time is still to be fixed"
+    assert said[:2] == [
+        "Hello Test Citizen, welcome back to DigiDost.",
+        "You have 4 open requests.",
+    ]
+    newest = said[2]
+    assert newest.startswith("Your request for Income Certificate: ")
+    window = ENGLISH.window(offer.start, offer.end, now=clock.now())
+    assert newest.endswith(f", {window}.") and logged not in newest  # booked: with its time
+    assert said[3:5] == [
+        f"Your request for Income Certificate: {logged}.",
+        f"Your request for Domicile Certificate: {logged}.",
+    ]
+    assert not any("Birth Certificate:" in s for s in said)  # only the newest three told
+    status = newest.removeprefix("Your request for Income Certificate: ").removesuffix(".")
+    assert said[5:9] == [
+        f"For Income Certificate, {status}, press 1.",
+        f"For Income Certificate, {logged}, press 2.",
+        "For Domicile Certificate, press 3.",
+        "For Birth Certificate, press 4.",
+    ]
+    assert said[9:] == [
+        "For a new visit, press 9.",
+        "For the main menu, press 8.",
+        "To talk to a person, press 0.",
+    ]
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.INFORMED
+
+
+def test_open_requests_list_at_most_seven_and_8_is_the_main_menu(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    codes = [
+        "DOMICILE_CERT",
+        "INCOME_CERT",
+        "OLD_AGE_PENSION",
+        "AYUSHMAN_CARD",
+        "BIRTH_CERT",
+        "WIDOW_PENSION",
+        "RBA_CERT",
+        "ST_CERT",
+    ]
+    owner, _ = _open_requests(engine, clock, codes)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    said = heard(call)
+    assert "You have 8 open requests." in said
+    assert "press 7." in said and "press 8." in said  # seven requests, and the main menu
+    assert "For Domicile Certificate" not in said  # the oldest is not listed
+    assert "For the main menu, press 8." in said
+    assert "For more choices" not in said
+    call.press("8")
+    assert step(call) == "main_menu"
+    assert "For a doorstep visit, press 1. For a request you already made, press 2." in heard(call)
+    call.press("2")  # the oldest is still found by its reference
+    assert step(call) == "reference"
+
+
+@pytest.mark.parametrize("key", ["1", "2", "9"])
+def test_a_caller_who_starts_a_change_and_hangs_up_abandons_the_call(
+    app: FastAPI, engine: Engine, clock: FixedClock, key: str
+) -> None:
+    """1 (a new time), 2 (cancel) and 9 (a new visit) start something: hanging up before it
+    is done is abandoning, though the status was heard."""
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    call.press(key)
+    assert step(call) == {"1": "move_offer", "2": "cancel_confirm", "9": "service_menu"}[key]
+    assert session_of(engine, call).status is CallStatus.ACTIVE
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.ABANDONED
+    with read_session(engine) as session:
+        same = request_service.get(session=session, request_id=request.id or 0)
+    assert same.status is request.status and same.window_start == request.window_start
+
+
+def test_new_visit_from_several_open_requests_then_hang_up_abandons(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    owner, _ = _open_requests(engine, clock, ["DOMICILE_CERT", "INCOME_CERT"])
+    call, _ = dial_in(app, owner)
+    call.dial()
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    call.press("9")
+    assert step(call) == "service_menu"
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.ABANDONED
+
+
+def test_not_cancelling_after_all_leaves_the_call_informed(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    call.press("2")
+    assert session_of(engine, call).status is CallStatus.ACTIVE
+    call.press("2")  # do not cancel
+    assert heard(call).startswith("ठीक है, अनुरोध रद्द नहीं किया गया।")
+    assert step(call) == "after_status"
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    with read_session(engine) as session:
+        same = request_service.get(session=session, request_id=request.id or 0)
+    assert same.status is request.status
