@@ -99,6 +99,7 @@ class P(StrEnum):
     CHANGE_MENU = "change_menu"
     NEW_VISIT_OPTION = "new_visit_option"
     MAIN_MENU_OPTION = "main_menu_option"
+    REFERENCE_ENDING = "reference_ending"
     CANCEL_CONFIRM = "cancel_confirm"
     CANCELLED = "cancelled"
     NOT_CANCELLED = "not_cancelled"

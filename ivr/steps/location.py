@@ -176,9 +176,9 @@ def _pincode(ctx: Ctx, digits: str) -> Reply:
 #: Words of a caller who has no PIN code to give ("I don't know the PIN code").
 _NO_PINCODE = frozenset(
     """
-    pin pincode code know pata maloom malum nahi nahin not dont don't
-    पिन पिनकोड कोड पता मालूम नहीं नही
-    پن کوڈ پتہ معلوم نہیں
+    pin pincode code know maloom malum nahi nahin not dont don't
+    पिन पिनकोड कोड मालूम नहीं नही
+    پن کوڈ معلوم نہیں
 """.split()  # noqa: SIM905
 )
 #: Digits said as words, in the line's languages.
@@ -196,19 +196,35 @@ NUMBER_WORDS = {
 }
 
 
+#: "double zero", "triple five" (as Indian callers say numbers).
+REPEATS = {
+    **dict.fromkeys(("double", "डबल", "ڈبل"), 2),
+    **dict.fromkeys(("triple", "ट्रिपल", "ٹرپل"), 3),
+}
+
+
 def spoken_number(speech: str) -> str:
     """The digits of a number said aloud ("one nine zero zero zero three", "190003",
-    "१९०००३"), if the speech is a number; else ""."""
-    digits, others = "", 0
+    "१९०००३", "my pin code is one nine double zero zero three"): five or more digits
+    whatever is said around them, or three or four said on their own; else ""."""
+    digits, others, times = "", 0, 1
     for word in speech.casefold().replace(",", " ").replace("-", " ").split():
         word = word.strip(".?!।۔")
+        if word in REPEATS:
+            times = REPEATS[word]
+            continue
         if word and all(unicodedata.decimal(ch, None) is not None for ch in word):
-            digits += "".join(str(unicodedata.decimal(ch)) for ch in word)
+            said = "".join(str(unicodedata.decimal(ch)) for ch in word)
         elif word in NUMBER_WORDS:
-            digits += NUMBER_WORDS[word]
+            said = NUMBER_WORDS[word]
         else:
-            others += 1
-    return digits if len(digits) >= 3 and others <= 2 else ""
+            others, times = others + 1, 1
+            continue
+        digits += said[0] * times + said[1:] if said else ""
+        times = 1
+    if len(digits) >= 5 or (len(digits) >= 3 and others <= 2):
+        return digits
+    return ""
 
 
 def _no_pincode(speech: str) -> bool:

@@ -42,6 +42,7 @@ MAIN_MENU_KEY = "8"
 
 def start(ctx: Ctx) -> Reply:
     """Ask for a reference number, to hear its status and change or cancel it."""
+    _acting(ctx)  # another request now: hanging up before its status is told abandons
     ctx.progress.reference = ctx.progress.code = None
     ctx.progress.change_request_id = None
     return ctx.goto("reference")
@@ -67,11 +68,18 @@ def ask_open_requests(ctx: Ctx) -> Reply:
         words.service_name(ctx, catalogue_service.get(session=ctx.session, service_id=r.service_id))
         for r in listed
     ]
-    items = []
+    labels: list[Value] = []
     for request, name in zip(listed, names, strict=True):
-        if names.count(name) > 1:  # two of one service: told apart by status and time
+        if names.count(name) > 1:  # two of one service: told apart by status and time...
             name = f"{_text(name)}, {words.status(ctx, request)}"
-        items.append(Item(request.id or 0, name))
+        labels.append(name)
+    items = []
+    for request, label in zip(listed, labels, strict=True):
+        if labels.count(label) > 1:  # ...or by the end of their reference numbers
+            ending = ctx.speech.digits(request_rules.keypad_digits(request.reference)[-3:])
+            words_ = ctx.prompts.text(P.REFERENCE_ENDING, ctx.value_lang, digits=ending)
+            label = f"{_text(label)}, {words_}"
+        items.append(Item(request.id or 0, label))
     extra = ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.MAIN_MENU_OPTION)
     return ctx.gather("open_requests", menu_words(ctx, items, 0, extra=extra))
 
@@ -106,8 +114,7 @@ def _acting(ctx: Ctx) -> None:
 
 
 def _new_visit(ctx: Ctx) -> Reply:
-    _acting(ctx)
-    return services.new_visit(ctx)
+    return services.new_visit(ctx)  # which counts the caller as acting again
 
 
 def _main_menu(ctx: Ctx) -> Reply:

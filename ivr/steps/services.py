@@ -3,6 +3,7 @@ matched against names and aliases, confirmed back."""
 
 from __future__ import annotations
 
+from dispatch.calls import service as call_service
 from dispatch.catalogue import service as catalogue_service
 from dispatch.catalogue.models import Service
 from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words
@@ -31,6 +32,7 @@ def _hints(ctx: Ctx, services: list[Service]) -> str:
 def new_visit(ctx: Ctx) -> Reply:
     """Start a booking: what was chosen for an earlier one on this call is forgotten (the
     contact number, whom it is for and what was booked stay)."""
+    call_service.resume(session=ctx.session, call=ctx.call)  # informed before, acting now
     keep = ctx.progress
     ctx.progress = Progress(
         phone=keep.phone,

@@ -29,6 +29,7 @@ from dispatch.visits import service as visits
 from ivr.prompts import Prompts
 from ivr.speech import Speech
 from ivr.standin import Call
+from ivr.steps import location
 from tests import factories
 from tests.ivr.caller import Line, heard, say_languages
 from tests.ivr.conftest import FixedClock
@@ -831,3 +832,53 @@ def test_not_cancelling_after_all_leaves_the_call_informed(
     with read_session(engine) as session:
         same = request_service.get(session=session, request_id=request.id or 0)
     assert same.status is request.status
+
+
+def test_a_caller_who_goes_from_the_status_to_the_main_menu_and_books_is_acting_again(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    """8 (the main menu) after the status, then 1 (a visit): hanging up half-way through that
+    booking abandons the call, as it would from 9."""
+    _, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    call.press("8")
+    assert session_of(engine, call).status is CallStatus.INFORMED  # only looking, so far
+    call.press("1")
+    assert step(call) == "service_menu"
+    call.hangup()
+    assert session_of(engine, call).status is CallStatus.ABANDONED
+
+
+@pytest.mark.parametrize(
+    ("spoken", "digits"),
+    [
+        ("my pin code is one nine zero zero zero three", "190003"),
+        ("one nine double zero zero three", "190003"),
+        ("१९०००३", "190003"),
+        ("triple five", "555"),  # a number, if not a PIN code: asked again
+        ("mera pata Srinagar hai", ""),  # "pata" is also "address": a district, not a number
+        ("I live in ward 12", ""),
+    ],
+)
+def test_a_number_said_aloud(spoken: str, digits: str) -> None:
+    assert location.spoken_number(spoken) == digits
+
+
+def test_my_address_is_srinagar_in_hinglish_is_a_district(app: FastAPI, caller: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.say("mera pata Srinagar hai")
+    assert step(call) == "district_heard" and heard(call).startswith("Srinagar: is that right?")
+
+
+def test_two_logged_requests_for_one_service_are_told_apart_by_their_references(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    owner, _ = _open_requests(engine, clock, ["INCOME_CERT", "INCOME_CERT"])
+    call, _ = dial_in(app, owner)
+    call.dial()
+    assert step(call) == "open_requests"
+    options = re.findall(r"For ([^.]+?), press [12]\.", heard(call))
+    assert len(options) == 2 and options[0] != options[1]
+    assert all(o.startswith("Income Certificate, ") and "reference ending" in o for o in options)
