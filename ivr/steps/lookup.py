@@ -77,8 +77,8 @@ def ask_open_requests(ctx: Ctx) -> Reply:
     for request, label in zip(listed, labels, strict=True):
         if labels.count(label) > 1:  # ...or by the end of their reference numbers
             ending = ctx.speech.digits(request_rules.keypad_digits(request.reference)[-3:])
-            words_ = ctx.prompts.text(P.REFERENCE_ENDING, ctx.value_lang, digits=ending)
-            label = f"{_text(label)}, {words_}"
+            told = ctx.prompts.text(P.REFERENCE_ENDING, ctx.value_lang, digits=ending)
+            label = f"{_text(label)}, {told}"
         items.append(Item(request.id or 0, label))
     extra = ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.MAIN_MENU_OPTION)
     return ctx.gather("open_requests", menu_words(ctx, items, 0, extra=extra))
