@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 #: Failed steps in one call before the caller is put through to a person.
 MAX_ERRORS = 2
-#: Steps whose keys are not a menu choice, so 0 does not mean "a person".
-_NO_PERSON_KEY = frozenset({"person", "queue_left"})
+#: Steps where 0 is not "a person": the queue itself, and the field agents' own menu (0 and
+#: hash for the citizens' menu, 0 to end the call).
+_NO_PERSON_KEY = frozenset({"person", "queue_left", "agent_pin", "agent_menu"})
 
 steps.register()
 
@@ -215,6 +216,7 @@ def _open(
 def _run(ctx: Ctx, kind: str, step: str, said: Said) -> Reply:
     if kind == "incoming" or kind == "ask":
         return ASK[step](ctx)
+    said = said.keyed()
     if said.digits == PERSON_KEY and step not in _NO_PERSON_KEY:
         ctx.progress.retries.pop(step, None)
         return ASK["person"](ctx)

@@ -47,6 +47,35 @@ ACKNOWLEDGEMENTS = frozenset(
 )
 
 
+#: Digits said as words, in the line's languages (and Hindi as English recognisers spell it).
+NUMBER_WORDS = {
+    **dict.fromkeys(("zero", "oh", "shunya", "shoonya", "शून्य", "ज़ीरो", "जीरो", "صفر", "زیرو"), "0"),
+    **dict.fromkeys(("one", "ek", "एक", "ایک"), "1"),
+    **dict.fromkeys(("two", "do", "दो", "دو"), "2"),
+    **dict.fromkeys(("three", "teen", "तीन", "تین"), "3"),
+    **dict.fromkeys(("four", "char", "chaar", "चार", "چار"), "4"),
+    **dict.fromkeys(("five", "paanch", "panch", "पाँच", "पांच", "پانچ"), "5"),
+    **dict.fromkeys(("six", "chhe", "chhah", "छह", "छः", "छे", "چھ", "چھے"), "6"),
+    **dict.fromkeys(("seven", "saat", "सात", "سات"), "7"),
+    **dict.fromkeys(("eight", "aath", "आठ", "آٹھ"), "8"),
+    **dict.fromkeys(("nine", "nau", "नौ", "نو"), "9"),
+}
+
+
+def _words(speech: str) -> list[str]:
+    """Words of recognised speech: letters with their vowel signs (Unicode L and M) and
+    digits; everything else separates them."""
+    kept = (ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in speech)
+    return "".join(kept).casefold().split()
+
+
+def digit_of(word: str) -> str | None:
+    """A digit said as a word or written in any script ("five", "पाँच", "५"), else None."""
+    if len(word) == 1 and unicodedata.decimal(word, None) is not None:
+        return str(unicodedata.decimal(word))
+    return NUMBER_WORDS.get(word)
+
+
 @dataclass(frozen=True, slots=True)
 class Said:
     """What the caller answered: keys pressed and/or recognised speech (either may be empty)."""
@@ -61,10 +90,16 @@ class Said:
     @property
     def acknowledgement(self) -> bool:
         """Only "haan", "ji", "ok" and the like: the caller was listening, not answering."""
-        # Letters and their vowel signs (Unicode L and M) make words; the rest separates them.
-        spoken = "".join(ch if unicodedata.category(ch)[0] in "LM" else " " for ch in self.speech)
-        heard = spoken.casefold().split()
+        heard = _words(self.speech)
         return not self.digits and bool(heard) and all(w in ACKNOWLEDGEMENTS for w in heard)
+
+    def keyed(self) -> Said:
+        """A single digit said instead of pressed ("one", "एक", "1") as that key: a caller
+        who answers a menu aloud gets what they would by pressing it."""
+        heard = _words(self.speech)
+        if self.digits or len(heard) != 1 or (digit := digit_of(heard[0])) is None:
+            return self
+        return Said(digits=digit)
 
 
 @dataclass
@@ -260,20 +295,25 @@ class Item:
     name: Value
 
 
-def page_of(items: Sequence[Item], page: int) -> tuple[list[Item], bool]:
-    """The items read out on `page` (keys 1..8) and whether a further page exists."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
+def page_of(items: Sequence[Item], page: int, size: int = PAGE_SIZE) -> tuple[list[Item], bool]:
+    """The items read out on `page` (keys 1..size) and whether a further page exists."""
+    pages = max(1, -(-len(items) // size))
     page = page % pages
-    shown = list(items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE])
+    shown = list(items[page * size : (page + 1) * size])
     return shown, pages > 1
 
 
 def menu_words(
-    ctx: Ctx, items: Sequence[Item], page: int, *, extra: Sequence[Prompt] = ()
+    ctx: Ctx,
+    items: Sequence[Item],
+    page: int,
+    *,
+    extra: Sequence[Prompt] = (),
+    size: int = PAGE_SIZE,
 ) -> list[Prompt]:
     """Read out one page of a menu (then `extra` options, then a person); remember what each
     key meant, so the answer picks what the caller heard even if the list changes meanwhile."""
-    shown, more = page_of(items, page)
+    shown, more = page_of(items, page, size)
     ctx.progress.shown, ctx.progress.more = [item.id for item in shown], more
     words: list[Prompt] = []
     for key, item in enumerate(shown, start=1):

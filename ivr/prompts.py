@@ -47,6 +47,7 @@ class P(StrEnum):
     PINCODE_INVALID = "pincode_invalid"
     PINCODE_UNKNOWN = "pincode_unknown"
     PINCODE_PLACES = "pincode_places"
+    NOT_LISTED_OPTION = "not_listed_option"
     DISTRICT_ASK = "district_ask"
     DISTRICT_NOT_FOUND = "district_not_found"
     DISTRICT_HEARD = "district_heard"
@@ -63,6 +64,7 @@ class P(StrEnum):
     OTHER_TIMES = "other_times"
     OFFER_MOVE = "offer_move"
     MOVE_OPTION = "move_option"
+    KEEP_TIME_OPTION = "keep_time_option"
     NO_WINDOWS = "no_windows"
     WINDOW_TAKEN = "window_taken"
     FEE_TOTAL = "fee_total"
@@ -99,6 +101,7 @@ class P(StrEnum):
     CHANGE_MENU = "change_menu"
     NEW_VISIT_OPTION = "new_visit_option"
     MAIN_MENU_OPTION = "main_menu_option"
+    BY_REFERENCE_OPTION = "by_reference_option"
     REFERENCE_ENDING = "reference_ending"
     CANCEL_CONFIRM = "cancel_confirm"
     CANCELLED = "cancelled"
@@ -208,7 +211,11 @@ def placeholders(template: str) -> list[str]:
 def read_file(path: Path) -> dict[str, str]:
     """`key,text` rows of one language file (a header row `key,text` first)."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row["key"].strip(): row["text"].strip() for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    for line, row in enumerate(rows, start=2):
+        if None in row:  # a comma outside quotes would silently cut the words short
+            raise PromptsMissing(f"{path}:{line}: more than two fields; quote the text")
+    return {row["key"].strip(): row["text"].strip() for row in rows}
 
 
 class Prompts:

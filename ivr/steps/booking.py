@@ -6,6 +6,7 @@ read back. The offer helpers serve a reschedule too (`ivr.steps.lookup`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallbackReason, CallStatus
@@ -58,14 +59,14 @@ def earliest_words(ctx: Ctx, offers: list[WindowOffer], *, lead: P) -> list[Prom
     return ctx.words(lead, window=ctx.speech.window(first.start, first.end, now=ctx.now))
 
 
-def other_times_words(ctx: Ctx) -> list[Prompt]:
-    """The offers after the earliest, as a menu (keys 1, 2, ...)."""
+def other_times_words(ctx: Ctx, *, extra: Sequence[Prompt] = ()) -> list[Prompt]:
+    """The offers after the earliest, as a menu (keys 1, 2, ...; `extra` options after)."""
     others = [
         Item(i, ctx.speech.window_short(o.start, o.end, now=ctx.now))
         for i, o in enumerate(_offers(ctx))
         if i > 0
     ]
-    return ctx.words(P.OTHER_TIMES) + menu_words(ctx, others, 0)
+    return ctx.words(P.OTHER_TIMES) + menu_words(ctx, others, 0, extra=extra)
 
 
 def picked(ctx: Ctx, said: Said) -> int | str | None:

@@ -26,7 +26,18 @@ from dispatch.errors import InvalidInput
 from dispatch.geography import service as geography_service
 from dispatch.geography.models import Block, District, PlaceNames, Village
 from dispatch.requests import service as request_service
-from ivr.flow import Ctx, Item, Said, answers, asks, menu_choice, menu_words, need
+from ivr.flow import (
+    NUMBER_WORDS,
+    PAGE_SIZE,
+    Ctx,
+    Item,
+    Said,
+    answers,
+    asks,
+    menu_choice,
+    menu_words,
+    need,
+)
 from ivr.prompts import P
 from ivr.steps import words
 from ivr.twiml import Reply
@@ -35,6 +46,9 @@ LANDMARK_MAX = 120
 #: How far back the requests go that order the district and block menus.
 DEMAND_DAYS = 90
 PINCODE = re.compile(r"[1-9]\d{5}")
+#: The villages of a PIN code are read 7 to a page: 8 is "mine is not in this list".
+PIN_PAGE = PAGE_SIZE - 1
+NOT_LISTED_KEY = "8"
 
 Names = dict[int, list[str]]
 
@@ -181,21 +195,6 @@ _NO_PINCODE = frozenset(
     پن کوڈ معلوم نہیں
 """.split()  # noqa: SIM905
 )
-#: Digits said as words, in the line's languages.
-NUMBER_WORDS = {
-    **dict.fromkeys(("zero", "oh", "शून्य", "ज़ीरो", "जीरो", "صفر", "زیرو"), "0"),
-    **dict.fromkeys(("one", "एक", "ایک"), "1"),
-    **dict.fromkeys(("two", "दो", "دو"), "2"),
-    **dict.fromkeys(("three", "तीन", "تین"), "3"),
-    **dict.fromkeys(("four", "चार", "چار"), "4"),
-    **dict.fromkeys(("five", "पाँच", "पांच", "پانچ"), "5"),
-    **dict.fromkeys(("six", "छह", "छः", "छे", "چھ", "چھے"), "6"),
-    **dict.fromkeys(("seven", "सात", "سات"), "7"),
-    **dict.fromkeys(("eight", "आठ", "آٹھ"), "8"),
-    **dict.fromkeys(("nine", "नौ", "نو"), "9"),
-}
-
-
 #: "double zero", "triple five" (as Indian callers say numbers).
 REPEATS = {
     **dict.fromkeys(("double", "डबल", "ڈبل"), 2),
@@ -216,7 +215,7 @@ def spoken_number(speech: str) -> str:
         if word and all(unicodedata.decimal(ch, None) is not None for ch in word):
             said = "".join(str(unicodedata.decimal(ch)) for ch in word)
         elif word in NUMBER_WORDS:
-            said = NUMBER_WORDS[word]
+            said = NUMBER_WORDS[word]  # "one", "एक", "ek"
         else:
             others, times = others + 1, 1
             continue
@@ -272,7 +271,8 @@ def ask_pin_village(ctx: Ctx) -> Reply:
         districts = list(dict.fromkeys(words.place_name(ctx, p.district) for p in places))
         prompts = ctx.words(P.PINCODE_PLACES, district=ctx.speech.listing(districts))
     items = [Item(p.village.id or 0, words.place_name(ctx, p.village)) for p in places]
-    prompts += menu_words(ctx, items, ctx.progress.page)
+    not_listed = ctx.words(P.NOT_LISTED_OPTION)
+    prompts += menu_words(ctx, items, ctx.progress.page, extra=not_listed, size=PIN_PAGE)
     nearby = _pin_blocks_villages(ctx, places)
     return ctx.gather("pin_village", prompts, speech=True, timeout=8, hints=_hints(ctx, nearby))
 
@@ -292,11 +292,9 @@ def on_pin_village(ctx: Ctx, said: Said) -> Reply:
         found = _by_name(said.speech, items, {v.id or 0: v.spoken_names for v in nearby})
         if found is not None:
             return _village_chosen(ctx, found.id)
-        blocks = list(dict.fromkeys(p.block.id for p in places))
-        if len(blocks) == 1:  # the whole block's list, as for a village not found by name
-            ctx.progress.block_id, ctx.progress.page, ctx.progress.matches = blocks[0], 0, []
-            return ctx.say(P.VILLAGE_NOT_FOUND) + ctx.goto("village_menu")
-        return ctx.say(P.VILLAGE_NOT_FOUND) + _district_menu(ctx)
+        return ctx.say(P.VILLAGE_NOT_FOUND) + _not_listed(ctx, places)
+    if said.digits == NOT_LISTED_KEY:
+        return _not_listed(ctx, places)
     choice = menu_choice(ctx, said)
     if choice == "more":
         ctx.progress.page += 1
@@ -304,6 +302,16 @@ def on_pin_village(ctx: Ctx, said: Said) -> Reply:
     if isinstance(choice, int):
         return _village_chosen(ctx, choice)
     return ctx.unclear(said)
+
+
+def _not_listed(ctx: Ctx, places: Sequence[geography_service.Place]) -> Reply:
+    """The village is not among those of the PIN code: the block's whole list when the PIN
+    code has one block, else the district menu."""
+    blocks = list(dict.fromkeys(p.block.id for p in places))
+    if len(blocks) == 1:
+        ctx.progress.block_id, ctx.progress.page, ctx.progress.matches = blocks[0], 0, []
+        return ctx.goto("village_menu")
+    return _district_menu(ctx)
 
 
 def _village_chosen(ctx: Ctx, village_id: int) -> Reply:
@@ -440,8 +448,9 @@ def ask_village(ctx: Ctx) -> Reply:
 
 @answers("village")
 def on_village(ctx: Ctx, said: Said) -> Reply:
-    if said.empty:
-        return ctx.unclear(said)
+    if said.empty:  # no name or PIN code to give (or no speech): the block's list
+        ctx.progress.page, ctx.progress.matches = 0, []
+        return ctx.goto("village_menu")
     items, names = _villages(ctx)
     ctx.progress.page, ctx.progress.matches = 0, []
     if said.digits:  # a PIN code: one village, or a short menu of the villages sharing it

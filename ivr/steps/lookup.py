@@ -33,30 +33,45 @@ from ivr.twiml import Reply
 #: Wrong references or visit codes on one call before the caller is put through to a person.
 MAX_FAILURES = 3
 #: Open requests listed to a returning caller (keys 1-8; 9 is a new visit).
-LISTED = 7
+LISTED = 6
 #: Of those, the newest whose status is told before the list.
 TOLD = 3
 NEW_VISIT_KEY = "9"
 MAIN_MENU_KEY = "8"
+BY_REFERENCE_KEY = "7"
+KEEP_TIME_KEY = "8"
 
 
 def start(ctx: Ctx) -> Reply:
-    """Ask for a reference number, to hear its status and change or cancel it."""
+    """A request the caller made: a caller proven by caller ID picks from their open requests
+    (the reference is still there for another one); anyone else keys its reference."""
     _acting(ctx)  # another request now: hanging up before its status is told abandons
+    citizen = ctx.call.citizen_id
+    if citizen is not None:
+        mine = request_service.open_for_citizen(session=ctx.session, citizen_id=citizen)
+        if mine:
+            return open_requests(ctx, list(reversed(mine)), told=False)
+    return _by_reference(ctx)
+
+
+def _by_reference(ctx: Ctx) -> Reply:
     ctx.progress.reference = ctx.progress.code = None
     ctx.progress.change_request_id = None
+    ctx.progress.matches = []
     return ctx.goto("reference")
 
 
-def open_requests(ctx: Ctx, requests: list[DoorstepRequest]) -> Reply:
-    """A returning caller's open requests (newest first): one is told at once; of several,
-    the newest are told with their status, then all are listed by service to choose from."""
-    if len(requests) == 1:
+def open_requests(ctx: Ctx, requests: list[DoorstepRequest], *, told: bool = True) -> Reply:
+    """A returning caller's open requests (newest first): one is told at once (in the
+    greeting); several are listed by service to choose from, in the greeting after the
+    newest are told with their status (`told`)."""
+    if len(requests) == 1 and told:
         return proven(ctx, requests[0])
-    reply = ctx.say(P.OPEN_REQUESTS, count=len(requests))
-    for request in requests[:TOLD]:
-        reply += _status(ctx, request)
-    _informed(ctx)
+    reply = ctx.say(P.OPEN_REQUESTS, count=len(requests)) if told else Reply()
+    if told:
+        for request in requests[:TOLD]:
+            reply += _status(ctx, request)
+        _informed(ctx)
     ctx.progress.matches = [r.id or 0 for r in requests[:LISTED]]
     return reply + ctx.goto("open_requests")
 
@@ -81,6 +96,7 @@ def ask_open_requests(ctx: Ctx) -> Reply:
             label = f"{_text(label)}, {told}"
         items.append(Item(request.id or 0, label))
     extra = ctx.words(P.NEW_VISIT_OPTION) + ctx.words(P.MAIN_MENU_OPTION)
+    extra += ctx.words(P.BY_REFERENCE_OPTION)
     return ctx.gather("open_requests", menu_words(ctx, items, 0, extra=extra))
 
 
@@ -94,6 +110,8 @@ def on_open_requests(ctx: Ctx, said: Said) -> Reply:
         return _new_visit(ctx)
     if said.digits == MAIN_MENU_KEY:
         return _main_menu(ctx)
+    if said.digits == BY_REFERENCE_KEY:
+        return _by_reference(ctx)
     choice = menu_choice(ctx, said)
     if not isinstance(choice, int):
         return ctx.unclear(said)
@@ -318,11 +336,14 @@ def ask_move_offer(ctx: Ctx) -> Reply:
     prompts = booking.earliest_words(ctx, offers, lead=P.OFFER_MOVE) + ctx.words(P.MOVE_OPTION)
     if len(offers) > 1:
         prompts += ctx.words(P.OTHER_TIMES_OPTION)
+    prompts += ctx.words(P.KEEP_TIME_OPTION)
     return ctx.gather("move_offer", prompts + ctx.words(P.PERSON_OPTION))
 
 
 @answers("move_offer")
 def on_move_offer(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == KEEP_TIME_KEY:
+        return _keep_time(ctx)
     choice = booking.picked(ctx, said)
     if choice == "others":
         return ctx.goto("move_windows")
@@ -334,11 +355,14 @@ def on_move_offer(ctx: Ctx, said: Said) -> Reply:
 
 @asks("move_windows")
 def ask_move_windows(ctx: Ctx) -> Reply:
-    return ctx.gather("move_windows", booking.other_times_words(ctx))
+    keep = ctx.words(P.KEEP_TIME_OPTION)
+    return ctx.gather("move_windows", booking.other_times_words(ctx, extra=keep))
 
 
 @answers("move_windows")
 def on_move_windows(ctx: Ctx, said: Said) -> Reply:
+    if said.digits == KEEP_TIME_KEY:
+        return _keep_time(ctx)
     choice = menu_choice(ctx, said)
     if not isinstance(choice, int):
         return ctx.unclear(said)
@@ -368,9 +392,20 @@ def _reschedule(ctx: Ctx) -> Reply:
     return ctx.say(P.RESCHEDULED) + ctx.goto("confirmation")
 
 
+def _keep_time(ctx: Ctx) -> Reply:
+    """The caller keeps the time the visit has: nothing changes, and what they heard is what
+    they called for."""
+    request = request_service.get(session=ctx.session, request_id=_changing(ctx))
+    ctx.progress.change_request_id = ctx.progress.code = None
+    ctx.progress.offers, ctx.progress.chosen = [], None
+    _informed(ctx)
+    return _status(ctx, request) + ctx.goto("after_status")
+
+
 def _too_late(ctx: Ctx) -> Reply:
     request = ctx.session.get(DoorstepRequest, _changing(ctx))
     ctx.progress.change_request_id = ctx.progress.code = None
+    _informed(ctx)  # told where it stands: nothing more to do on the phone
     reply = _status(ctx, request) if request is not None else Reply()
     return reply + ctx.say(P.CHANGE_TOO_LATE) + ctx.goto("after_status")
 

@@ -194,3 +194,21 @@ def test_an_agent_hears_the_village_in_the_script_of_the_agents_language(
     said = heard(call)
     assert said.startswith("मुलाक़ात ") and f": Test, {village.name_hi}, लगभग " in said
     assert village.name not in said
+
+
+def test_0_in_the_agents_menu_is_the_agents_own_choice_not_the_citizens_queue(
+    app: FastAPI, engine: Engine
+) -> None:
+    """The agents' prompts offer 0 (and hash) for the citizens' menu at the PIN, and 0 to end
+    the call at their menu: neither puts a field agent in the call agents' queue."""
+    _, agent = _visit(engine)
+    call = phone(app, caller=agent.phone)
+    call.dial()
+    call.press(PIN)
+    call.press("0")  # end the call
+    assert call.ended and not call.queued
+    citizen_side = phone(app, caller=agent.phone)
+    citizen_side.dial()
+    citizen_side.press("0")  # "0 and hash": the citizens' menu
+    assert not citizen_side.queued and citizen_side.gather is not None
+    assert "/answer/main_menu" in str(citizen_side.gather["action"])

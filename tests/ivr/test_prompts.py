@@ -11,7 +11,7 @@ import pytest
 
 from dispatch.config import REPO_ROOT
 from ivr import languages
-from ivr.prompts import P, Prompts, Spoken, placeholders, read_file
+from ivr.prompts import P, Prompts, PromptsMissing, Spoken, placeholders, read_file
 from ivr.twiml import Play, Say
 
 PROMPTS = REPO_ROOT / "seed_data" / "prompts"
@@ -69,3 +69,11 @@ def test_a_recorded_language_plays_the_key_then_the_values_in_hindi(tmp_path: Pa
         Say("Anantnag", "hi-IN", "Polly.Aditi"),
         Say("1", "hi-IN", "Polly.Aditi"),
     ]
+
+
+def test_a_prompt_row_with_a_comma_outside_quotes_is_refused(tmp_path: Path) -> None:
+    """Its words would be cut at the comma without anyone noticing."""
+    path = tmp_path / "en.csv"
+    path.write_text("key,text\nbook_option,To book, press 1.\n", encoding="utf-8")
+    with pytest.raises(PromptsMissing, match=r"en.csv:2: more than two fields"):
+        read_file(path)

@@ -493,12 +493,17 @@ def _step_of(call: Call) -> str:
 
 def _walker(engine: Engine, clock: FixedClock, kind: int) -> Walker:
     """A new caller, a withheld one, a citizen with one booked visit, one with two open
-    requests, or one with a stored address and nothing open."""
+    requests, one with a stored address and nothing open, or a relative calling from their
+    own phone with the reference and code of someone's booking."""
     if kind == 0:
         return Walker(unique_phone())
     if kind == 1:
         return Walker("anonymous")
     with write_session(engine) as session:
+        if kind == 5:
+            request, _ = factories.booked_request(session, district_code="ANT", now=clock.now())
+            keys = request_rules.keypad_digits(request.reference)
+            return Walker(unique_phone(), {keys: request.visit_code or ""}, [request.id or 0])
         if kind == 2:
             request, _ = factories.booked_request(session, district_code="ANT", now=clock.now())
             requests = [request]
@@ -624,6 +629,6 @@ def test_random_walks_reach_every_step_and_never_a_dead_end(
     visited: set[str] = set()
     walks = 0
     while walks < MIN_WALKS or (CITIZEN_STEPS - visited and walks < MAX_WALKS):
-        _walk(app, engine, _walker(engine, clock, walks % 5), rng, visited)
+        _walk(app, engine, _walker(engine, clock, walks % 6), rng, visited)
         walks += 1
     assert CITIZEN_STEPS - visited == set(), f"not reached in {walks} walks"

@@ -746,6 +746,7 @@ def test_several_open_requests_are_told_with_their_status_and_the_call_is_inform
     assert said[9:] == [
         "For a new visit, press 9.",
         "For the main menu, press 8.",
+        "For another request, by its reference number, press 7.",
         "To talk to a person, press 0.",
     ]
     assert session_of(engine, call).status is CallStatus.INFORMED
@@ -753,7 +754,7 @@ def test_several_open_requests_are_told_with_their_status_and_the_call_is_inform
     assert session_of(engine, call).status is CallStatus.INFORMED
 
 
-def test_open_requests_list_at_most_seven_and_8_is_the_main_menu(
+def test_open_requests_list_at_most_six_8_is_the_main_menu_and_7_a_reference(
     app: FastAPI, engine: Engine, clock: FixedClock
 ) -> None:
     codes = [
@@ -771,14 +772,17 @@ def test_open_requests_list_at_most_seven_and_8_is_the_main_menu(
     call.dial()
     said = heard(call)
     assert "You have 8 open requests." in said
-    assert "press 7." in said and "press 8." in said  # seven requests, and the main menu
-    assert "For Domicile Certificate" not in said  # the oldest is not listed
+    listed = re.findall(r"For ([^.]+?), press ([1-9])\.", said)
+    assert [key for _, key in listed] == ["1", "2", "3", "4", "5", "6", "9", "8", "7"]
+    assert "For Domicile Certificate" not in said and "For Income Certificate" not in said
     assert "For the main menu, press 8." in said
     assert "For more choices" not in said
     call.press("8")
     assert step(call) == "main_menu"
     assert "For a doorstep visit, press 1. For a request you already made, press 2." in heard(call)
-    call.press("2")  # the oldest is still found by its reference
+    call.press("2")  # their own requests again, listed (not told again), no reference asked
+    assert step(call) == "open_requests" and "You have" not in heard(call)
+    call.press("7")  # the oldest two are still found by their reference
     assert step(call) == "reference"
 
 
@@ -882,3 +886,70 @@ def test_two_logged_requests_for_one_service_are_told_apart_by_their_references(
     options = re.findall(r"For ([^.]+?), press [12]\.", heard(call))
     assert len(options) == 2 and options[0] != options[1]
     assert all(o.startswith("Income Certificate, ") and "reference ending" in o for o in options)
+
+
+# --- a caller with keys only, and other ways out --------------------------------------------
+
+
+def test_a_keys_only_caller_without_a_pin_code_reaches_their_village_by_menus(
+    app: FastAPI, engine: Engine, caller: str
+) -> None:
+    """Silence at the PIN code, keys through district and block, silence at the village
+    question: the block's villages as a menu, then the booking goes on."""
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.silence()
+    assert step(call) == "district"
+    call.press("1")
+    assert step(call) == "block"
+    call.press("1")
+    assert step(call) == "village"
+    call.silence()
+    assert step(call) == "village_menu" and "Choose your village." in heard(call)
+    call.press("1")
+    assert step(call) == "landmark"
+
+
+def test_a_village_not_in_the_pin_codes_list_is_found_in_its_block(
+    app: FastAPI, caller: str
+) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("190003")  # Rainawari alone: the caller lives in another part of the block
+    assert "If your village is not in this list, press 8." in heard(call)
+    call.press("8")
+    assert step(call) == "village_menu"
+    assert "For Rainawari, press" in heard(call)  # the whole block now
+    assert len(re.findall(r"press [1-8]\.", heard(call))) > 2
+
+
+@pytest.mark.parametrize("said", ["one", "एक", "1"])
+def test_a_key_said_aloud_is_that_key(app: FastAPI, engine: Engine, caller: str, said: str) -> None:
+    call, _ = dial_in(app, caller)
+    to_pincode(call, "2")
+    call.press("190003")
+    call.say(said)  # "one" for "For Rainawari, press 1"
+    assert step(call) == "landmark"
+    call.press("1")
+    assert "The address is Rainawari." in heard(call)
+
+
+@pytest.mark.parametrize("keys", [["1", "8"], ["1", "2", "8"]])
+def test_a_caller_who_would_change_the_time_may_keep_it_after_all(
+    app: FastAPI, engine: Engine, clock: FixedClock, keys: list[str]
+) -> None:
+    """8 at the earliest new time, or at the other times: the visit keeps its time, the
+    caller hears it again, and the call counts as informed."""
+    request, owner = booked_owner(engine, clock)
+    call, _ = dial_in(app, owner)
+    call.dial()
+    for key in keys[:-1]:
+        call.press(key)
+    assert "पहले वाला समय ही रखना हो तो 8 दबाएँ।" in heard(call)
+    call.press(keys[-1])
+    assert step(call) == "after_status"
+    assert window_words(request, clock) in heard(call)
+    assert session_of(engine, call).status is CallStatus.INFORMED
+    with read_session(engine) as session:
+        same = request_service.get(session=session, request_id=request.id or 0)
+    assert same.window_start == request.window_start and same.version == request.version
