@@ -6,7 +6,7 @@ read back. The offer helpers serve a reschedule too (`ivr.steps.lookup`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallbackReason, CallStatus
@@ -69,13 +69,27 @@ def other_times_words(ctx: Ctx, *, extra: Sequence[Prompt] = ()) -> list[Prompt]
     return ctx.words(P.OTHER_TIMES) + menu_words(ctx, others, 0, extra=extra)
 
 
-def picked(ctx: Ctx, said: Said) -> int | str | None:
-    """At the earliest offer: 0 for it (key 1), "others" (key 2, when there are others)."""
+Act = Callable[[Ctx], Reply]
+
+
+def take_earliest(ctx: Ctx, said: Said, *, others: str, act: Act) -> Reply:
+    """At the earliest offer: key 1 takes it (`act`: book, or move the visit), key 2 (when
+    there are others) goes to the `others` step; anything else is asked again."""
     if said.digits == "1":
-        return 0
+        ctx.progress.chosen = 0
+        return act(ctx)
     if said.digits == "2" and len(ctx.progress.offers) > 1:
-        return "others"
-    return None
+        return ctx.goto(others)
+    return ctx.unclear(said)
+
+
+def take_other(ctx: Ctx, said: Said, *, act: Act) -> Reply:
+    """At the other times: the key of one takes it (`act`); anything else is asked again."""
+    choice = menu_choice(ctx, said)
+    if not isinstance(choice, int):
+        return ctx.unclear(said)
+    ctx.progress.chosen = choice
+    return act(ctx)
 
 
 @asks("offer")
@@ -93,13 +107,7 @@ def ask_offer(ctx: Ctx) -> Reply:
 
 @answers("offer")
 def on_offer(ctx: Ctx, said: Said) -> Reply:
-    choice = picked(ctx, said)
-    if choice == "others":
-        return ctx.goto("windows")
-    if choice == 0:
-        ctx.progress.chosen = 0
-        return _book(ctx)
-    return ctx.unclear(said)
+    return take_earliest(ctx, said, others="windows", act=_book)
 
 
 @asks("windows")
@@ -110,11 +118,7 @@ def ask_windows(ctx: Ctx) -> Reply:
 @answers("windows")
 def on_windows(ctx: Ctx, said: Said) -> Reply:
     """A later window, booked at the fee told with the earliest one."""
-    choice = menu_choice(ctx, said)
-    if not isinstance(choice, int):
-        return ctx.unclear(said)
-    ctx.progress.chosen = choice
-    return _book(ctx)
+    return take_other(ctx, said, act=_book)
 
 
 def no_window(ctx: Ctx) -> Reply:

@@ -344,13 +344,7 @@ def ask_move_offer(ctx: Ctx) -> Reply:
 def on_move_offer(ctx: Ctx, said: Said) -> Reply:
     if said.digits == KEEP_TIME_KEY:
         return _keep_time(ctx)
-    choice = booking.picked(ctx, said)
-    if choice == "others":
-        return ctx.goto("move_windows")
-    if choice == 0:
-        ctx.progress.chosen = 0
-        return _reschedule(ctx)
-    return ctx.unclear(said)
+    return booking.take_earliest(ctx, said, others="move_windows", act=_reschedule)
 
 
 @asks("move_windows")
@@ -363,11 +357,7 @@ def ask_move_windows(ctx: Ctx) -> Reply:
 def on_move_windows(ctx: Ctx, said: Said) -> Reply:
     if said.digits == KEEP_TIME_KEY:
         return _keep_time(ctx)
-    choice = menu_choice(ctx, said)
-    if not isinstance(choice, int):
-        return ctx.unclear(said)
-    ctx.progress.chosen = choice
-    return _reschedule(ctx)
+    return booking.take_other(ctx, said, act=_reschedule)
 
 
 def _reschedule(ctx: Ctx) -> Reply:
