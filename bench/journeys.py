@@ -1,7 +1,7 @@
 """The call as a caller lives it: scripted callers walk the phone line through its signed
 webhooks, and the length of each call is estimated from what they hear and what they do.
 
-    .venv/bin/python -m bench.journeys [--name journeys]
+    .venv/bin/python -m bench.journeys [--name journeys] [--verbose: what each caller heard]
 
 Sets up a fresh SQLite database the way `make run` does (`doorstep migrate`, `doorstep seed
 --demo`), then drives `create_app()` in-process with Twilio's signed parameters. The callers:

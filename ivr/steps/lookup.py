@@ -32,7 +32,8 @@ from ivr.twiml import Reply
 
 #: Wrong references or visit codes on one call before the caller is put through to a person.
 MAX_FAILURES = 3
-#: Open requests listed to a returning caller (keys 1-8; 9 is a new visit).
+#: Open requests listed to a returning caller: keys 1-6 (7 another by its reference, 8 the
+#: main menu, 9 a new visit).
 LISTED = 6
 #: Of those, the newest whose status is told before the list.
 TOLD = 3
