@@ -257,34 +257,37 @@ def _booked(engine: Engine, caller: Caller) -> DoorstepRequest:
         return request
 
 
-def first_time_english(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, settings, phone, "first-time, English")
+@dataclass(frozen=True)
+class FirstTime:
+    """A first-time caller's script: who they are and what they answer."""
+
+    journey: str
+    language_key: str
+    service: str  # said aloud, then confirmed with 1
+    pincode: str
+    village: str  # as the line reads it in the caller's language
+    landmark: str
+
+
+ENGLISH = FirstTime(
+    "first-time, English", "2", "income certificate", "190003", "Rainawari", "near the post office"
+)
+HINDI = FirstTime("first-time, Hindi", "1", "आय प्रमाण पत्र", "181102", "सुचेतगढ़", "बीएसएफ चौकी के पास")
+
+
+def first_time(
+    post: Post, settings: Settings, engine: Engine, phone: str, script: FirstTime
+) -> Tally:
+    c = Caller(post, settings, phone, script.journey)
     c.dial()
-    c.press("2")  # English
+    c.press(script.language_key)
     c.press("1")  # a doorstep visit
-    c.say("income certificate")
+    c.say(script.service)
     c.press("1")  # "Income Certificate: is that right?"
-    c.press("190003")  # Rainawari's PIN code
-    c.choose("Rainawari")
-    c.say("near the post office")
+    c.press(script.pincode)
+    c.choose(script.village)
+    c.say(script.landmark)
     c.press("1")  # the earliest visit, at the fee just told
-    c.hang_up()
-    request = _booked(engine, c)
-    c.tally.outcome = f"booked {request.reference}"
-    return c.tally
-
-
-def first_time_hindi(post: Post, settings: Settings, engine: Engine, phone: str) -> Tally:
-    c = Caller(post, settings, phone, "first-time, Hindi")
-    c.dial()
-    c.press("1")  # हिंदी
-    c.press("1")  # घर पर सेवा
-    c.say("आय प्रमाण पत्र")
-    c.press("1")
-    c.press("181102")  # Suchetgarh's PIN code
-    c.choose("सुचेतगढ़")
-    c.say("बीएसएफ चौकी के पास")
-    c.press("1")
     c.hang_up()
     request = _booked(engine, c)
     c.tally.outcome = f"booked {request.reference}"
@@ -339,8 +342,8 @@ def walk(post: Post, settings: Settings, engine: Engine) -> list[Tally]:
     """Every journey, in order (the returning callers are the first-time ones calling back)."""
     english, hindi = _new_phone(), _new_phone()
     return [
-        first_time_english(post, settings, engine, english),
-        first_time_hindi(post, settings, engine, hindi),
+        first_time(post, settings, engine, english, ENGLISH),
+        first_time(post, settings, engine, hindi, HINDI),
         returning_reschedule(post, settings, engine, english),
         returning_status(post, settings, engine, hindi),
         mistyping(post, settings, engine, _new_phone()),

@@ -42,10 +42,12 @@ SHORTEST_FUZZY = 4
 _VOWELS = re.compile(r"[aeiouy]+")
 
 
-def _keep(ch: str) -> bool:
-    """Letters, combining marks (Devanagari and Arabic vowel signs) and digits: the parts of a
-    word in any script. Everything else separates words."""
-    return unicodedata.category(ch)[0] in "LMN"
+def words(text: str) -> list[str]:
+    """The case-folded words of `text`: runs of letters, combining marks (Devanagari and
+    Arabic vowel signs) and digits, the parts of a word in any script; everything else
+    separates them."""
+    kept = (ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text)
+    return "".join(kept).casefold().split()
 
 
 @lru_cache(maxsize=8192)
@@ -55,8 +57,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFD", text).casefold()
     text = text.replace("\u093c", "").replace("\u0901", "\u0902")
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if _keep(ch) else " " for ch in text)
-    return " ".join(w for w in text.split() if w not in FILLER)
+    return " ".join(w for w in words(text) if w not in FILLER)
 
 
 @lru_cache(maxsize=8192)

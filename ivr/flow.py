@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
+from dispatch import matching
 from dispatch.calls import service as call_service
 from dispatch.calls.models import CallSession, CallStatus
 from dispatch.citizens.models import Citizen
@@ -62,17 +63,11 @@ NUMBER_WORDS = {
 }
 
 
-def _words(speech: str) -> list[str]:
-    """Words of recognised speech: letters with their vowel signs (Unicode L and M) and
-    digits; everything else separates them."""
-    kept = (ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in speech)
-    return "".join(kept).casefold().split()
-
-
-def digit_of(word: str) -> str | None:
-    """A digit said as a word or written in any script ("five", "पाँच", "५"), else None."""
-    if len(word) == 1 and unicodedata.decimal(word, None) is not None:
-        return str(unicodedata.decimal(word))
+def digits_of(word: str) -> str | None:
+    """The digits of one word of speech: written in any script ("190003", "१९०००३") or a
+    digit said as a word ("five", "पाँच", "ek"); None for any other word."""
+    if word.isdecimal():
+        return "".join(str(unicodedata.decimal(ch)) for ch in word)
     return NUMBER_WORDS.get(word)
 
 
@@ -90,16 +85,17 @@ class Said:
     @property
     def acknowledgement(self) -> bool:
         """Only "haan", "ji", "ok" and the like: the caller was listening, not answering."""
-        heard = _words(self.speech)
+        heard = matching.words(self.speech)
         return not self.digits and bool(heard) and all(w in ACKNOWLEDGEMENTS for w in heard)
 
     def keyed(self) -> Said:
         """A single digit said instead of pressed ("one", "एक", "1") as that key: a caller
         who answers a menu aloud gets what they would by pressing it."""
-        heard = _words(self.speech)
-        if self.digits or len(heard) != 1 or (digit := digit_of(heard[0])) is None:
+        heard = matching.words(self.speech)
+        if self.digits or len(heard) != 1:
             return self
-        return Said(digits=digit)
+        digit = digits_of(heard[0])
+        return Said(digits=digit) if digit is not None and len(digit) == 1 else self
 
 
 @dataclass

@@ -191,10 +191,6 @@ def find_village(*, session: Session, block_id: int, name: str) -> Village | Non
     return None
 
 
-def villages_by_pincode(*, session: Session, pincode: str) -> list[Village]:
-    return list(session.exec(select(Village).where(Village.pincode == pincode)))
-
-
 def places_with_pincode(*, session: Session, state_code: str, pincode: str) -> list[Place]:
     """The villages of a state that have `pincode`, with their blocks and districts."""
     stmt = (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 
 from dispatch import matching, validation
@@ -27,13 +26,13 @@ from dispatch.geography import service as geography_service
 from dispatch.geography.models import Block, District, PlaceNames, Village
 from dispatch.requests import service as request_service
 from ivr.flow import (
-    NUMBER_WORDS,
     PAGE_SIZE,
     Ctx,
     Item,
     Said,
     answers,
     asks,
+    digits_of,
     menu_choice,
     menu_words,
     need,
@@ -50,7 +49,8 @@ PINCODE = re.compile(r"[1-9]\d{5}")
 PIN_PAGE = PAGE_SIZE - 1
 NOT_LISTED_KEY = "8"
 
-Names = dict[int, list[str]]
+#: A district, block or village (each has an id and its names in every script).
+Place = District | Block | Village
 
 
 def start(ctx: Ctx) -> Reply:
@@ -83,14 +83,18 @@ PLACE_THRESHOLD = 0.7
 PLACE_MARGIN = 0.05
 
 
-def _by_name(said: str, items: Sequence[Item], names: Names) -> Item | None:
-    """The item whose names clearly best match what was said, if any."""
-    ranked = matching.rank(
-        said, [(str(i.id), names[i.id]) for i in items], limit=2, threshold=PLACE_THRESHOLD
-    )
+def _by_name(said: str, places: Sequence[Place]) -> int | None:
+    """The id of the place whose names clearly best match what was said, if any."""
+    candidates = [(str(p.id), p.spoken_names) for p in places]
+    ranked = matching.rank(said, candidates, limit=2, threshold=PLACE_THRESHOLD)
     if not ranked or (len(ranked) == 2 and ranked[0].score - ranked[1].score < PLACE_MARGIN):
         return None
-    return next(i for i in items if str(i.id) == ranked[0].key)
+    return int(ranked[0].key)
+
+
+def _items(ctx: Ctx, places: Sequence[Place]) -> list[Item]:
+    """Places as menu items, named in the caller's script."""
+    return [Item(p.id or 0, words.place_name(ctx, p)) for p in places]
 
 
 def _hints(ctx: Ctx, places: Sequence[PlaceNames]) -> str:
@@ -166,11 +170,10 @@ def on_pincode(ctx: Ctx, said: Said) -> Reply:
         return _pincode(ctx, digits)
     if said.empty or _no_pincode(said.speech):
         return _district_menu(ctx)
-    items, names = _districts(ctx)
-    found = _by_name(said.speech, items, names)
+    found = _by_name(said.speech, _districts(ctx))
     if found is None:
         return ctx.say(P.DISTRICT_NOT_FOUND) + _district_menu(ctx)
-    ctx.progress.district_id, ctx.progress.page = found.id, 0
+    ctx.progress.district_id, ctx.progress.page = found, 0
     return ctx.goto("district_heard")
 
 
@@ -190,7 +193,7 @@ def _pincode(ctx: Ctx, digits: str) -> Reply:
 #: Words of a caller who has no PIN code to give ("I don't know the PIN code").
 _NO_PINCODE = frozenset(
     """
-    pin pincode code know maloom malum nahi nahin not dont don't
+    pin pincode code know maloom malum nahi nahin not dont don
     पिन पिनकोड कोड मालूम नहीं नही
     پن کوڈ معلوم نہیں
 """.split()  # noqa: SIM905
@@ -207,19 +210,15 @@ def spoken_number(speech: str) -> str:
     "१९०००३", "my pin code is one nine double zero zero three"): five or more digits
     whatever is said around them, or three or four said on their own; else ""."""
     digits, others, times = "", 0, 1
-    for word in speech.casefold().replace(",", " ").replace("-", " ").split():
-        word = word.strip(".?!।۔")
+    for word in matching.words(speech):
         if word in REPEATS:
             times = REPEATS[word]
             continue
-        if word and all(unicodedata.decimal(ch, None) is not None for ch in word):
-            said = "".join(str(unicodedata.decimal(ch)) for ch in word)
-        elif word in NUMBER_WORDS:
-            said = NUMBER_WORDS[word]  # "one", "एक", "ek"
-        else:
+        said = digits_of(word)
+        if said is None:
             others, times = others + 1, 1
             continue
-        digits += said[0] * times + said[1:] if said else ""
+        digits += said[0] * times + said[1:]
         times = 1
     if len(digits) >= 5 or (len(digits) >= 3 and others <= 2):
         return digits
@@ -227,7 +226,7 @@ def spoken_number(speech: str) -> str:
 
 
 def _no_pincode(speech: str) -> bool:
-    return any(word.strip(".?!।۔") in _NO_PINCODE for word in speech.casefold().split())
+    return any(word in _NO_PINCODE for word in matching.words(speech))
 
 
 @asks("district_heard")
@@ -270,7 +269,7 @@ def ask_pin_village(ctx: Ctx) -> Reply:
     if ctx.progress.page == 0:
         districts = list(dict.fromkeys(words.place_name(ctx, p.district) for p in places))
         prompts = ctx.words(P.PINCODE_PLACES, district=ctx.speech.listing(districts))
-    items = [Item(p.village.id or 0, words.place_name(ctx, p.village)) for p in places]
+    items = _items(ctx, [p.village for p in places])
     not_listed = ctx.words(P.NOT_LISTED_OPTION)
     prompts += menu_words(ctx, items, ctx.progress.page, extra=not_listed, size=PIN_PAGE)
     nearby = _pin_blocks_villages(ctx, places)
@@ -287,11 +286,9 @@ def _pin_blocks_villages(ctx: Ctx, places: Sequence[geography_service.Place]) ->
 def on_pin_village(ctx: Ctx, said: Said) -> Reply:
     places = _pin_places(ctx)
     if said.speech and not said.digits:
-        nearby = _pin_blocks_villages(ctx, places)
-        items = [Item(v.id or 0, v.name) for v in nearby]
-        found = _by_name(said.speech, items, {v.id or 0: v.spoken_names for v in nearby})
+        found = _by_name(said.speech, _pin_blocks_villages(ctx, places))
         if found is not None:
-            return _village_chosen(ctx, found.id)
+            return _village_chosen(ctx, found)
         return ctx.say(P.VILLAGE_NOT_FOUND) + _not_listed(ctx, places)
     if said.digits == NOT_LISTED_KEY:
         return _not_listed(ctx, places)
@@ -332,47 +329,39 @@ def _demand(ctx: Ctx) -> dict[tuple[int, int], int]:
     )
 
 
-def _menu(
-    ctx: Ctx, places: Sequence[District | Block], demand: dict[int, int]
-) -> tuple[list[Item], Names]:
-    """Places as menu items, the most requested first (then by name), with their names."""
-    ordered = sorted(places, key=lambda p: (-demand.get(p.id or 0, 0), p.name))
-    items = [Item(p.id or 0, words.place_name(ctx, p)) for p in ordered]
-    return items, {p.id or 0: p.spoken_names for p in ordered}
+def _by_demand(places: Sequence[Place], demand: dict[int, int]) -> list[Place]:
+    """The places most requested first (then by name)."""
+    return sorted(places, key=lambda p: (-demand.get(p.id or 0, 0), p.name))
 
 
-def _districts(ctx: Ctx) -> tuple[list[Item], Names]:
+def _districts(ctx: Ctx) -> list[Place]:
     found = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
     demand: dict[int, int] = {}
     for (district, _block), count in _demand(ctx).items():
         demand[district] = demand.get(district, 0) + count
-    return _menu(ctx, found, demand)
+    return _by_demand(found, demand)
 
 
-def _blocks(ctx: Ctx) -> tuple[list[Item], Names]:
+def _blocks(ctx: Ctx) -> list[Place]:
     district_id = need(ctx.progress.district_id, "the district")
     found = geography_service.blocks(session=ctx.session, district_id=district_id)
     demand = {block: n for (district, block), n in _demand(ctx).items() if district == district_id}
-    return _menu(ctx, found, demand)
+    return _by_demand(found, demand)
 
 
-def _villages(ctx: Ctx, *, only_matches: bool = False) -> tuple[list[Item], Names]:
+def _villages(ctx: Ctx, *, only_matches: bool = False) -> list[Village]:
     block_id = need(ctx.progress.block_id, "the block")
     found = geography_service.villages(session=ctx.session, block_id=block_id)
     if only_matches and ctx.progress.matches:
         found = [v for v in found if v.id in ctx.progress.matches]
-    return (
-        [Item(v.id or 0, words.place_name(ctx, v)) for v in found],
-        {v.id or 0: v.spoken_names for v in found},
-    )
+    return found
 
 
 @asks("district")
 def ask_district(ctx: Ctx) -> Reply:
-    items, _ = _districts(ctx)
+    districts = _districts(ctx)
     prompts = ctx.words(P.DISTRICT_ASK) if ctx.progress.page == 0 else []
-    prompts += menu_words(ctx, items, ctx.progress.page)
-    districts = geography_service.districts(session=ctx.session, state_code=ctx.state.code)
+    prompts += menu_words(ctx, _items(ctx, districts), ctx.progress.page)
     return ctx.gather("district", prompts, speech=True, timeout=8, hints=_hints(ctx, districts))
 
 
@@ -390,17 +379,14 @@ def on_district(ctx: Ctx, said: Said) -> Reply:
 
 @asks("block")
 def ask_block(ctx: Ctx) -> Reply:
-    items, _ = _blocks(ctx)
+    blocks = _blocks(ctx)
     prompts = []
     if ctx.progress.page == 0:
         district = geography_service.get_district(
             session=ctx.session, district_id=need(ctx.progress.district_id, "the district")
         )
         prompts = ctx.words(P.BLOCK_ASK, district=words.place_name(ctx, district))
-    prompts += menu_words(ctx, items, ctx.progress.page)
-    blocks = geography_service.blocks(
-        session=ctx.session, district_id=need(ctx.progress.district_id, "the district")
-    )
+    prompts += menu_words(ctx, _items(ctx, blocks), ctx.progress.page)
     return ctx.gather("block", prompts, speech=True, timeout=8, hints=_hints(ctx, blocks))
 
 
@@ -416,15 +402,10 @@ def on_block(ctx: Ctx, said: Said) -> Reply:
     return ctx.unclear(said)
 
 
-Listing = Callable[[Ctx], tuple[list[Item], Names]]
-
-
-def _choose(ctx: Ctx, said: Said, listing: Listing) -> int | str | None:
+def _choose(ctx: Ctx, said: Said, listing: Callable[[Ctx], list[Place]]) -> int | str | None:
     """A key from the page read out, or a name said aloud matched against the whole list."""
     if said.speech and not said.digits:
-        items, names = listing(ctx)
-        found = _by_name(said.speech, items, names)
-        return found.id if found else None
+        return _by_name(said.speech, listing(ctx))
     return menu_choice(ctx, said)
 
 
@@ -433,9 +414,7 @@ def _choose(ctx: Ctx, said: Said, listing: Listing) -> int | str | None:
 
 @asks("village")
 def ask_village(ctx: Ctx) -> Reply:
-    villages = geography_service.villages(
-        session=ctx.session, block_id=need(ctx.progress.block_id, "the block")
-    )
+    villages = _villages(ctx)
     return ctx.gather(
         "village",
         ctx.words(P.VILLAGE_ASK),
@@ -451,27 +430,25 @@ def on_village(ctx: Ctx, said: Said) -> Reply:
     if said.empty:  # no name or PIN code to give (or no speech): the block's list
         ctx.progress.page, ctx.progress.matches = 0, []
         return ctx.goto("village_menu")
-    items, names = _villages(ctx)
+    villages = _villages(ctx)
     ctx.progress.page, ctx.progress.matches = 0, []
     if said.digits:  # a PIN code: one village, or a short menu of the villages sharing it
-        by_pin = geography_service.villages_by_pincode(session=ctx.session, pincode=said.digits)
-        ids = {v.id for v in by_pin if v.block_id == ctx.progress.block_id}
-        found = [i for i in items if i.id in ids]
+        found = [v.id or 0 for v in villages if v.pincode == said.digits]
         if len(found) > 1:
-            ctx.progress.matches = [i.id for i in found]
+            ctx.progress.matches = found
             return ctx.goto("village_menu")
     else:
-        best = _by_name(said.speech, items, names)
-        found = [best] if best else []
+        best = _by_name(said.speech, villages)
+        found = [best] if best is not None else []
     if not found:
         return ctx.say(P.VILLAGE_NOT_FOUND) + ctx.goto("village_menu")
-    ctx.progress.village_id = found[0].id
+    ctx.progress.village_id = found[0]
     return ctx.goto("landmark")
 
 
 @asks("village_menu")
 def ask_village_menu(ctx: Ctx) -> Reply:
-    items, _ = _villages(ctx, only_matches=True)
+    items = _items(ctx, _villages(ctx, only_matches=True))
     prompts = ctx.words(P.VILLAGE_CHOOSE) if ctx.progress.page == 0 else []
     return ctx.gather("village_menu", prompts + menu_words(ctx, items, ctx.progress.page))
 
