@@ -8,9 +8,11 @@ from dispatch.agents import models as agents_models
 from dispatch.audit import models as audit_models
 from dispatch.calls import models as calls_models
 from dispatch.catalogue import models as catalogue_models
+from dispatch.channels import models as channels_models
 from dispatch.citizens import models as citizens_models
 from dispatch.fieldwork import models as fieldwork_models
 from dispatch.geography import models as geography_models
+from dispatch.grievances import models as grievances_models
 from dispatch.ledger import models as ledger_models
 from dispatch.notifications import models as notifications_models
 from dispatch.planning import models as planning_models
@@ -34,6 +36,8 @@ MODULES = (
     visits_models,
     fieldwork_models,
     staff_models,
+    grievances_models,
+    channels_models,
 )
 
 metadata = SQLModel.metadata

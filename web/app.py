@@ -25,13 +25,18 @@ from ivr import sms_incoming as ivr_sms_incoming
 from ivr import sms_status as ivr_sms_status
 from ivr import webhooks as ivr_webhooks
 from web import (
+    admin_agents,
+    admin_services,
     agent_day,
     board,
     callbacks,
     errors,
+    feedback,
+    fees,
     home,
     intake,
     outbox,
+    pendency,
     plans,
     requests,
     signin,
@@ -84,6 +89,11 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(callbacks.router)
     app.include_router(requests.router)
     app.include_router(board.router)
+    app.include_router(pendency.router)
+    app.include_router(fees.router)
+    app.include_router(feedback.router)
+    app.include_router(admin_agents.router)
+    app.include_router(admin_services.router)
     app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)

@@ -118,6 +118,8 @@ RequestViewer = Annotated[StaffUser, Depends(require(Permission.VIEW_REQUESTS))]
 RequestChanger = Annotated[StaffUser, Depends(require(Permission.CHANGE_REQUESTS))]
 Dispatcher = Annotated[StaffUser, Depends(require(Permission.DISPATCH))]
 StaffAdmin = Annotated[StaffUser, Depends(require(Permission.MANAGE_STAFF))]
+Supervisor = Annotated[StaffUser, Depends(require(Permission.SUPERVISE))]
+Administrator = Annotated[StaffUser, Depends(require(Permission.ADMINISTER))]
 Developer = Annotated[StaffUser, Depends(require(Permission.DEVELOPER_TOOLS))]
 
 

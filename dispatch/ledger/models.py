@@ -38,3 +38,21 @@ class LedgerEntry(SQLModel, table=True):
     actor: str
     note: str = ""
     idempotency_key: str | None = Field(default=None, unique=True, max_length=80)
+
+
+class FeeDeclaration(SQLModel, table=True):
+    """What an agent says they took in on one day (cash and UPI), recorded by the agent (day
+    page) or by a supervisor when the money is handed over. Append-only: the latest one of a
+    day counts; reconciliation compares it with the ledger (`dispatch.ledger.reconcile`)."""
+
+    __tablename__ = "fee_declaration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    day: dt.date = Field(index=True)
+    cash_paise: int = 0
+    upi_paise: int = 0
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str
+    note: str = ""
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=80)

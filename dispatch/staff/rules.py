@@ -2,7 +2,8 @@
 
 Every console route names one `Permission`; the web layer checks it on the server for every
 request. Roles are not a ladder: a call agent books and rings back, a dispatcher runs the
-districts' days, a supervisor does both and watches, an admin also manages the staff.
+districts' days, a supervisor does both and answers for pendency, fees and feedback, an admin
+also manages the staff, the agents, the catalogue and the API clients.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Permission(StrEnum):
     CHANGE_REQUESTS = "change_requests"  # reschedule, cancel
     DISPATCH = "dispatch"  # the board: reassign, raise priority, re-plan, lock routes
     MANAGE_STAFF = "manage_staff"  # accounts, roles, passwords
+    SUPERVISE = "supervise"  # pendency, fees and their reconciliation, feedback and grievances
+    ADMINISTER = "administer"  # agents (skills, shifts, leave), services, API clients
     DEVELOPER_TOOLS = "developer_tools"  # the SMS outbox and the phone simulator (development)
 
 
@@ -48,7 +51,7 @@ _DISPATCHER = {
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CALL_AGENT: frozenset(_CALL_AGENT),
     Role.DISPATCHER: frozenset(_DISPATCHER),
-    Role.SUPERVISOR: frozenset(_CALL_AGENT | _DISPATCHER),
+    Role.SUPERVISOR: frozenset(_CALL_AGENT | _DISPATCHER | {Permission.SUPERVISE}),
     Role.ADMIN: frozenset(Permission),
 }
 

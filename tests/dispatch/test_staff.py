@@ -183,7 +183,10 @@ def test_roles_carry_their_permissions() -> None:
     assert not allows(Role.CALL_AGENT, Permission.DISPATCH)
     assert not allows(Role.DISPATCHER, Permission.INTAKE)
     assert roles_with(Permission.MANAGE_STAFF) == [Role.ADMIN]
-    assert all(allows(Role.SUPERVISOR, p) for p in Permission if p is not Permission.MANAGE_STAFF)
+    admin_only = {Permission.MANAGE_STAFF, Permission.ADMINISTER}
+    assert roles_with(Permission.ADMINISTER) == [Role.ADMIN]
+    assert roles_with(Permission.SUPERVISE) == [Role.SUPERVISOR, Role.ADMIN]
+    assert all(allows(Role.SUPERVISOR, p) for p in Permission if p not in admin_only)
 
 
 def test_a_new_password_or_an_unlock_lifts_the_lockout(
