@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -58,7 +59,7 @@ def create(
     min_lat, max_lat, min_lon, max_lon = bounds
     if not (-90 <= min_lat < max_lat <= 90 and -180 <= min_lon < max_lon <= 180):
         raise InvalidInput("bounds", bounds, "expected min_lat < max_lat, min_lon < max_lon")
-    extra = {}
+    extra: dict[str, Any] = {}
     if sms_numbers:
         try:
             re.compile(sms_numbers)
