@@ -1,0 +1,67 @@
+"""The demo history (`dispatch.demo.add_demo_history`): past weeks made by the real use cases,
+so the supervision pages have something true to show on a fresh `make run`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from sqlmodel import Session, col, select
+
+from dispatch import demo
+from dispatch.config import Settings
+from dispatch.fieldwork.models import Feedback
+from dispatch.ledger.models import EntryKind, LedgerEntry
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
+
+NOW = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)
+
+
+def _made(session: Session) -> list[DoorstepRequest]:
+    return list(
+        session.exec(
+            select(DoorstepRequest).where(col(DoorstepRequest.idempotency_key).like("demo-%"))
+        )
+    )
+
+
+def test_history_is_made_by_the_use_cases_at_past_times_and_only_once(
+    session: Session, settings: Settings
+) -> None:
+    made = demo.add_demo_history(
+        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=10
+    )
+    requests = _made(session)
+    assert made == len(requests) > 10
+    assert all(r.logged_at < NOW for r in requests)
+    statuses = Counter(r.status for r in requests)
+    assert statuses[RequestStatus.COMPLETED] >= 10
+    assert statuses[RequestStatus.FAILED] >= 1
+    # never visited: still assigned, its promised window long gone
+    missed = [r for r in requests if r.status is RequestStatus.ASSIGNED]
+    assert missed and all(r.window_end is not None and r.window_end < NOW for r in missed)
+    # waiting for a window since days ago (the oldest 40 days)
+    waiting = [r for r in requests if r.status is RequestStatus.LOGGED]
+    assert len(waiting) == 8
+    assert min(r.logged_at for r in waiting) < NOW - dt.timedelta(days=39)
+    completed = {r.id for r in requests if r.status is RequestStatus.COMPLETED}
+    collected = session.exec(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == EntryKind.COLLECT, col(LedgerEntry.request_id).in_(completed)
+        )
+    ).all()
+    assert {e.request_id for e in collected} == {
+        r.id for r in requests if r.status is RequestStatus.COMPLETED and r.fee_paise
+    }
+    assert {e.method for e in collected} == {"cash", "upi"}
+    rated = session.exec(
+        select(Feedback).where(
+            col(Feedback.request_id).in_(completed), col(Feedback.rating).is_not(None)
+        )
+    ).all()
+    assert rated and all(f.answered_at is not None and f.answered_at < NOW for f in rated)
+    again = demo.add_demo_history(
+        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=10
+    )
+    assert again == 0 and len(_made(session)) == len(requests)
