@@ -222,6 +222,7 @@ def complete(
                 upi_reference=upi,
                 actor=actor_of(agent_id),
                 idempotency_key=f"collect:{visit.id}",
+                at=now,  # the money moved when the visit was done: the same local day
             )
             receipt = f"R{entry.id}"
         texts = message_texts.load(settings.seed_dir / "messages")

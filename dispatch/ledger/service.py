@@ -1,6 +1,9 @@
-"""Ledger service functions: charge, collect, waive, refund; balances per request, agent, day.
+"""Ledger service functions: charge, collect, waive, refund; balances per request, agent, day;
+agents' declarations of what they took in on a day (`declare`).
 
-Entries are only ever added. An `idempotency_key` makes a retried command a no-op.
+Entries and declarations are only ever added. An `idempotency_key` makes a retried command a
+no-op. Not here: agents' days of money, reconciled with their declarations
+(`dispatch.ledger.days`, over the pure `dispatch.ledger.reconcile`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dispatch import validation
-from dispatch.errors import InvalidFee, InvalidInput
+from dispatch.agents.models import Agent
+from dispatch.audit import service as audit
+from dispatch.db import utcnow
+from dispatch.errors import InvalidFee, InvalidInput, NotFound
 from dispatch.ledger import rules
-from dispatch.ledger.models import EntryKind, LedgerEntry, PaymentMethod
+from dispatch.ledger.models import EntryKind, FeeDeclaration, LedgerEntry, PaymentMethod
+from dispatch.ledger.money import MOST_DECLARED_PAISE
 from dispatch.requests.models import DoorstepRequest
 
 
@@ -36,8 +43,11 @@ def add(
     upi_reference: str | None = None,
     note: str = "",
     idempotency_key: str | None = None,
+    at: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """Append one entry (the lowest-level command; prefer the named ones below)."""
+    """Append one entry (the lowest-level command; prefer the named ones below). `at` is when
+    the money moved (default: now): a report from the door passes its own moment, so the
+    entry falls on the same local day as the visit it settles."""
     if (found := _existing(session, idempotency_key)) is not None:
         return found
     validation.fee(amount_paise, field="amount_paise")
@@ -54,6 +64,8 @@ def add(
         note=note,
         idempotency_key=idempotency_key,
     )
+    if at is not None:
+        entry.at = at
     session.add(entry)
     session.flush()
     return entry
@@ -85,8 +97,10 @@ def collect(
     actor: str,
     upi_reference: str | None = None,
     idempotency_key: str | None = None,
+    at: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """The agent collected money at the door, in cash or by UPI (with its reference)."""
+    """The agent collected money at the door, in cash or by UPI (with its reference), at `at`
+    (default: now)."""
     if (found := _existing(session, idempotency_key)) is not None:
         return found
     pay = PaymentMethod(validation.choice(method, field="method", allowed={"cash", "upi"}))
@@ -105,6 +119,7 @@ def collect(
         method=pay,
         upi_reference=upi_reference,
         idempotency_key=idempotency_key,
+        at=at,
     )
 
 
@@ -160,3 +175,79 @@ def _sum(session: Session, *where: sa.ColumnElement[bool]) -> rules.Balance:
         .group_by(col(LedgerEntry.kind))
     )
     return rules.balance((EntryKind(kind), int(total)) for kind, total in session.exec(stmt))
+
+
+# --- declarations: what agents say they took in ----------------------------------------------
+
+
+def latest_declaration(*, session: Session, agent_id: int, day: dt.date) -> FeeDeclaration | None:
+    """The declaration of the agent's day that counts (the latest), if any."""
+    stmt = (
+        select(FeeDeclaration)
+        .where(FeeDeclaration.agent_id == agent_id, FeeDeclaration.day == day)
+        .order_by(col(FeeDeclaration.at).desc(), col(FeeDeclaration.id).desc())
+    )
+    return session.exec(stmt).first()
+
+
+def declare(
+    *,
+    session: Session,
+    agent_id: int,
+    day: dt.date,
+    cash_paise: int,
+    upi_paise: int,
+    actor: str,
+    today: dt.date,
+    note: str = "",
+    idempotency_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> FeeDeclaration:
+    """Record what the agent took in on `day` (cash and UPI, in paise): said by the agent
+    (`agent:<id>`), or counted by a supervisor when the money is handed over (`staff:<name>`).
+    It replaces the day's earlier declaration for reconciliation (which stays, append-only);
+    audited with the declaration before and after. A retry under the same key is a no-op."""
+    if idempotency_key is not None:
+        stmt = select(FeeDeclaration).where(FeeDeclaration.idempotency_key == idempotency_key)
+        if (found := session.exec(stmt).first()) is not None:
+            return found
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent", agent_id)
+    for field, amount in (("cash_paise", cash_paise), ("upi_paise", upi_paise)):
+        validation.fee(amount, field=field)
+        if amount > MOST_DECLARED_PAISE:
+            raise InvalidFee(field, amount, f"more than {MOST_DECLARED_PAISE} paise in one day")
+    if day > today:
+        raise InvalidInput("day", day, "a day still to come has no takings yet")
+    note = validation.text(note, field="note", max_length=200, required=False)
+    before = latest_declaration(session=session, agent_id=agent_id, day=day)
+    row = FeeDeclaration(
+        agent_id=agent_id,
+        day=day,
+        cash_paise=cash_paise,
+        upi_paise=upi_paise,
+        at=now or utcnow(),
+        actor=actor,
+        note=note,
+        idempotency_key=idempotency_key,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="agent_day",
+        entity_id=f"{agent_id}:{day.isoformat()}",
+        action="takings_declared",
+        at=row.at,
+        declaration_id=row.id,
+        before=(
+            {"cash_paise": before.cash_paise, "upi_paise": before.upi_paise}
+            if before is not None
+            else None
+        ),
+        after={"cash_paise": cash_paise, "upi_paise": upi_paise},
+        note=note,
+    )
+    return row
