@@ -17,6 +17,7 @@ from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
 from dispatch.errors import InvalidInput
 from dispatch.fieldwork.models import Feedback
+from dispatch.grievances import service as grievances
 from dispatch.requests.models import DoorstepRequest
 from dispatch.visits import messages
 
@@ -124,6 +125,8 @@ def record_rating(
     channel: str,
     now: dt.datetime,
 ) -> int | None:
+    """Record the rating and thank the citizen (the SMS's id); a rating of 1-2 opens a
+    grievance, whose message is the thanks (`dispatch.grievances.service.open_for_rating`)."""
     feedback.rating = stars
     feedback.comment = comment[:500]
     feedback.channel = channel
@@ -139,6 +142,11 @@ def record_rating(
         stars=stars,
     )
     session.flush()
+    opened = grievances.open_for_rating(
+        session=session, settings=settings, feedback=feedback, now=now
+    )
+    if opened is not None:  # a rating of 1-2: its message thanks and says what happens next
+        return opened.message_id
     request = session.get(DoorstepRequest, feedback.request_id)
     assert request is not None
     return messages.tell_citizen(

@@ -20,8 +20,9 @@ from dispatch.errors import InvalidInput
 
 FALLBACKS = ("hi", "en")
 #: Keys that are pieces of other messages (a date, "and", a payment method, a reason, one line
-#: of a list of changes, the "next visit" tail of a reply), never sent alone: they have no DLT
-#: template of their own. Every other key is a whole message and needs one (`dlt`).
+#: of a list of changes, the "next visit" tail of a reply, a closed grievance's outcome), never
+#: sent alone: they have no DLT template of their own. Every other key is a whole message and
+#: needs one (`dlt`).
 FRAGMENTS = frozenset(
     {"date", "and", "none"}
     | {f"weekday_{i}" for i in range(7)}
@@ -31,6 +32,7 @@ FRAGMENTS = frozenset(
     | {"change_added", "change_moved", "change_removed", "change_more"}
     | {"reply_next", "reply_last"}
     | {"money"}
+    | {f"outcome_{o}" for o in ("put_right", "agent_spoken_to", "will_call", "no_fault")}
 )
 #: Files in the texts' folder that are not a language's texts.
 NOT_LANGUAGES = frozenset({"dlt.csv"})
@@ -42,6 +44,7 @@ KEYS = frozenset(
     | {"reply_arrived", "reply_done", "reply_failed", "reply_no_show", "reply_wrong_code"}
     | {"reply_not_found", "reply_not_today", "reply_closed", "reply_locked", "reply_help"}
     | {"reply_malformed"}
+    | {"grievance_opened", "grievance_closed"}
     | FRAGMENTS
 )
 
