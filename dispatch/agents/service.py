@@ -1,21 +1,69 @@
-"""Field agents: validated creation, leave, and who can work in a district on a day."""
+"""Field agents: validated creation and change (audited with before and after), leave put in
+and taken back, the admin's roster with each agent's load of a day, and who can work in a
+district on a day.
+
+What leave does to the live plan (the agent's visits moved to others or to a new time) is not
+here but in the use case `dispatch.visits.roster`, which calls these. The checks of a form are
+the pure `dispatch.agents.rules`; uniqueness and the state's places are checked here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dispatch import validation
-from dispatch.agents.models import WEEKDAYS, Agent, AgentLeave, TravelMode
+from dispatch.agents import rules
+from dispatch.agents.models import Agent, AgentLeave, TravelMode
+from dispatch.agents.rules import AgentForm, InvalidAgent, LeaveDays, Problems, hhmm
 from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
 from dispatch.catalogue.service import SKILLS
 from dispatch.errors import InvalidInput, NotFound
 from dispatch.geography import service as geography_service
-from dispatch.geography.models import Block
+from dispatch.geography.models import Block, District
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
 from dispatch.states import service as state_service
+from dispatch.states.models import State
 
-TRAVEL_MODES = frozenset(m.value for m in TravelMode)
+ENTITY = "agent"
+TRAVEL_MODES = rules.TRAVEL_MODES
+#: The fields an admin may change, as the audit log names them (times as HH:MM).
+CHANGEABLE = (
+    "name",
+    "phone",
+    "block",
+    "lat",
+    "lon",
+    "skills",
+    "languages",
+    "working_days",
+    "shift_start",
+    "shift_end",
+    "break_start",
+    "break_minutes",
+    "daily_cap",
+    "travel_mode",
+    "active",
+)
+#: Fields whose change may alter the plans the agent is in (the roster re-plans their days).
+PLANNING_FIELDS = frozenset(CHANGEABLE) - {"name", "phone"}
+#: A day's visits counted as the agent's load: planned for them, or done or tried that day.
+LOAD_STATUSES = frozenset(
+    {
+        RequestStatus.ASSIGNED,
+        RequestStatus.EN_ROUTE,
+        RequestStatus.ARRIVED,
+        RequestStatus.COMPLETED,
+        RequestStatus.FAILED,
+        RequestStatus.NO_SHOW,
+    }
+)
 
 
 def create(
@@ -26,69 +74,260 @@ def create(
     name: str,
     phone: str,
     block_code: str,
-    lat: float,
-    lon: float,
+    lat: float | None,
+    lon: float | None,
     skills: list[str],
     languages: list[str],
     working_days: list[str],
     shift_start: str,
     shift_end: str,
-    daily_cap: int,
+    daily_cap: int | str,
     travel_mode: str,
+    break_start: str | None = None,
+    break_minutes: int | str = 30,
     actor: str = "system",
 ) -> Agent:
+    """A new agent. Every bad field is named at once (`InvalidAgent`). Without `lat`/`lon`
+    the agent starts from their block's centre; without `break_start` a shift of six hours or
+    more gets a break mid-shift (`rules.default_break`), "" means no break."""
     state = state_service.get(session=session, code=state_code)
-    block = geography_service.get_block_by_code(session=session, code=block_code)
-    state_service.check_inside(state, lat, lon)
-    csc_id = validation.text(csc_id, field="csc_id", max_length=16)
-    if not csc_id.isdigit():
-        raise InvalidInput("csc_id", csc_id, "digits only")
-    if session.exec(select(Agent).where(Agent.csc_id == csc_id)).first():
-        raise InvalidInput("csc_id", csc_id, "an agent with this CSC id exists")
-    e164 = validation.phone(phone)
-    if session.exec(select(Agent).where(Agent.phone == e164)).first():
-        raise InvalidInput("phone", phone, "an agent with this phone exists")
-    for skill in skills:
-        validation.choice(skill, field="skills", allowed=SKILLS)
-    for language in languages:
-        validation.choice(language, field="languages", allowed=set(state.languages))
-    for day in working_days:
-        validation.choice(day, field="working_days", allowed=set(WEEKDAYS))
-    start = validation.minutes_of_day(shift_start, field="shift_start")
-    end = validation.minutes_of_day(shift_end, field="shift_end")
-    if end - start < 60:
-        raise InvalidInput("shift_end", shift_end, "the shift must be at least an hour long")
+    problems = Problems()
+    try:
+        csc_id = validation.text(csc_id, field="csc_id", max_length=16)
+        if not csc_id.isdigit():
+            problems.add("csc_id", "digits only")
+        elif session.exec(select(Agent).where(Agent.csc_id == csc_id)).first():
+            problems.add("csc_id", "an agent with this CSC id exists")
+    except InvalidInput as exc:
+        problems.caught(exc)
+    block = _block(session, state.code, block_code, problems)
+    form = AgentForm(
+        name=name,
+        phone=phone,
+        skills=skills,
+        languages=languages,
+        working_days=working_days,
+        shift_start=shift_start,
+        shift_end=shift_end,
+        break_start=break_start if break_start is not None else "",
+        break_minutes=break_minutes,
+        daily_cap=daily_cap,
+        travel_mode=travel_mode,
+    )
+    values = _checked(form, state.languages, problems)
+    if _phone_taken(session, phone, None):
+        problems.add("phone", "an agent with this phone exists")
+    place = _place(state, block, lat, lon, problems)
+    if problems.found or values is None or block is None or place is None:
+        raise InvalidAgent(problems.found)
     assert block.id is not None
+    brk = values.break_start_min
+    if break_start is None:
+        brk = rules.default_break(values.shift_start_min, values.shift_end_min)
     agent = Agent(
         state_code=state.code,
         csc_id=csc_id,
-        name=validation.text(name, field="name"),
-        phone=e164,
+        name=values.name,
+        phone=values.phone,
         block_id=block.id,
-        lat=lat,
-        lon=lon,
-        skills=sorted(set(skills)),
-        languages=sorted(set(languages)),
-        working_days=list(dict.fromkeys(working_days)),
-        shift_start_min=start,
-        shift_end_min=end,
-        break_start_min=(start + end) // 2 if end - start >= 6 * 60 else None,
-        daily_cap=validation.integer(daily_cap, field="daily_cap", low=1, high=40),
-        travel_mode=TravelMode(
-            validation.choice(travel_mode, field="travel_mode", allowed=TRAVEL_MODES)
-        ),
+        lat=place[0],
+        lon=place[1],
+        skills=values.skills,
+        languages=values.languages,
+        working_days=values.working_days,
+        shift_start_min=values.shift_start_min,
+        shift_end_min=values.shift_end_min,
+        break_start_min=brk,
+        break_minutes=values.break_minutes if break_start else 30,
+        daily_cap=values.daily_cap,
+        travel_mode=values.travel_mode,
     )
     session.add(agent)
     session.flush()
     audit.record(
         session=session,
         actor=actor,
-        entity="agent",
+        entity=ENTITY,
         entity_id=agent.id,
         action="create",
         csc_id=csc_id,
+        after=snapshot(session, agent),
     )
     return agent
+
+
+def update(
+    *,
+    session: Session,
+    agent_id: int,
+    actor: str,
+    name: str | None = None,
+    phone: str | None = None,
+    block_code: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    skills: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    working_days: Sequence[str] | None = None,
+    shift_start: str | None = None,
+    shift_end: str | None = None,
+    break_start: str | None = None,
+    break_minutes: int | str | None = None,
+    daily_cap: int | str | None = None,
+    travel_mode: str | None = None,
+    active: bool | None = None,
+) -> Changes:
+    """Change what is given (None keeps a field; `break_start=""` removes the break), after
+    checking the agent as it would be: every bad field named at once (`InvalidAgent`), nothing
+    changed then. A new block without coordinates moves the agent's start to its centre.
+    Audited with the changed fields' values before and after (a phone masked)."""
+    agent = get(session=session, agent_id=agent_id)
+    state = state_service.get(session=session, code=agent.state_code)
+    before = snapshot(session, agent)
+    problems = Problems()
+    block = session.get(Block, agent.block_id)
+    if block_code is not None and (block is None or block_code != block.code):
+        block = _block(session, state.code, block_code, problems)
+        if block is not None and lat is None and lon is None:
+            lat, lon = block.lat, block.lon
+    form = AgentForm(
+        name=agent.name if name is None else name,
+        phone=agent.phone if phone is None else phone,
+        skills=list(agent.skills) if skills is None else skills,
+        languages=list(agent.languages) if languages is None else languages,
+        working_days=list(agent.working_days) if working_days is None else working_days,
+        shift_start=hhmm(agent.shift_start_min) if shift_start is None else shift_start,
+        shift_end=hhmm(agent.shift_end_min) if shift_end is None else shift_end,
+        break_start=hhmm(agent.break_start_min) if break_start is None else break_start,
+        break_minutes=agent.break_minutes if break_minutes is None else break_minutes,
+        daily_cap=agent.daily_cap if daily_cap is None else daily_cap,
+        travel_mode=agent.travel_mode.value if travel_mode is None else travel_mode,
+    )
+    values = _checked(form, state.languages, problems)
+    if _phone_taken(session, form.phone, agent_id):
+        problems.add("phone", "another agent has this phone")
+    place = _place(
+        state, block, agent.lat if lat is None else lat, agent.lon if lon is None else lon, problems
+    )
+    if problems.found or values is None or block is None or place is None:
+        raise InvalidAgent(problems.found)
+    assert block.id is not None
+    agent.name, agent.phone = values.name, values.phone
+    agent.block_id, agent.lat, agent.lon = block.id, place[0], place[1]
+    agent.skills, agent.languages = values.skills, values.languages
+    agent.working_days = values.working_days
+    agent.shift_start_min, agent.shift_end_min = values.shift_start_min, values.shift_end_min
+    agent.break_start_min = values.break_start_min
+    if values.break_start_min is not None:
+        agent.break_minutes = values.break_minutes
+    agent.daily_cap, agent.travel_mode = values.daily_cap, values.travel_mode
+    if active is not None:
+        agent.active = active
+    after = snapshot(session, agent)
+    changed = [k for k in CHANGEABLE if before[k] != after[k]]
+    if not changed:
+        return Changes(agent, {}, {})
+    session.add(agent)
+    old = {k: before[k] for k in changed}
+    new = {k: after[k] for k in changed}
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=ENTITY,
+        entity_id=agent_id,
+        action="update",
+        before=old,
+        after=new,
+    )
+    session.flush()
+    return Changes(agent, old, new)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """An agent as an update left them, and the fields it changed (as audited)."""
+
+    agent: Agent
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @property
+    def changes_plans(self) -> bool:
+        return bool(PLANNING_FIELDS & set(self.after))
+
+
+def snapshot(session: Session, agent: Agent) -> dict[str, Any]:
+    """The agent's changeable fields as the audit log records them (the phone masked)."""
+    block = session.get(Block, agent.block_id)
+    return {
+        "name": agent.name,
+        "phone": validation.mask_phone(agent.phone),
+        "block": block.code if block is not None else agent.block_id,
+        "lat": agent.lat,
+        "lon": agent.lon,
+        "skills": list(agent.skills),
+        "languages": list(agent.languages),
+        "working_days": list(agent.working_days),
+        "shift_start": hhmm(agent.shift_start_min),
+        "shift_end": hhmm(agent.shift_end_min),
+        "break_start": hhmm(agent.break_start_min),
+        "break_minutes": agent.break_minutes if agent.break_start_min is not None else 0,
+        "daily_cap": agent.daily_cap,
+        "travel_mode": TravelMode(agent.travel_mode).value,
+        "active": agent.active,
+    }
+
+
+def _checked(
+    form: AgentForm, languages: Sequence[str], problems: Problems
+) -> rules.AgentValues | None:
+    try:
+        return rules.check_agent(form, skills=SKILLS, languages=languages)
+    except InvalidAgent as exc:
+        for field, reason in exc.problems.items():
+            problems.add(field, reason)
+        return None
+
+
+def _block(session: Session, state_code: str, code: str, problems: Problems) -> Block | None:
+    """The block of the state with this code, or the problem noted."""
+    block = session.exec(
+        select(Block)
+        .join(District, col(District.id) == col(Block.district_id))
+        .where(Block.code == (code or "").strip(), District.state_code == state_code)
+    ).first()
+    if block is None:
+        problems.add(
+            "block", f"block {(code or '').strip()!r} not found: choose one of the state's"
+        )
+    return block
+
+
+def _place(
+    state: State, block: Block | None, lat: float | None, lon: float | None, problems: Problems
+) -> tuple[float, float] | None:
+    """Where the agent starts: the coordinates given (inside the state), else the block's."""
+    if lat is None and lon is None:
+        return (block.lat, block.lon) if block is not None else None
+    if lat is None or lon is None:
+        problems.add("lat", "give both latitude and longitude, or neither")
+        return None
+    if not state.contains(lat, lon):
+        problems.add("lat", f"outside {state.name}")
+        return None
+    return (lat, lon)
+
+
+def _phone_taken(session: Session, phone: str, agent_id: int | None) -> bool:
+    """Whether another agent has this number (as typed: nothing for one that is not valid)."""
+    try:
+        e164 = validation.phone(phone or "")
+    except InvalidInput:
+        return False
+    stmt = select(Agent.id).where(Agent.phone == e164)
+    if agent_id is not None:
+        stmt = stmt.where(Agent.id != agent_id)
+    return session.exec(stmt).first() is not None
 
 
 def get(*, session: Session, agent_id: int) -> Agent:
@@ -106,9 +345,19 @@ def find_by_phone(*, session: Session, phone: str) -> Agent | None:
     return session.exec(select(Agent).where(Agent.phone == e164)).first()
 
 
+def history(*, session: Session, agent_id: int) -> list[AuditEntry]:
+    """The agent's audit entries, newest first."""
+    return list(reversed(audit.history(session=session, entity=ENTITY, entity_id=agent_id)))
+
+
+# --- leave -------------------------------------------------------------------------------------
+
+
 def add_leave(
     *, session: Session, agent_id: int, day: dt.date, reason: str = "", actor: str = "system"
 ) -> AgentLeave:
+    """One day of leave (nothing new if the agent has it already). Only the roster's use case
+    (`dispatch.visits.roster.put_on_leave`) also moves the day's visits: this does not."""
     get(session=session, agent_id=agent_id)
     existing = session.exec(
         select(AgentLeave).where(AgentLeave.agent_id == agent_id, AgentLeave.day == day)
@@ -120,12 +369,160 @@ def add_leave(
     audit.record(
         session=session,
         actor=actor,
-        entity="agent",
+        entity=ENTITY,
         entity_id=agent_id,
         action="leave",
-        day=day.isoformat(),
+        after={"days": [day.isoformat()], "reason": reason},
     )
+    session.flush()
     return leave
+
+
+def add_leave_days(
+    *, session: Session, agent_id: int, leave: LeaveDays, actor: str
+) -> list[dt.date]:
+    """Every day of `leave` the agent did not have off yet, recorded (one audit entry); the
+    days added, in order."""
+    get(session=session, agent_id=agent_id)
+    had = set(
+        session.exec(
+            select(col(AgentLeave.day)).where(
+                AgentLeave.agent_id == agent_id,
+                col(AgentLeave.day) >= leave.first,
+                col(AgentLeave.day) <= leave.last,
+            )
+        )
+    )
+    added = [d for d in leave.days() if d not in had]
+    for day in added:
+        session.add(AgentLeave(agent_id=agent_id, day=day, reason=leave.reason))
+    if added:
+        audit.record(
+            session=session,
+            actor=actor,
+            entity=ENTITY,
+            entity_id=agent_id,
+            action="leave",
+            after={"days": [d.isoformat() for d in added], "reason": leave.reason},
+        )
+    session.flush()
+    return added
+
+
+def remove_leave(
+    *, session: Session, agent_id: int, days: Sequence[dt.date], actor: str
+) -> list[dt.date]:
+    """Take back the agent's leave on `days` (those they have; nothing for the others): the
+    days given back, in order, audited with what they were."""
+    rows = list(
+        session.exec(
+            select(AgentLeave)
+            .where(AgentLeave.agent_id == agent_id, col(AgentLeave.day).in_(list(days)))
+            .order_by(col(AgentLeave.day))
+        )
+    )
+    if not rows:
+        return []
+    before = {
+        "days": [r.day.isoformat() for r in rows],
+        "reasons": sorted({r.reason for r in rows}),
+    }
+    for row in rows:
+        session.delete(row)
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=ENTITY,
+        entity_id=agent_id,
+        action="leave_removed",
+        before=before,
+        after={"days": []},
+    )
+    session.flush()
+    return [r.day for r in rows]
+
+
+def leave_from(*, session: Session, agent_id: int, day: dt.date) -> list[AgentLeave]:
+    """The agent's leave from `day` on, in order."""
+    stmt = (
+        select(AgentLeave)
+        .where(AgentLeave.agent_id == agent_id, col(AgentLeave.day) >= day)
+        .order_by(col(AgentLeave.day))
+    )
+    return list(session.exec(stmt))
+
+
+def on_leave(*, session: Session, agent_ids: Sequence[int], day: dt.date) -> set[int]:
+    """Which of `agent_ids` are on leave on `day`."""
+    if not agent_ids:
+        return set()
+    stmt = select(AgentLeave.agent_id).where(
+        AgentLeave.day == day, col(AgentLeave.agent_id).in_(list(agent_ids))
+    )
+    return set(session.exec(stmt))
+
+
+# --- the roster ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    agent: Agent
+    block: Block
+    district: District
+
+
+def roster(
+    *,
+    session: Session,
+    state_code: str,
+    district_id: int | None = None,
+    active: bool | None = None,
+    text: str = "",
+) -> list[RosterRow]:
+    """The state's agents with their block and district, by district then name; narrowed to
+    a district, to those switched on or off, and to a name or CSC id holding `text`."""
+    stmt = (
+        select(Agent, Block, District)
+        .join(Block, col(Block.id) == col(Agent.block_id))
+        .join(District, col(District.id) == col(Block.district_id))
+        .where(Agent.state_code == state_code)
+    )
+    if district_id is not None:
+        stmt = stmt.where(District.id == district_id)
+    if active is not None:
+        stmt = stmt.where(col(Agent.active) == active)
+    typed = " ".join(text.split())
+    if typed:
+        pattern = f"%{typed.lower()}%"
+        stmt = stmt.where(
+            func.lower(col(Agent.name)).like(pattern) | col(Agent.csc_id).like(f"%{typed}%")
+        )
+    stmt = stmt.order_by(col(District.name), col(Agent.name), col(Agent.id))
+    return [RosterRow(a, b, d) for a, b, d in session.exec(stmt)]
+
+
+def load_on(
+    *, session: Session, agent_ids: Sequence[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, int]:
+    """How many visits each agent has with a window starting in [start, end) (one local day):
+    planned for them, or done or tried. Agents with none are left out."""
+    if not agent_ids:
+        return {}
+    stmt = (
+        select(col(DoorstepRequest.agent_id), func.count())
+        .where(
+            col(DoorstepRequest.agent_id).in_(list(agent_ids)),
+            col(DoorstepRequest.status).in_([s.value for s in LOAD_STATUSES]),
+            col(DoorstepRequest.window_start) >= start,
+            col(DoorstepRequest.window_start) < end,
+        )
+        .group_by(col(DoorstepRequest.agent_id))
+    )
+    return {int(agent_id): int(n) for agent_id, n in session.exec(stmt) if agent_id is not None}
+
+
+# --- who works where and when ---------------------------------------------------------------------
 
 
 def in_district(*, session: Session, district_id: int) -> list[Agent]:
@@ -140,11 +537,11 @@ def in_district(*, session: Session, district_id: int) -> list[Agent]:
 
 def available(*, session: Session, district_id: int, day: dt.date) -> list[Agent]:
     """Active agents of the district who work on `day` and are not on leave."""
-    on_leave = set(session.exec(select(AgentLeave.agent_id).where(AgentLeave.day == day)))
+    on_leave_ids = set(session.exec(select(AgentLeave.agent_id).where(AgentLeave.day == day)))
     return [
         a
         for a in in_district(session=session, district_id=district_id)
-        if a.works_on(day) and a.id not in on_leave
+        if a.works_on(day) and a.id not in on_leave_ids
     ]
 
 
@@ -154,3 +551,8 @@ def count(*, session: Session, state_code: str) -> int:
             session.exec(select(Agent.id).where(Agent.state_code == state_code, col(Agent.active)))
         )
     )
+
+
+def district_of(*, session: Session, agent: Agent) -> District:
+    block = geography_service.get_block(session=session, block_id=agent.block_id)
+    return geography_service.get_district(session=session, district_id=block.district_id)
