@@ -1,20 +1,26 @@
-"""The catalogue's service functions: validated creation, lookup, search by speech or text, and
-the console's type-ahead (`suggest`)."""
+"""The catalogue's service functions: validated creation and change (audited with before and
+after), lookup, the admin's list, search by speech or text, and the console's type-ahead
+(`suggest`). What a valid service is: `dispatch.catalogue.rules.check_service`."""
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dispatch import matching, validation
 from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
 from dispatch.catalogue import rules
 from dispatch.catalogue.models import Service, ServiceCategory
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.errors import NotFound
 from dispatch.states import service as state_service
+from dispatch.states.models import State
 
+ENTITY = "service"
 SKILLS = frozenset({"biometric", "land_records", "business", "driving"})
 
 
@@ -27,71 +33,214 @@ def create(
     name_hi: str,
     department: str,
     category: str = "citizen",
-    doorstep_fee_paise: int | None = None,
-    government_fee_paise: int = 0,
-    time_limit_days: int | None = None,
-    visit_minutes: int = 30,
+    doorstep_fee_paise: int | str | None = None,
+    government_fee_paise: int | str = 0,
+    time_limit_days: int | str | None = None,
+    visit_minutes: int | str = 30,
     required_skill: str | None = None,
     name_ur: str | None = None,
-    aliases: list[str] | None = None,
-    documents_en: list[str] | None = None,
-    documents_hi: list[str] | None = None,
+    aliases: str | Sequence[str] | None = None,
+    documents_en: str | Sequence[str] | None = None,
+    documents_hi: str | Sequence[str] | None = None,
     popularity: int = 999,
+    active: bool = True,
     actor: str = "system",
 ) -> Service:
-    """Add an e-service. A missing doorstep fee takes the state's rule for the category."""
+    """Add an e-service. Fees are paise, or rupees as typed (text); a missing doorstep fee
+    takes the state's rule for the category. Every bad field is named at once
+    (`InvalidService`)."""
     state = state_service.get(session=session, code=state_code)
-    code = validation.text(code, field="code", max_length=48).upper()
-    if session.exec(
-        select(Service).where(Service.state_code == state.code, Service.code == code)
-    ).first():
-        raise InvalidInput("code", code, "a service with this code exists")
-    cat = ServiceCategory(
-        validation.choice(category, field="category", allowed={"citizen", "business"})
+    form = rules.ServiceForm(
+        code=code,
+        name_en=name_en,
+        name_hi=name_hi,
+        name_ur=name_ur or "",
+        department=department,
+        category=category,
+        doorstep_fee=doorstep_fee_paise,
+        government_fee=government_fee_paise,
+        time_limit_days=time_limit_days,
+        visit_minutes=visit_minutes,
+        required_skill=required_skill or "",
+        documents_en=documents_en or [],
+        documents_hi=documents_hi or [],
+        aliases=aliases or [],
     )
-    if doorstep_fee_paise is None:
-        doorstep_fee_paise = rules.doorstep_fee(
-            cat,
-            citizen_fee_paise=state.citizen_fee_paise,
-            business_fee_paise=state.business_fee_paise,
-        )
-    if time_limit_days is not None:
-        validation.integer(time_limit_days, field="time_limit_days", low=1, high=365)
-    if required_skill:
-        validation.choice(required_skill, field="required_skill", allowed=SKILLS)
-    docs_en = documents_en or []
-    docs_hi = documents_hi or []
-    if docs_hi and len(docs_hi) != len(docs_en):
-        raise InvalidInput("documents_hi", docs_hi, "must list the same documents as documents_en")
+    values = _checked(session, state, form, None)
     service = Service(
         state_code=state.code,
-        code=code,
-        name_en=validation.text(name_en, field="name_en"),
-        name_hi=validation.text(name_hi, field="name_hi"),
-        name_ur=(name_ur or "").strip() or None,
-        aliases=[a.strip() for a in aliases or [] if a.strip()],
-        department=validation.text(department, field="department"),
-        category=cat,
-        doorstep_fee_paise=validation.fee(doorstep_fee_paise, field="doorstep_fee_paise"),
-        government_fee_paise=validation.fee(government_fee_paise, field="government_fee_paise"),
-        time_limit_days=time_limit_days,
-        visit_minutes=validation.integer(visit_minutes, field="visit_minutes", low=5, high=240),
-        required_skill=required_skill or None,
-        documents_en=docs_en,
-        documents_hi=docs_hi,
         popularity=validation.integer(popularity, field="popularity", low=1),
+        active=active,
+        **asdict(values),
     )
     session.add(service)
     session.flush()
     audit.record(
         session=session,
         actor=actor,
-        entity="service",
+        entity=ENTITY,
         entity_id=service.id,
         action="create",
-        code=code,
+        code=service.code,
+        after=snapshot(service),
     )
     return service
+
+
+def update(
+    *,
+    session: Session,
+    service_id: int,
+    actor: str,
+    code: str | None = None,
+    name_en: str | None = None,
+    name_hi: str | None = None,
+    name_ur: str | None = None,
+    department: str | None = None,
+    category: str | None = None,
+    doorstep_fee_paise: int | str | None = None,
+    government_fee_paise: int | str | None = None,
+    time_limit_days: int | str | None = None,
+    visit_minutes: int | str | None = None,
+    required_skill: str | None = None,
+    documents_en: str | Sequence[str] | None = None,
+    documents_hi: str | Sequence[str] | None = None,
+    aliases: str | Sequence[str] | None = None,
+    active: bool | None = None,
+) -> Changes:
+    """Change what is given (None keeps a field; "" empties a text field — for the time limit
+    "no limit", for the skill "none"), after checking the service as it would be: every bad
+    field named at once (`InvalidService`), nothing changed then. Fees are paise, or rupees as
+    typed (text); a new fee is charged to requests logged from now on (a request keeps the fee
+    it was told). Audited with the changed fields' values before and after."""
+    service = get(session=session, service_id=service_id)
+    state = state_service.get(session=session, code=service.state_code)
+    before = snapshot(service)
+
+    def kept(value: Any, current: Any) -> Any:
+        return current if value is None else value
+
+    form = rules.ServiceForm(
+        code=kept(code, service.code),
+        name_en=kept(name_en, service.name_en),
+        name_hi=kept(name_hi, service.name_hi),
+        name_ur=kept(name_ur, service.name_ur or ""),
+        department=kept(department, service.department),
+        category=kept(category, service.category.value),
+        doorstep_fee=kept(doorstep_fee_paise, service.doorstep_fee_paise),
+        government_fee=kept(government_fee_paise, service.government_fee_paise),
+        time_limit_days=kept(time_limit_days, service.time_limit_days),
+        visit_minutes=kept(visit_minutes, service.visit_minutes),
+        required_skill=kept(required_skill, service.required_skill or ""),
+        documents_en=kept(documents_en, service.documents_en),
+        documents_hi=kept(documents_hi, service.documents_hi),
+        aliases=kept(aliases, service.aliases),
+    )
+    values = _checked(session, state, form, service_id)
+    for name, value in asdict(values).items():
+        setattr(service, name, value)
+    if active is not None:
+        service.active = active
+    after = snapshot(service)
+    changed = [k for k in after if before[k] != after[k]]
+    if not changed:
+        return Changes(service, {}, {})
+    session.add(service)
+    old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}
+    audit.record(
+        session=session,
+        actor=actor,
+        entity=ENTITY,
+        entity_id=service_id,
+        action="update",
+        before=old,
+        after=new,
+    )
+    session.flush()
+    return Changes(service, old, new)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """A service as an update left it, and the fields it changed (as audited)."""
+
+    service: Service
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def snapshot(service: Service) -> dict[str, Any]:
+    """The service's changeable fields as the audit log records them (money in paise)."""
+    return {
+        "code": service.code,
+        "name_en": service.name_en,
+        "name_hi": service.name_hi,
+        "name_ur": service.name_ur,
+        "department": service.department,
+        "category": ServiceCategory(service.category).value,
+        "doorstep_fee_paise": service.doorstep_fee_paise,
+        "government_fee_paise": service.government_fee_paise,
+        "time_limit_days": service.time_limit_days,
+        "visit_minutes": service.visit_minutes,
+        "required_skill": service.required_skill,
+        "documents_en": list(service.documents_en),
+        "documents_hi": list(service.documents_hi),
+        "aliases": list(service.aliases),
+        "active": service.active,
+    }
+
+
+def _checked(
+    session: Session, state: State, form: rules.ServiceForm, service_id: int | None
+) -> rules.ServiceValues:
+    """The checked values, the code's uniqueness in the state included."""
+    problems: dict[str, str] = {}
+    given: dict[str, object] = {}
+    values = None
+    try:
+        values = rules.check_service(
+            form,
+            skills=SKILLS,
+            citizen_fee_paise=state.citizen_fee_paise,
+            business_fee_paise=state.business_fee_paise,
+        )
+    except rules.InvalidService as exc:
+        problems.update(exc.problems)
+        given.update(exc.values)
+    code = "_".join((form.code or "").upper().replace("-", " ").split())
+    same = select(Service.id).where(Service.state_code == state.code, Service.code == code)
+    if service_id is not None:
+        same = same.where(Service.id != service_id)
+    if code and session.exec(same).first() is not None:
+        problems.setdefault("code", "a service with this code exists")
+    if problems or values is None:
+        raise rules.invalid_service(problems, given)
+    return values
+
+
+def history(*, session: Session, service_id: int) -> list[AuditEntry]:
+    """The service's audit entries, newest first."""
+    return list(reversed(audit.history(session=session, entity=ENTITY, entity_id=service_id)))
+
+
+def listing(
+    *, session: Session, state_code: str, text: str = "", active: bool | None = None
+) -> list[Service]:
+    """The state's services for the admin's list, by code: those whose code or a name holds
+    `text` (any case), switched on or off."""
+    stmt = select(Service).where(Service.state_code == state_code)
+    if active is not None:
+        stmt = stmt.where(col(Service.active) == active)
+    typed = " ".join(text.split()).lower()
+    if typed:
+        pattern = f"%{typed}%"
+        stmt = stmt.where(
+            func.lower(col(Service.code)).like(pattern.replace(" ", "_"))
+            | func.lower(col(Service.name_en)).like(pattern)
+            | col(Service.name_hi).like(f"%{' '.join(text.split())}%")
+            | func.lower(func.coalesce(col(Service.name_ur), "")).like(pattern)
+        )
+    return list(session.exec(stmt.order_by(col(Service.code))))
 
 
 def get(*, session: Session, service_id: int) -> Service:
