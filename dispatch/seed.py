@@ -1,12 +1,15 @@
 """Loading seed data (`seed_data/`) through the same service functions as user input.
 
 A bad row fails the whole load with file, line and reason, and nothing is written. A state
-already in the database is skipped, so seeding twice changes nothing.
+already in the database is skipped, so seeding twice changes nothing — except that its place
+names are brought up to date and the holidays of its `holidays.csv` it lacks are added (a new
+year's list is added to a running database by the next `doorstep seed`).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -129,7 +132,36 @@ def load(*, session: Session, seed_dir: Path, states: list[str] | None = None) -
     for code in wanted:
         if code not in new_states:
             counts.update(_refresh_names(session, seed_dir / code.lower(), code))
+        counts.update(_add_holidays(session, seed_dir / code.lower(), code))
     return counts
+
+
+def _add_holidays(session: Session, folder: Path, code: str) -> dict[str, int]:
+    """The state's gazetted holidays (`holidays.csv`: day, name) it does not have yet; a day
+    it has keeps the name it has. Returns how many were added."""
+    have = {h.day for h in state_service.holidays(session=session, state_code=code)}
+    listed: set[dt.date] = set()
+    added = 0
+
+    def holiday(row: dict[str, str]) -> None:
+        nonlocal added
+        try:
+            day = dt.date.fromisoformat(row["day"])
+        except ValueError as exc:
+            raise InvalidInput("day", row["day"], "expected a date like 2026-01-26") from exc
+        if day in listed:
+            raise InvalidInput("day", row["day"], "listed twice")
+        listed.add(day)
+        if day in have:
+            return
+        state_service.add_holiday(
+            session=session, state_code=code, day=day, name=row["name"], actor=ACTOR
+        )
+        have.add(day)
+        added += 1
+
+    _load_file(session, folder / "holidays.csv", holiday, required=False)
+    return {f"{code}.holidays": added}
 
 
 def _refresh_names(session: Session, folder: Path, code: str) -> dict[str, int]:

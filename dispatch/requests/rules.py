@@ -15,6 +15,7 @@ import re
 from enum import StrEnum
 
 from dispatch.errors import InvalidReference, InvalidTransition
+from dispatch.pendency.rules import WorkCalendar, due_date
 
 
 class RequestStatus(StrEnum):
@@ -147,11 +148,14 @@ def parse_reference(text: str, *, default_state: str) -> str:
 # --- deadlines and priority ---------------------------------------------------------------
 
 
-def legal_due_date(logged_on: dt.date, time_limit_days: int | None) -> dt.date | None:
-    """The date by which the service-guarantee act requires delivery (None: no limit)."""
-    if time_limit_days is None:
-        return None
-    return logged_on + dt.timedelta(days=time_limit_days)
+def legal_due_date(
+    logged_on: dt.date, time_limit_days: int | None, calendar: WorkCalendar | None = None
+) -> dt.date | None:
+    """The date by which the service-guarantee act requires delivery (None: no limit): the
+    end of the `time_limit_days`-th working day of the state's `calendar` after the day the
+    request was logged (`dispatch.pendency.rules.due_date`). Without a calendar every day
+    counts."""
+    return due_date(logged_on, time_limit_days, calendar or WorkCalendar.every_day())
 
 
 def pendency_days(logged_on: dt.date, today: dt.date) -> int:

@@ -22,6 +22,7 @@ from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.geography import service as geography_service
 from dispatch.geography.models import Block, Village
 from dispatch.ledger import service as ledger_service
+from dispatch.pendency import service as pendency_service
 from dispatch.requests import rules
 from dispatch.requests.models import DoorstepRequest, ReferenceCounter, RequestEvent
 from dispatch.requests.rules import Channel, RequestStatus
@@ -66,7 +67,8 @@ def log(
         raise InvalidInput("service_id", service_id, "this service is not offered")
     district = geography_service.district_of_village(session=session, village_id=address.village_id)
     local_today = now.astimezone(ZoneInfo(state.timezone)).date()
-    due = rules.legal_due_date(local_today, service.time_limit_days)
+    calendar = pendency_service.work_calendar(session=session, state=state, since=local_today)
+    due = rules.legal_due_date(local_today, service.time_limit_days, calendar)
     assert citizen.id is not None and district.id is not None
     request = DoorstepRequest(
         state_code=state.code,

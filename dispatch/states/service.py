@@ -1,17 +1,18 @@
-"""States (tenants): lookup and validated creation."""
+"""States (tenants): lookup and validated creation; their gazetted holidays (list, add)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dispatch import validation
 from dispatch.audit import service as audit
 from dispatch.errors import InvalidInput, NotFound, OutsideServiceArea
-from dispatch.states.models import State
+from dispatch.states.models import Holiday, State
 
 
 def get(*, session: Session, code: str) -> State:
@@ -92,3 +93,52 @@ def check_inside(state: State, lat: float, lon: float, *, field: str = "coordina
     """Raise `OutsideServiceArea` unless (lat, lon) lies inside the state's area."""
     if not state.contains(lat, lon):
         raise OutsideServiceArea(field, (lat, lon), f"outside {state.name}")
+
+
+# --- holidays -------------------------------------------------------------------------------
+
+
+def holidays(
+    *,
+    session: Session,
+    state_code: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[Holiday]:
+    """The state's gazetted holidays from `start` to `end` (both included; no bound when
+    None), in date order."""
+    stmt = select(Holiday).where(Holiday.state_code == state_code)
+    if start is not None:
+        stmt = stmt.where(Holiday.day >= start)
+    if end is not None:
+        stmt = stmt.where(Holiday.day <= end)
+    return list(session.exec(stmt.order_by(col(Holiday.day))))
+
+
+def add_holiday(
+    *, session: Session, state_code: str, day: dt.date, name: str, actor: str
+) -> Holiday:
+    """Add a gazetted holiday (audited). A day the state already has as a holiday is refused
+    (`InvalidInput` on `day`, naming it). Due dates already given are not moved: they were
+    counted with the calendar of the day the request was logged."""
+    state = get(session=session, code=state_code)
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        raise InvalidInput("day", day, "expected a date")
+    name = validation.text(name, field="name", max_length=120)
+    existing = session.exec(
+        select(Holiday).where(Holiday.state_code == state.code, Holiday.day == day)
+    ).first()
+    if existing is not None:
+        raise InvalidInput("day", day.isoformat(), f"already a holiday: {existing.name}")
+    holiday = Holiday(state_code=state.code, day=day, name=name)
+    session.add(holiday)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        entity="holiday",
+        entity_id=holiday.id,
+        action="create",
+        after={"state_code": state.code, "day": day.isoformat(), "name": name},
+    )
+    return holiday

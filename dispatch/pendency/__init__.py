@@ -1,0 +1,1 @@
+"""Pendency: open requests against the legal time limit and the promised visit window."""
