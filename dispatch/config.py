@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     staff_lockout_minutes: int = 15
     staff_session_hours: int = 12
     staff_idle_minutes: int = 120
+    # Where the API clients' rate limits are counted (`limits` storage URL): `memory://` counts
+    # per process; `redis://host:6379/0` shares the count between processes and machines.
+    rate_limit_url: str = "memory://"
     # Recorded IVR prompts for languages without text-to-speech (Kashmiri, Dogri):
     # <prompt_audio_base_url>/<language>/<prompt key>.mp3; unset = those languages not offered.
     prompt_audio_base_url: str | None = None

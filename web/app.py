@@ -1,11 +1,16 @@
 """`create_app()`: the composition root of the web process (IVR webhooks, the console, the
 simulator).
 
+The channels' JSON API is an application of its own mounted at `/api/v1` (`web.api`), served
+in production too with its OpenAPI description; the admins' page of its keys is
+`/admin/api-clients` (`web.api_clients`).
+
 It refuses production settings that still hold a development secret or switch
 (`Settings.refuse_unsafe`), and at start-up a console account that still has the demo password.
-In production it serves neither the OpenAPI description nor its documentation pages, nor the
-development tools: the phone simulator (anyone picks a caller ID) and the SMS outbox (it shows
-what citizens were sent). Every console page checks its permission itself (`web.auth`); the CSRF
+In production it serves neither the console's OpenAPI description nor its documentation pages
+(the channels' API keeps its own description, its contract), nor the development tools: the
+phone simulator (anyone picks a caller ID) and the SMS outbox (it shows what citizens were
+sent). Every console page checks its permission itself (`web.auth`); the CSRF
 check wraps the whole app.
 """
 
@@ -28,6 +33,7 @@ from web import (
     admin_agents,
     admin_services,
     agent_day,
+    api_clients,
     board,
     callbacks,
     errors,
@@ -43,6 +49,8 @@ from web import (
     simulator,
     staff,
 )
+from web.api.app import PREFIX as API_PREFIX
+from web.api.app import create_api
 from web.auth import CsrfMiddleware
 from web.templating import STATIC_DIR
 
@@ -81,6 +89,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount(
+        API_PREFIX,
+        create_api(settings=settings, engine=app.state.engine, overrides=app.dependency_overrides),
+    )
     app.add_middleware(CsrfMiddleware, settings=settings)
     app.include_router(home.router)
     app.include_router(signin.router)
@@ -94,6 +106,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(feedback.router)
     app.include_router(admin_agents.router)
     app.include_router(admin_services.router)
+    app.include_router(api_clients.router)
     app.include_router(agent_day.router)  # the signed link is the agent's proof
     app.include_router(ivr_webhooks.router)
     app.include_router(ivr_sms_status.router)

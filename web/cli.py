@@ -241,6 +241,56 @@ def _staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_client(args: argparse.Namespace) -> int:
+    """Make a channel's API client and print its key (once: only its hash is kept), list a
+    state's clients, or revoke one."""
+    from zoneinfo import ZoneInfo
+
+    from dispatch.channels import service as channel_service
+    from dispatch.db import read_session
+    from dispatch.states import service as state_service
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    state_code = (args.state or settings.default_state).upper()
+    if args.action in ("create", "revoke") and not args.name:
+        raise CommandError(f"--name is needed to {args.action} a client")
+    if args.action == "create":
+        with write_session(engine) as session:
+            made = channel_service.create(
+                session=session,
+                state_code=state_code,
+                name=args.name,
+                rate_per_minute=args.rate,
+                actor="cli",
+            )
+        print(f"API client {made.client.name} ({made.client.state_code}), {args.rate} a minute")
+        print(f"key (shown this once; send it as 'Authorization: Bearer <key>'): {made.key}")
+        return 0
+    if args.action == "revoke":
+        with write_session(engine) as session:
+            found = [
+                c
+                for c in channel_service.list_all(session=session, state_code=state_code)
+                if c.name.lower() == args.name.strip().lower()
+            ]
+            if not found or found[0].id is None:
+                raise CommandError(f"no API client {args.name!r} in {state_code}")
+            channel_service.revoke(session=session, client_id=found[0].id, actor="cli")
+        print(f"revoked {found[0].name}: its key is refused from now on")
+        return 0
+    with read_session(engine) as session:
+        tz = ZoneInfo(state_service.get(session=session, code=state_code).timezone)
+        clients = channel_service.list_all(session=session, state_code=state_code)
+    for c in clients:
+        used = f"{c.last_used_at.astimezone(tz):%Y-%m-%d %H:%M}" if c.last_used_at else "never"
+        status = "revoked" if c.revoked_at else "active"
+        print(f"{c.name}\t{c.key_prefix}...\t{c.rate_per_minute}/min\tlast used {used}\t{status}")
+    if not clients:
+        print(f"no API clients in {state_code}")
+    return 0
+
+
 def _call(args: argparse.Namespace) -> int:
     from web import phone
 
@@ -304,6 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="the person's name (new accounts)")
     p.add_argument("--state", default=None, help="state code (default: DOORSTEP_DEFAULT_STATE)")
     p.set_defaults(func=_staff)
+
+    p = sub.add_parser(
+        "api-client", help="make a channel's API key (printed once), list or revoke clients"
+    )
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("--name", default=None, help="the channel, e.g. whatsapp-bot (create, revoke)")
+    p.add_argument("--state", default=None, help="state code (default: DOORSTEP_DEFAULT_STATE)")
+    p.add_argument("--rate", type=int, default=60, help="requests a minute (create; default 60)")
+    p.set_defaults(func=_api_client)
 
     p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
     p.add_argument("--from", dest="caller", required=True, help="your number, e.g. +919812345678")
