@@ -100,9 +100,16 @@ def _zone(session: Session, state_code: str) -> ZoneInfo:
 
 
 def rated(
-    *, session: Session, state_code: str, since: dt.datetime, filters: Filters, tz: ZoneInfo
+    *,
+    session: Session,
+    state_code: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    filters: Filters,
+    tz: ZoneInfo,
 ) -> list[Rated]:
-    """The state's ratings answered from `since`, newest first, narrowed by `filters`."""
+    """The state's ratings answered from `since` to before `until`, newest first, narrowed by
+    `filters`."""
     # Ten columns: past what SQLModel's `select` types, so SQLAlchemy's own.
     stmt = (
         sa.select(
@@ -122,6 +129,7 @@ def rated(
             col(DoorstepRequest.state_code) == state_code,
             col(Feedback.rating).is_not(None),
             col(Feedback.answered_at) >= since,
+            col(Feedback.answered_at) < until,
         )
         .order_by(col(Feedback.answered_at).desc(), col(Feedback.id).desc())
     )
@@ -216,7 +224,15 @@ def report(
     tz = _zone(session, state_code)
     mondays = rules.last_weeks(now.astimezone(tz).date(), weeks)
     since = dt.datetime.combine(mondays[0], dt.time(0), tz).astimezone(dt.UTC)
-    rows = rated(session=session, state_code=state_code, since=since, filters=filters, tz=tz)
+    until = dt.datetime.combine(mondays[-1] + dt.timedelta(weeks=1), dt.time(0), tz)
+    rows = rated(
+        session=session,
+        state_code=state_code,
+        since=since,
+        until=until.astimezone(dt.UTC),
+        filters=filters,
+        tz=tz,
+    )
     grievances = _open_grievances(session, state_code, filters)
     services = _names(session, Service, {r.service_id for r in rows} | {g[0] for g in grievances})
     agents = _names(

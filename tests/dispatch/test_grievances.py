@@ -420,9 +420,10 @@ def test_one_grievance_with_its_request_rating_agent_and_messages(session: Sessi
 
 def test_ratings_over_weeks_by_service_agent_and_district(session: Session) -> None:
     """Ratings counted in the state's local weeks (Monday first): this week's and two weeks
-    ago, per week, per service, agent and district, with the open grievances beside them."""
+    ago, per week, per service, agent and district, with the open grievances beside them;
+    a rating after this week (a clock set back) is not counted."""
     rated = []
-    for stars, days_ago in ((5, 0), (4, 0), (2, 14), (1, 14)):
+    for stars, days_ago in ((5, 0), (4, 0), (2, 14), (1, 14), (3, -7)):
         request, feedback = _completed(session)
         replies.record_rating(
             session=session,
@@ -434,6 +435,7 @@ def test_ratings_over_weeks_by_service_agent_and_district(session: Session) -> N
             now=RATED_AT - dt.timedelta(days=days_ago),
         )
         rated.append(request)
+    rated.pop()  # next week's
     district_id = rated[0].district_id
     report = ratings.report(
         session=session,
