@@ -8,7 +8,10 @@ status, an "at risk" mark) and, under each open visit, plain HTML forms for the 
 arrived, done (the citizen's visit code and an optional UPI reference), failed (a reason),
 no-show — posted to `POST /a/<token>/report`, which calls the domain's report in one
 transaction, sends the SMS it queued after answering, and redirects back to the page with a
-short result (`?m=<result key>&r=<reference>`).
+short result (`?m=<result key>&r=<reference>`). At the foot, the day's takings: the cash and
+UPI the agent says they took in, typed in rupees, posted to `POST /a/<token>/takings` and
+recorded as the day's fee declaration (`dispatch.ledger.service.declare`), which the
+supervisors' fees pages compare with the ledger.
 
 Made for cheap phones on poor coverage: one small page (inline CSS, no script, no font, no
 image; under 30 KB for a full day), each form works on its own, and a form sent twice (a
@@ -22,6 +25,7 @@ Not here: the reports themselves (`dispatch.fieldwork.service`), what a day hold
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -44,7 +48,8 @@ from dispatch.fieldwork import access, commands, day, notices
 from dispatch.fieldwork import service as field
 from dispatch.fieldwork.commands import UPI_RRN_DIGITS, FailReason
 from dispatch.ledger import service as ledger_service
-from dispatch.ledger.models import EntryKind, PaymentMethod
+from dispatch.ledger.models import EntryKind, FeeDeclaration, PaymentMethod
+from dispatch.ledger.money import paise_of
 from dispatch.notifications import service as notification_service
 from dispatch.ports import Clock, SmsSender
 from dispatch.requests.models import DoorstepRequest
@@ -154,6 +159,22 @@ def day_page(
     found = _agent_day(session, settings, token, now)
     if found is None:
         return _missing(request)
+    return _page(request, session, settings, token, found, now, m, r)
+
+
+def _page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    token: str,
+    found: AgentDay,
+    now: dt.datetime,
+    m: str,
+    r: str,
+    takings: Takings | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The page; `takings` is the takings form as typed when it is shown again (422)."""
     agent, tz = found.agent, found.tz
     assert agent.id is not None
     visits = day.visits(session=session, agent_id=agent.id, day=found.day, tz=tz)
@@ -161,23 +182,34 @@ def day_page(
         session=session, settings=settings, agent_id=agent.id, now=now
     )
     tries_left = max(settings.agent_failures_allowed - failures, 0)
+    today = day.local_day(now, tz)
+    declared = ledger_service.latest_declaration(session=session, agent_id=agent.id, day=found.day)
+    if m == "takings":
+        result: Result | None = _takings_saved(declared)
+    else:
+        result = _result(session, settings, visits, m, r, tries_left)
     context = {
         "token": token,
         "first_name": day.first_name(agent.name),
         "day": found.day,
         "day_label": f"{found.day:%a} {found.day.day} {found.day:%b}",
-        "today": found.day == day.local_day(now, tz),
+        "today": found.day == today,
         "open": [v for v in visits if v.open],
         "finished": [v for v in visits if v.finished],
-        "result": _result(session, settings, visits, m, r, tries_left),
+        "result": result,
         "paused": tries_left == 0,
         "form_id": secrets.token_urlsafe(9),
         "reasons": list(FailReason),
         "labels": STATUS_LABELS,
         "hhmm": lambda when: notices.hhmm(when, tz),
         "spaced": spaced_phone,
+        "may_declare": found.day <= today,
+        "declared": declared,
+        "takings": takings or Takings(),
     }
-    return _private(templates.TemplateResponse(request, "agent_day/day.html", context))
+    return _private(
+        templates.TemplateResponse(request, "agent_day/day.html", context, status_code=status_code)
+    )
 
 
 def spaced_phone(phone: str) -> str:
@@ -247,6 +279,105 @@ def _collected(session: Session, visit: day.DayVisit | None) -> str:
         return "nothing to collect"
     how = "by UPI" if collections[-1].method is PaymentMethod.UPI else "cash"
     return f"collected {rupees(amount)} {how}"
+
+
+# --- the day's takings -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Takings:
+    """The takings form as typed, with a message per field it could not use."""
+
+    cash: str = ""
+    upi: str = ""
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _takings_saved(declared: FeeDeclaration | None) -> Result | None:
+    if declared is None:
+        return None
+    return Result(
+        f"Takings saved: cash {rupees(declared.cash_paise)}, UPI {rupees(declared.upi_paise)}",
+        ok=True,
+    )
+
+
+def _read_takings(cash: str, upi: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Paise of the two amounts typed in rupees, and what is wrong with them."""
+    amounts: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for name, typed in (("cash", cash), ("upi", upi)):
+        try:
+            amounts[name] = paise_of(typed, field=name)
+        except InvalidInput as exc:
+            errors[name] = exc.reason
+    if not errors and not (cash.strip() or upi.strip()):
+        errors["cash"] = "type the cash you took in (0 if none)"
+    return amounts, errors
+
+
+@router.post("/{token}/takings")
+def record_takings(
+    request: Request,
+    token: str,
+    engine: EngineDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    cash: Annotated[str, Form(max_length=40)] = "",
+    upi: Annotated[str, Form(max_length=40)] = "",
+    form_id: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """The agent's own count of what they took in on the link's day (cash and UPI, typed in
+    rupees): recorded as the day's declaration (actor `agent:<id>`), then back to the page
+    (303). A form that cannot be used is shown again with what was typed (422). The same form
+    sent twice with the same amounts records once."""
+    now = clock.now()
+    with read_session(engine) as session:
+        found = _agent_day(session, settings, token, now)
+    if found is None:
+        return _missing(request)
+    agent_id = found.agent.id
+    assert agent_id is not None
+    today = day.local_day(now, found.tz)
+    if not _FORM_ID.fullmatch(form_id) or found.day > today:  # no form is drawn for a day to come
+        return _back(token, "stale", "")
+    amounts, errors = _read_takings(cash, upi)
+    if not errors:
+        key = f"day-page:takings:{agent_id}:{form_id}:{amounts['cash']}:{amounts['upi']}"
+        try:
+            with write_session(engine) as session:
+                ledger_service.declare(
+                    session=session,
+                    agent_id=agent_id,
+                    day=found.day,
+                    cash_paise=amounts["cash"],
+                    upi_paise=amounts["upi"],
+                    actor=field.actor_of(agent_id),
+                    today=today,
+                    idempotency_key=key,
+                    now=now,
+                )
+        except InvalidInput as exc:  # the checks above leave none: said, not a crash
+            errors["cash"] = exc.reason
+        except Exception as exc:
+            log.error("day page: agent %s could not declare takings: %s", agent_id, _trace(exc))
+            return _back(token, "error", "")
+    if errors:
+        with read_session(engine) as session:
+            return _page(
+                request,
+                session,
+                settings,
+                token,
+                found,
+                now,
+                "",
+                "",
+                Takings(cash=cash, upi=upi, errors=errors),
+                status_code=422,
+            )
+    log.info("day page: agent %s declared the takings of %s", agent_id, found.day)
+    return _private(RedirectResponse(f"/a/{token}?m=takings#takings", status_code=303))
 
 
 # --- the reports ------------------------------------------------------------------------------

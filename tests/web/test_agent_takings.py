@@ -1,0 +1,215 @@
+"""The agent's day page records the day's takings: cash and UPI typed in rupees, read as exact
+paise, recorded as the day's fee declaration by the agent; a form that cannot be read is shown
+again with what was typed and why (422); the same form sent twice records once; no form for a
+day still to come. Through `create_app()` with a fixed clock, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from dispatch.agents.models import Agent
+from dispatch.audit.models import AuditEntry
+from dispatch.config import Settings
+from dispatch.db import read_session
+from dispatch.fieldwork import access
+from dispatch.ledger.models import FeeDeclaration
+from tests.ivr.conftest import FixedClock
+
+#: pygal (the console's charts) puts a legacy import finder on `sys.meta_path`: a failing
+#: optional import afterwards warns, which the warnings-as-errors setting makes an error.
+pytestmark = pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning")
+
+IST = ZoneInfo("Asia/Kolkata")
+#: Days no other test declares takings on, one per test (no visit needs booking: the form is
+#: the day's).
+DAYS = {
+    "saved": dt.date(2037, 4, 7),
+    "twice": dt.date(2037, 4, 8),
+    "refused": dt.date(2037, 4, 9),
+    "future": dt.date(2037, 4, 10),
+    "yesterday": dt.date(2037, 4, 11),
+}
+
+
+def _evening(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(18, 30), IST)
+
+
+def _client(app: FastAPI, clock: FixedClock, now: dt.datetime) -> TestClient:
+    clock.at = now.astimezone(dt.UTC)
+    return TestClient(app)
+
+
+@pytest.fixture
+def agent_id(engine: Engine) -> int:
+    """A J&K agent (each test declares on a day of its own)."""
+    with read_session(engine) as s:
+        found = s.exec(
+            select(Agent.id).where(Agent.state_code == "JK").order_by(col(Agent.id))
+        ).first()
+    assert found is not None
+    return found
+
+
+def _link(settings: Settings, agent_id: int, on: dt.date) -> str:
+    return f"/a/{access.day_token(settings=settings, agent_id=agent_id, day=on)}"
+
+
+def _form_id(client: TestClient, link: str) -> str:
+    page = client.get(link)
+    assert page.status_code == 200
+    assert page.context["may_declare"]  # type: ignore[attr-defined]
+    form_id = page.context["form_id"]  # type: ignore[attr-defined]
+    assert isinstance(form_id, str)
+    return form_id
+
+
+def _declarations(engine: Engine, agent_id: int, day: dt.date) -> list[FeeDeclaration]:
+    with read_session(engine) as s:
+        stmt = (
+            select(FeeDeclaration)
+            .where(FeeDeclaration.agent_id == agent_id, FeeDeclaration.day == day)
+            .order_by(col(FeeDeclaration.id))
+        )
+        return list(s.exec(stmt))
+
+
+def test_the_agent_saves_todays_takings_in_rupees_as_exact_paise(
+    app: FastAPI, clock: FixedClock, settings: Settings, engine: Engine, agent_id: int
+) -> None:
+    day = DAYS["saved"]
+    client = _client(app, clock, _evening(day))
+    link = _link(settings, agent_id, day)
+    page = client.get(link)
+    assert "Today&#39;s takings" in page.text and f'action="{link}/takings"' in page.text
+    assert 'inputmode="decimal"' in page.text
+    sent = client.post(
+        f"{link}/takings",
+        data={"form_id": _form_id(client, link), "cash": "450", "upi": "120.50"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"{link}?m=takings#takings"
+    assert sent.headers["cache-control"] == "no-store"
+    (saved,) = _declarations(engine, agent_id, day)
+    assert (saved.cash_paise, saved.upi_paise) == (45000, 12050)
+    assert saved.actor == f"agent:{agent_id}"
+    back = client.get(sent.headers["location"])
+    result = back.context["result"]  # type: ignore[attr-defined]
+    assert result.ok and result.text == "Takings saved: cash ₹450, UPI ₹120.50"
+    assert "Saved: cash ₹450, UPI ₹120.50 at 18:30" in back.text
+    with read_session(engine) as s:
+        audit = s.exec(
+            select(AuditEntry).where(
+                AuditEntry.entity == "agent_day", AuditEntry.entity_id == f"{agent_id}:{day}"
+            )
+        ).one()
+    assert audit.actor == f"agent:{agent_id}"
+    assert audit.detail["after"] == {"cash_paise": 45000, "upi_paise": 12050}
+
+
+def test_the_same_form_sent_twice_records_once_and_a_correction_counts(
+    app: FastAPI, clock: FixedClock, settings: Settings, engine: Engine, agent_id: int
+) -> None:
+    day = DAYS["twice"]
+    client = _client(app, clock, _evening(day))
+    link = _link(settings, agent_id, day)
+    form = {"form_id": _form_id(client, link), "cash": "300", "upi": "0"}
+    for _ in range(2):  # a double tap, a retry after a timeout
+        assert client.post(f"{link}/takings", data=form, follow_redirects=False).status_code == 303
+    assert len(_declarations(engine, agent_id, day)) == 1
+    corrected = {"form_id": _form_id(client, link), "cash": "350", "upi": ""}
+    assert client.post(f"{link}/takings", data=corrected, follow_redirects=False).status_code == 303
+    first, latest = _declarations(engine, agent_id, day)
+    assert (first.cash_paise, latest.cash_paise, latest.upi_paise) == (30000, 35000, 0)
+    assert client.get(link).context["declared"].id == latest.id  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("cash", "upi", "said"),
+    [
+        ("45O", "0", "Cash: type an amount in rupees, like 450 or 450.50"),
+        ("100", "12.345", "UPI: at most two digits after the point (paise)"),
+        ("-20", "", "Cash: cannot be negative"),
+        ("", " ", "Cash: type the cash you took in (0 if none)"),
+        ("200000", "0", "Cash: more than ₹100,000: check the amount"),
+    ],
+)
+def test_takings_that_cannot_be_read_are_shown_again_with_the_reason(
+    app: FastAPI,
+    clock: FixedClock,
+    settings: Settings,
+    engine: Engine,
+    agent_id: int,
+    cash: str,
+    upi: str,
+    said: str,
+) -> None:
+    day = DAYS["refused"]
+    client = _client(app, clock, _evening(day))
+    link = _link(settings, agent_id, day)
+    answer = client.post(
+        f"{link}/takings",
+        data={"form_id": _form_id(client, link), "cash": cash, "upi": upi},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 422
+    assert answer.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert said in answer.text
+    takings = answer.context["takings"]  # type: ignore[attr-defined]
+    assert (takings.cash, takings.upi) == (cash, upi)
+    if cash.strip():
+        assert f'value="{cash}"' in answer.text
+    assert _declarations(engine, agent_id, day) == []
+
+
+def test_no_takings_form_for_a_day_still_to_come_and_a_forged_link_gets_404(
+    app: FastAPI, clock: FixedClock, settings: Settings, engine: Engine, agent_id: int
+) -> None:
+    day = DAYS["future"]
+    client = _client(app, clock, _evening(day - dt.timedelta(days=1)))
+    link = _link(settings, agent_id, day)
+    page = client.get(link)
+    assert page.status_code == 200 and not page.context["may_declare"]  # type: ignore[attr-defined]
+    assert 'id="takings"' not in page.text and "/takings" not in page.text
+    refused = client.post(
+        f"{link}/takings",
+        data={"form_id": "abcdefgh12", "cash": "100", "upi": "0"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303 and refused.headers["location"].endswith("?m=stale")
+    forged = client.post(
+        f"/a/{agent_id}-{day:%y%m%d}-forged/takings",
+        data={"form_id": "abcdefgh12", "cash": "100", "upi": "0"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 404
+    assert _declarations(engine, agent_id, day) == []
+
+
+def test_yesterdays_link_declares_yesterdays_takings(
+    app: FastAPI, clock: FixedClock, settings: Settings, engine: Engine, agent_id: int
+) -> None:
+    """An agent who counts their takings the next morning, from yesterday's link (links
+    last a day after theirs)."""
+    day = DAYS["yesterday"]
+    client = _client(app, clock, _evening(day) + dt.timedelta(hours=14))
+    link = _link(settings, agent_id, day)
+    page = client.get(link)
+    assert page.status_code == 200 and "Takings on" in page.text
+    sent = client.post(
+        f"{link}/takings",
+        data={"form_id": _form_id(client, link), "cash": "80", "upi": "20"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    (saved,) = _declarations(engine, agent_id, day)
+    assert saved.day == day and (saved.cash_paise, saved.upi_paise) == (8000, 2000)
