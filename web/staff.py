@@ -1,22 +1,29 @@
 """Managing the console's staff (admins only): the accounts, a new account, a role changed, an
-account switched off or given a new password. Each change is audited by `dispatch.staff`."""
+account switched off or given a new password. Each change is audited by `dispatch.staff` with
+its fields before and after, and the latest changes are listed under the accounts. A refused
+form comes back as typed (422) with the message beside the field it is about."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dispatch.errors import DispatchError, NotFound
+from dispatch.errors import Conflict, DispatchError, InvalidInput, NotFound
 from dispatch.staff import service as staff_service
 from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import PERMISSIONS, Role
+from dispatch.states import service as state_service
+from web import admin_history
 from web.auth import StaffAdmin
 from web.deps import ReadSessionDep, SettingsDep, WriteSessionDep
 from web.templating import templates
 
 router = APIRouter()
+
+LABELS = {"role": "Role", "active": "Active", "password": "Password"}
 
 
 def _page(
@@ -24,6 +31,9 @@ def _page(
 ) -> HTMLResponse:
     settings = request.app.state.settings
     users = staff_service.list_all(session=session, state_code=state_code)
+    names = {str(u.id): u.username for u in users}
+    tz = ZoneInfo(state_service.get(session=session, code=state_code).timezone)
+    changes = staff_service.changes(session=session, state_code=state_code)
     context = {
         "users": users,
         "locked": {
@@ -35,9 +45,11 @@ def _page(
         "permissions": PERMISSIONS,
         "done": request.query_params.get("done", ""),
         "error": "",
+        "errors": {},
+        "history": admin_history.rows(changes, tz, LABELS, lambda e: names.get(e.entity_id, "")),
         **extra,
     }
-    status = 422 if context["error"] else 200
+    status = 422 if context["error"] or context["errors"] else 200
     return templates.TemplateResponse(request, "staff/index.html", context, status_code=status)
 
 
@@ -53,10 +65,10 @@ def staff_create(
     request: Request,
     user: StaffAdmin,
     session: WriteSessionDep,
-    username: Annotated[str, Form(max_length=64)],
-    name: Annotated[str, Form(max_length=120)],
     role: Annotated[Role, Form()],
-    password: Annotated[str, Form(max_length=256)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=120)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     try:
         made = staff_service.create(
@@ -70,11 +82,17 @@ def staff_create(
         )
     except DispatchError as exc:
         session.rollback()
+        if isinstance(exc, InvalidInput):
+            errors = {exc.field: exc.reason}
+        elif isinstance(exc, Conflict):
+            errors = {"username": "that username is taken"}
+        else:
+            errors = {"username": str(exc)}
         return _page(
             request,
             session,
             user.state_code,
-            error=str(exc),
+            errors=errors,
             form={"username": username, "name": name, "role": role},
         )
     return RedirectResponse(f"/admin/staff?done=created+{made.username}", status_code=303)
@@ -112,5 +130,7 @@ def staff_update(
         )
     except DispatchError as exc:
         session.rollback()
-        return _page(request, session, user.state_code, error=str(exc))
+        what = f"{exc.field}: {exc.reason}" if isinstance(exc, InvalidInput) else str(exc)
+        error = f"{target.username}: nothing changed — {what}"
+        return _page(request, session, user.state_code, error=error)
     return RedirectResponse(f"/admin/staff?done=updated+{changed.username}", status_code=303)

@@ -86,10 +86,13 @@ def create(
     break_start: str | None = None,
     break_minutes: int | str = 30,
     actor: str = "system",
+    form_key: str | None = None,
 ) -> Agent:
     """A new agent. Every bad field is named at once (`InvalidAgent`). Without `lat`/`lon`
     the agent starts from their block's centre; without `break_start` a shift of six hours or
-    more gets a break mid-shift (`rules.default_break`), "" means no break."""
+    more gets a break mid-shift (`rules.default_break`), "" means no break. `form_key` (a
+    console form's random token) is kept with the creation, so that a form sent twice finds the
+    agent it made (`made_by_form`) instead of being refused as a duplicate."""
     state = state_service.get(session=session, code=state_code)
     problems = Problems()
     try:
@@ -152,8 +155,18 @@ def create(
         action="create",
         csc_id=csc_id,
         after=snapshot(session, agent),
+        key=form_key,
     )
     return agent
+
+
+def made_by_form(*, session: Session, csc_id: str, form_key: str) -> Agent | None:
+    """The agent a form with this token created (a retried form), if it was that form."""
+    agent = session.exec(select(Agent).where(Agent.csc_id == (csc_id or "").strip())).first()
+    if agent is None or not form_key:
+        return None
+    created = [e for e in history(session=session, agent_id=agent.id) if e.action == "create"]
+    return agent if any(e.detail.get("key") == form_key for e in created) else None
 
 
 def update(
@@ -345,7 +358,7 @@ def find_by_phone(*, session: Session, phone: str) -> Agent | None:
     return session.exec(select(Agent).where(Agent.phone == e164)).first()
 
 
-def history(*, session: Session, agent_id: int) -> list[AuditEntry]:
+def history(*, session: Session, agent_id: int | None) -> list[AuditEntry]:
     """The agent's audit entries, newest first."""
     return list(reversed(audit.history(session=session, entity=ENTITY, entity_id=agent_id)))
 

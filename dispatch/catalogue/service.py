@@ -45,10 +45,12 @@ def create(
     popularity: int = 999,
     active: bool = True,
     actor: str = "system",
+    form_key: str | None = None,
 ) -> Service:
     """Add an e-service. Fees are paise, or rupees as typed (text); a missing doorstep fee
     takes the state's rule for the category. Every bad field is named at once
-    (`InvalidService`)."""
+    (`InvalidService`). `form_key` (a console form's random token) is kept with the creation,
+    so that a form sent twice finds the service it made (`made_by_form`)."""
     state = state_service.get(session=session, code=state_code)
     form = rules.ServiceForm(
         code=code,
@@ -83,8 +85,21 @@ def create(
         action="create",
         code=service.code,
         after=snapshot(service),
+        key=form_key,
     )
     return service
+
+
+def made_by_form(*, session: Session, state_code: str, code: str, form_key: str) -> Service | None:
+    """The service a form with this token created (a retried form), if it was that form."""
+    wanted = "_".join((code or "").upper().replace("-", " ").split())
+    service = session.exec(
+        select(Service).where(Service.state_code == state_code, Service.code == wanted)
+    ).first()
+    if service is None or service.id is None or not form_key:
+        return None
+    created = [e for e in history(session=session, service_id=service.id) if e.action == "create"]
+    return service if any(e.detail.get("key") == form_key for e in created) else None
 
 
 def update(

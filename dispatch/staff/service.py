@@ -141,6 +141,7 @@ def create(
         action="created",
         username=username,
         role=role.value,
+        after={"username": username, "name": user.name, "role": role.value, "active": True},
     )
     return user
 
@@ -166,21 +167,25 @@ def update(
     active: bool | None = None,
     password: str | None = None,
 ) -> StaffUser:
-    """Change an account's role, switch it on or off, or set a new password. Switching off or
-    a new password ends the account's sessions."""
+    """Change an account's role, switch it on or off, or set a new password (a bad one changes
+    nothing: `InvalidInput`). Switching off or a new password ends the account's sessions.
+    Audited with the changed fields before and after (a password only as changed)."""
     user = get(session=session, user_id=user_id)
-    changed: dict[str, Any] = {}
+    hashed = _check_password(password) if password is not None else None  # before any change
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
     if role is not None and role is not user.role:
-        changed["role"] = [user.role.value, role.value]
+        before["role"], after["role"] = user.role.value, role.value
         user.role = role
     if active is not None and active != user.active:
-        changed["active"] = active
+        before["active"], after["active"] = user.active, active
         user.active = active
-    if password is not None:
-        user.password_hash = _check_password(password)
+    if hashed is not None:
+        user.password_hash = hashed
         user.password_changed_at = utcnow()
-        changed["password"] = "set"
-    if not changed:
+        # Never the password, not even hashed: only that it changed.
+        before["password"], after["password"] = "(old)", "(new)"
+    if not after:
         return user
     session.add(user)
     if not user.active or password is not None:
@@ -188,7 +193,13 @@ def update(
     if password is not None:  # a new password lifts a lockout
         unlock(session=session, user_id=user_id, actor=actor)
     audit.record(
-        session=session, actor=actor, entity=STAFF, entity_id=user_id, action="updated", **changed
+        session=session,
+        actor=actor,
+        entity=STAFF,
+        entity_id=user_id,
+        action="updated",
+        before=before,
+        after=after,
     )
     session.flush()
     return user
@@ -438,3 +449,19 @@ def demo_password_holders(*, session: Session) -> list[str]:
     users = session.exec(select(StaffUser).where(col(StaffUser.username).in_(demo))).all()
     holders = [u.username for u in users if _verify(u.password_hash, DEMO_PASSWORD)]
     return sorted(holders)
+
+
+def changes(*, session: Session, state_code: str, limit: int = 20) -> list[AuditEntry]:
+    """The latest account changes (created, updated) of the state's accounts, newest first."""
+    ids = [str(u.id) for u in list_all(session=session, state_code=state_code)]
+    stmt = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == STAFF,
+            col(AuditEntry.action).in_(["created", "updated"]),
+            col(AuditEntry.entity_id).in_(ids),
+        )
+        .order_by(col(AuditEntry.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))

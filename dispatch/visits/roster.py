@@ -93,6 +93,7 @@ __all__ = [
     "NewTime",
     "Untouched",
     "end_leave",
+    "leave_result",
     "planned_visits",
     "put_on_leave",
     "update_agent",
@@ -270,6 +271,14 @@ def put_on_leave(
         session.expire_all()  # what the rolled-back savepoint loaded is stale
         raise
     return result
+
+
+def leave_result(*, session: Session, agent_id: int, key: str) -> LeaveResult | None:
+    """What the leave put in under `key` for this agent did (for the page that shows it)."""
+    for entry in agent_service.history(session=session, agent_id=agent_id):
+        if entry.action == LEAVE_VISITS and entry.detail.get("key") == key:
+            return LeaveResult.from_json(entry.detail["outcome"])
+    return None
 
 
 def _stored(session: Session, agent_id: int, key: str, asked: str) -> LeaveResult | None:
