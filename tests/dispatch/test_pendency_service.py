@@ -8,8 +8,6 @@ tests' later requests are not counted)."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -23,7 +21,6 @@ from dispatch.citizens.models import Citizen
 from dispatch.config import REPO_ROOT
 from dispatch.db import write_session
 from dispatch.errors import InvalidInput
-from dispatch.fieldwork import service as fieldwork
 from dispatch.geography.models import District, Village
 from dispatch.pendency import query, rules
 from dispatch.pendency import service as pendency
@@ -32,17 +29,13 @@ from dispatch.pendency.rules import Completion, LegalState, OpenRequest, Promise
 from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest, RequestEvent
-from dispatch.requests.rules import Channel, RequestStatus
+from dispatch.requests.rules import RequestStatus
 from dispatch.states import service as state_service
 from dispatch.states.models import State
-from dispatch.visits import service as visits
-from dispatch.visits.proof import Proof
-from tests import factories
+from tests import pendency_history as history
+from tests.pendency_history import IST, local
 
-IST = ZoneInfo("Asia/Kolkata")
 DISTRICT = "DOD"
-#: Enough to see every window the plans offer (the phone line offers the first three).
-ALL_WINDOWS = 60
 #: Thursday 20 June 2019, noon: "now" for the counts.
 NOW = dt.datetime(2019, 6, 20, 12, 0, tzinfo=IST)
 
@@ -52,10 +45,6 @@ def fresh_cache() -> None:
     planning.clear_cache()
 
 
-def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=IST)
-
-
 def book(
     session: Session,
     *,
@@ -63,84 +52,9 @@ def book(
     service_code: str = "BIRTH_CERT",
     window: int | None = 0,
 ) -> tuple[DoorstepRequest, Citizen]:
-    """A new citizen of Doda books `service_code` at `at`, into the `window`-th window the
-    live plan offers then (None: no window, the request waits to be given one)."""
-    person = factories.citizen(session, district_code=DISTRICT)
-    address = citizen_service.last_address(session=session, citizen_id=person.id or 0)
-    svc = factories.service(session, service_code)
-    assert address is not None and address.id is not None and svc.id is not None
-    offer = None
-    if window is not None:
-        offer = planning.offer_windows(
-            session=session,
-            settings=factories.SETTINGS,
-            address_id=address.id,
-            service_id=svc.id,
-            language=person.language,
-            now=at,
-            limit=ALL_WINDOWS,
-        )[window]
-    done = visits.book_visit(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"t:pendency:{uuid.uuid4().hex}",
-        actor="test",
-        channel=Channel.CONSOLE,
-        state_code="JK",
-        citizen_id=person.id or 0,
-        address_id=address.id,
-        service_id=svc.id,
-        offer=offer,
-        now=at,
-    )
-    return request_service.get(session=session, request_id=done.request_id), person
-
-
-def reschedule(
-    session: Session, request: DoorstepRequest, person: Citizen, *, at: dt.datetime, window: int
-) -> DoorstepRequest:
-    """The citizen moves the visit at `at` to the `window`-th window offered then."""
-    offer = planning.offer_windows(
-        session=session,
-        settings=factories.SETTINGS,
-        address_id=request.address_id,
-        service_id=request.service_id,
-        language=request.language,
-        now=at,
-        limit=ALL_WINDOWS,
-    )[window]
-    visits.reschedule_visit(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"t:pendency:{uuid.uuid4().hex}",
-        actor="test",
-        request_id=request.id or 0,
-        proof=Proof(caller_id=person.phone),
-        offer=offer,
-        now=at,
-    )
-    return request_service.get(session=session, request_id=request.id or 0)
-
-
-def visit_done(session: Session, request: DoorstepRequest, *, arrived: dt.datetime) -> None:
-    """The agent reports arriving at `arrived` and completing ten minutes later."""
-    assert request.agent_id is not None and request.visit_code is not None
-    fieldwork.arrive(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"t:pendency:{uuid.uuid4().hex}",
-        agent_id=request.agent_id,
-        request_id=request.id or 0,
-        now=arrived,
-    )
-    fieldwork.complete(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"t:pendency:{uuid.uuid4().hex}",
-        agent_id=request.agent_id,
-        request_id=request.id or 0,
-        visit_code=request.visit_code,
-        now=arrived + dt.timedelta(minutes=10),
+    """A new citizen of Doda books at `at` (see `tests.pendency_history.book`)."""
+    return history.book(
+        session, district_code=DISTRICT, at=at, service_code=service_code, window=window
     )
 
 
@@ -249,7 +163,7 @@ def make_doda(session: Session) -> dict[str, DoorstepRequest]:
     fard, person = book(
         session, at=local(dt.date(2019, 6, 18), 7), service_code="FARD_COPY", window=None
     )
-    made["late_plan"] = reschedule(
+    made["late_plan"] = history.reschedule(
         session, fard, person, at=local(dt.date(2019, 6, 20), 7), window=-1
     )
     # Booked this morning into the last window offered; the plan says the agent will be late.
@@ -260,19 +174,12 @@ def make_doda(session: Session) -> dict[str, DoorstepRequest]:
     # Booked this morning into this morning's window; the agent is at the door.
     there, _ = book(session, at=local(dt.date(2019, 6, 20), 7))
     assert there.window_start is not None
-    fieldwork.arrive(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"t:pendency:{uuid.uuid4().hex}",
-        agent_id=there.agent_id or 0,
-        request_id=there.id or 0,
-        now=there.window_start + dt.timedelta(minutes=20),
-    )
+    history.arrive(session, there, at=there.window_start + dt.timedelta(minutes=20))
     made["at_door"] = request_service.get(session=session, request_id=there.id or 0)
     # Closed ones and one logged after "now" are not pending.
     done, _ = book(session, at=local(dt.date(2019, 6, 19), 7))
     assert done.window_start is not None
-    visit_done(session, done, arrived=done.window_start + dt.timedelta(minutes=5))
+    history.visit_done(session, done, arrived=done.window_start + dt.timedelta(minutes=5))
     made["completed"] = request_service.get(session=session, request_id=done.id or 0)
     made["later"], _ = book(session, at=local(dt.date(2019, 6, 21), 10), window=None)
     session.expire_all()  # the reports re-timed other visits of their day: read them again
@@ -318,8 +225,8 @@ def test_the_counts_and_the_list_apply_the_rules_to_every_request(session: Sessi
         assert district.legal[state] == sum(r.legal is state for r in page.rows)
     for promise in PromiseState:
         assert district.promise[promise] == sum(r.promise is promise for r in page.rows)
-    for band in rules.AGE_BANDS:
-        assert district.bands[band.key] == sum(r.band is band for r in page.rows)
+    for age in rules.AGE_BANDS:
+        assert district.bands[age.key] == sum(r.band is age for r in page.rows)
     assert district.breaching == 2
 
 
@@ -430,11 +337,15 @@ def test_weekly_rates_count_what_the_rules_count(session: Session) -> None:
     on_time, _ = book(session, at=local(dt.date(2019, 6, 3), 7))
     late_arrival, _ = book(session, at=local(dt.date(2019, 6, 11), 7))
     waited, person = book(session, at=local(dt.date(2019, 5, 20), 10), window=None)
-    waited = reschedule(session, waited, person, at=local(dt.date(2019, 6, 19), 7), window=0)
+    waited = history.reschedule(
+        session, waited, person, at=local(dt.date(2019, 6, 19), 7), window=0
+    )
     ancient, _ = book(session, at=local(dt.date(2019, 2, 5), 7))
     for request, minutes in ((on_time, 15), (late_arrival, 150), (waited, 30), (ancient, 5)):
         assert request.window_start is not None
-        visit_done(session, request, arrived=request.window_start + dt.timedelta(minutes=minutes))
+        history.visit_done(
+            session, request, arrived=request.window_start + dt.timedelta(minutes=minutes)
+        )
     where = Filters(district_id=doda(session))
     got = pendency.weekly_rates(session=session, state_code="JK", filters=where, now=NOW)
 
