@@ -49,8 +49,7 @@ from web import (
     simulator,
     staff,
 )
-from web.api.app import PREFIX as API_PREFIX
-from web.api.app import create_api
+from web.api.app import create_api, mounted
 from web.auth import CsrfMiddleware
 from web.templating import STATIC_DIR
 
@@ -89,9 +88,12 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.mount(
-        API_PREFIX,
-        create_api(settings=settings, engine=app.state.engine, overrides=app.dependency_overrides),
+    app.router.routes.append(
+        mounted(
+            create_api(
+                settings=settings, engine=app.state.engine, overrides=app.dependency_overrides
+            )
+        )
     )
     app.add_middleware(CsrfMiddleware, settings=settings)
     app.include_router(home.router)

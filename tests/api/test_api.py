@@ -41,6 +41,8 @@ from tests import factories
 from tests.api.conftest import DISTRICT, MONDAY, Key, make_client
 from tests.conftest import build_app, unique_phone
 from tests.ivr.conftest import FixedClock
+from tests.web.test_production import SAFE
+from web.app import create_app
 
 PROBLEM = "application/problem+json"
 
@@ -673,3 +675,20 @@ def test_the_command_record_names_the_client_and_holds_no_body(
         ).one()
     assert entry.actor == f"api:{key.name}" and entry.action == "book"
     assert set(entry.detail) == {"digest", "request_id"}
+
+
+def test_production_serves_the_apis_description_but_not_its_docs_page(engine: Engine) -> None:
+    """The description is the channels' contract: served in production; the pages to try it
+    are a development tool."""
+    client = TestClient(create_app(settings=Settings(**SAFE), engine=engine))
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    _assert_problem(client.get("/api/v1/docs"), 404, "not-found")
+    assert client.get("/openapi.json").status_code == 404  # the console's stays hidden
+
+
+def test_the_docs_page_uses_the_vendored_swagger_ui(api: TestClient) -> None:
+    page = api.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "/api/v1/openapi.json" in page.text and "cdn" not in page.text
+    assert api.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200

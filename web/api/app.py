@@ -10,12 +10,14 @@ clock and the SMS sender once, on the outer app). Every error it gives is proble
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Engine
+from starlette.routing import Mount
 
 from dispatch.config import Settings
 from web.api import problems, reading, visits
@@ -129,6 +131,15 @@ class ChannelsApi(FastAPI):
                         answer["content"] = {problems.MEDIA_TYPE: problem}
         self.openapi_schema = schema
         return schema
+
+
+def mounted(api: FastAPI) -> Mount:
+    """`api` as the outer app's route for everything under `/api/v1/`. Starlette's own pattern
+    stops at a newline (`.`), so a path holding `%0A` would miss the mount and get the
+    console's plain JSON 404 instead of problem details: this one takes any character."""
+    route = Mount(PREFIX, app=api)
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
 
 
 def create_api(

@@ -167,7 +167,12 @@ def _invalid(exc: InvalidInput) -> ApiProblem:
 # --- offers -----------------------------------------------------------------------------------
 
 
-@router.post("/offers", response_model=Offers, tags=["visits"])
+@router.post(
+    "/offers",
+    response_model=Offers,
+    tags=["visits"],
+    responses={400: {"description": "the body is not JSON (`bad-request`)"}},
+)
 def offers(
     body: OffersIn,
     client: ClientDep,
