@@ -185,7 +185,7 @@ def _chart(per_day: Sequence[reconcile.DayCollected]) -> Any:
     labels = [f"{d.day:%d %b}" if n % step == 0 else "" for n, d in enumerate(per_day)]
     total = sum(d.total_paise for d in per_day)
     return charts.bars(
-        title="Collected per day (₹)",
+        title="Cash and UPI collected, ₹ per day",
         labels=labels,
         series={
             "Cash": [d.cash_paise / 100 for d in per_day],
