@@ -96,6 +96,12 @@ def share_text(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
+def without_code(body: str, code: str | None) -> str:
+    """An SMS's words with the citizen's visit code hidden (it is their proof at the door;
+    no console page shows it)."""
+    return body.replace(code, "•" * len(code)) if code else body
+
+
 def week_label(monday: dt.date) -> str:
     return f"{monday.day} {monday:%b}"
 
@@ -437,6 +443,7 @@ def _detail_context(
         "notice": "",
         "most_note": rules.MOST_NOTE_CHARS,
         "language_name": LANGUAGE_NAMES.get(shown.language, shown.language),
+        "words": lambda body: without_code(body, shown.request.visit_code),
         "overdue_days": rules.OVERDUE_AFTER.days,
     }
 

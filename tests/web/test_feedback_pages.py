@@ -241,6 +241,8 @@ def test_a_supervisor_closes_a_grievance_through_its_form(
     assert 'id="close-form"' in page.text and f'href="/requests/{request.id}"' in page.text
     assert f'name="version" value="{grievance.version}"' in page.text
     assert "agent did not come inside" in page.text
+    assert f"कोड {request.visit_code}" not in page.text, "the visit code is the citizen's proof"
+    assert "मुलाक़ात कोड ••••" in page.text
     previews = _context(page)["previews"]
     assert all(request.reference in text for text in previews.values())  # type: ignore[attr-defined]
 
