@@ -35,7 +35,7 @@ PLACE_CODE = Annotated[str, Path(min_length=2, max_length=12, pattern=r"^[A-Za-z
 PINCODE = Annotated[str, Path(pattern=r"^[1-9][0-9]{5}$", examples=["190003"])]
 
 
-@router.get("/catalogue", response_model=Catalogue, tags=["catalogue"])
+@router.get("/catalogue", response_model=Catalogue, tags=["catalogue"], summary="The catalogue")
 def catalogue(client: ClientDep, session: ReadSessionDep) -> Catalogue:
     """The services a citizen of the client's state can ask for at the door, the most requested
     first: names, fees (paise), the legal time limit, the documents to keep ready."""
@@ -70,7 +70,7 @@ def _names(place: District | Block | Village) -> dict[str, str]:
     return {"name": place.name, "name_hi": place.name_hi, "name_ur": place.name_ur}
 
 
-@router.get("/places/districts", response_model=Districts, tags=["places"])
+@router.get("/places/districts", response_model=Districts, tags=["places"], summary="Districts")
 def districts(client: ClientDep, session: ReadSessionDep) -> Districts:
     """The districts of the client's state, by name."""
     found = geography_service.districts(session=session, state_code=client.state_code)
@@ -80,6 +80,7 @@ def districts(client: ClientDep, session: ReadSessionDep) -> Districts:
 @router.get(
     "/places/districts/{district_code}/blocks",
     response_model=Blocks,
+    summary="Blocks of a district",
     tags=["places"],
     responses={404: {"description": "no such district in the client's state"}},
 )
@@ -96,6 +97,7 @@ def blocks(district_code: PLACE_CODE, client: ClientDep, session: ReadSessionDep
 @router.get(
     "/places/blocks/{block_code}/villages",
     response_model=Villages,
+    summary="Villages of a block",
     tags=["places"],
     responses={404: {"description": "no such block in the client's state"}},
 )
@@ -113,7 +115,12 @@ def villages(block_code: PLACE_CODE, client: ClientDep, session: ReadSessionDep)
     return Villages(villages=[_village(v, block, district) for v in found])
 
 
-@router.get("/places/pincodes/{pincode}", response_model=Villages, tags=["places"])
+@router.get(
+    "/places/pincodes/{pincode}",
+    response_model=Villages,
+    tags=["places"],
+    summary="Villages by PIN code",
+)
 def by_pincode(pincode: PINCODE, client: ClientDep, session: ReadSessionDep) -> Villages:
     """The villages that have this 6-digit PIN code in the client's state (often several; an
     empty list when none has it: then name the place by district, block and village)."""

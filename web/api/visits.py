@@ -170,6 +170,7 @@ def _invalid(exc: InvalidInput) -> ApiProblem:
 @router.post(
     "/offers",
     response_model=Offers,
+    summary="Windows for a new request",
     tags=["visits"],
     responses={400: {"description": "the body is not JSON (`bad-request`)"}},
 )
@@ -286,6 +287,7 @@ def _offer(offer_id: str, settings: Settings, now: dt.datetime, district_id: int
     "/requests",
     response_model=RequestOut,
     status_code=201,
+    summary="Make a request",
     tags=["visits"],
     responses={
         **_COMMAND_PROBLEMS,
@@ -493,6 +495,7 @@ def _not_found() -> ApiProblem:
 @router.get(
     "/requests/{reference}",
     response_model=RequestOut,
+    summary="A request's status",
     tags=["visits"],
     responses=_PROVEN_PROBLEMS,
 )
@@ -534,6 +537,7 @@ def request_status(
 @router.get(
     "/requests/{reference}/offers",
     response_model=Offers,
+    summary="Windows to move a request to",
     tags=["visits"],
     responses={**_PROVEN_PROBLEMS, 409: {"description": "`too-late` to move it"}},
 )
@@ -581,6 +585,7 @@ def move_offers(
 @router.post(
     "/requests/{reference}/reschedule",
     response_model=RequestOut,
+    summary="Move a request",
     tags=["visits"],
     responses={**_COMMAND_PROBLEMS, **_PROVEN_PROBLEMS},
 )
@@ -634,6 +639,7 @@ def reschedule(
 @router.post(
     "/requests/{reference}/cancel",
     response_model=RequestOut,
+    summary="Cancel a request",
     tags=["visits"],
     responses={**_COMMAND_PROBLEMS, **_PROVEN_PROBLEMS},
 )
