@@ -392,7 +392,12 @@ def add_leave(
 
 
 def add_leave_days(
-    *, session: Session, agent_id: int, leave: LeaveDays, actor: str
+    *,
+    session: Session,
+    agent_id: int,
+    leave: LeaveDays,
+    actor: str,
+    at: dt.datetime | None = None,
 ) -> list[dt.date]:
     """Every day of `leave` the agent did not have off yet, recorded (one audit entry); the
     days added, in order."""
@@ -416,6 +421,7 @@ def add_leave_days(
             entity=ENTITY,
             entity_id=agent_id,
             action="leave",
+            at=at,
             after={"days": [d.isoformat() for d in added], "reason": leave.reason},
         )
     session.flush()

@@ -241,7 +241,7 @@ def history(*, session: Session, service_id: int) -> list[AuditEntry]:
 def listing(
     *, session: Session, state_code: str, text: str = "", active: bool | None = None
 ) -> list[Service]:
-    """The state's services for the admin's list, by code: those whose code or a name holds
+    """The state's services for the admin's list, by English name: those whose code or a name holds
     `text` (any case), switched on or off."""
     stmt = select(Service).where(Service.state_code == state_code)
     if active is not None:
@@ -255,7 +255,7 @@ def listing(
             | col(Service.name_hi).like(f"%{' '.join(text.split())}%")
             | func.lower(func.coalesce(col(Service.name_ur), "")).like(pattern)
         )
-    return list(session.exec(stmt.order_by(col(Service.code))))
+    return list(session.exec(stmt.order_by(col(Service.name_en), col(Service.code))))
 
 
 def get(*, session: Session, service_id: int) -> Service:

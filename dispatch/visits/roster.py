@@ -308,7 +308,7 @@ def _leave(
     end = dt.datetime.combine(leave.last + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
     theirs = planned_visits(session=session, agent_id=agent_id, start=start, end=end)
     added = agent_service.add_leave_days(
-        session=session, agent_id=agent_id, leave=leave, actor=actor
+        session=session, agent_id=agent_id, leave=leave, actor=actor, at=now
     )
     to_move = [r for r in theirs if r.status in MOVABLE]
     under_way = [Untouched(r.id or 0, r.reference, r.status) for r in theirs if r.status in PINNED]
