@@ -21,6 +21,7 @@ Not here: the counting (`dispatch.pendency`), the charts' drawing (`web.charts`)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -79,6 +80,9 @@ HEADINGS = {
 #: The clocks' counts each table shows, in order (legal states first).
 LEGAL_COLUMNS = (LegalState.BREACHED, LegalState.FORECAST, LegalState.DUE_SOON)
 PROMISE_COLUMNS = (PromiseState.MISSED, PromiseState.AT_RISK)
+#: The exports have every state, the worst first.
+LEGAL_ORDER = (*LEGAL_COLUMNS, LegalState.ON_TIME, LegalState.NO_LIMIT)
+PROMISE_ORDER = (*PROMISE_COLUMNS, PromiseState.ON_TRACK, PromiseState.NO_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -289,34 +293,53 @@ def _band_chart(table: Table) -> Markup:
         for band in AGE_BANDS:
             series[band.label].append(float(sum(t.bands[band.key] for t in rest)))
     place = "district" if table.dimension is Dimension.DISTRICT else "block"
-    return charts.bars(
-        title=f"Open requests by age and {place}",
-        labels=labels,
-        series=series,
-        description=(
-            f"Stacked bars: open requests of each {place}, split by how many calendar days "
-            "they have waited. The numbers are in the table below."
-        ),
-        stacked=True,
-        horizontal=True,
+    return _legend_room(
+        charts.bars(
+            title=f"Open requests by age and {place}",
+            labels=labels,
+            series=series,
+            description=(
+                f"Stacked bars: open requests of each {place}, split by how many calendar days "
+                "they have waited. The numbers are in the table below."
+            ),
+            stacked=True,
+            horizontal=True,
+        )
     )
 
 
 def _rates_chart(weeks: Sequence[WeekRate]) -> Markup:
-    return charts.lines(
-        title="Completed on time, per week",
-        labels=[f"{w.week:%d %b}" for w in weeks],
-        series={
-            "Within the legal time limit": [w.legal_rate for w in weeks],
-            "Agent arrived within the window": [w.promise_rate for w in weeks],
-        },
-        description=(
-            "Lines: the share of requests completed each week that were within their legal "
-            "time limit, and whose agent arrived within the promised window. The numbers are "
-            "in the table below."
-        ),
-        percent=True,
+    return _legend_room(
+        charts.lines(
+            title="Completed on time, per week",
+            labels=[f"{w.week:%d %b}" for w in weeks],
+            series={
+                "Legal time limit": [w.legal_rate for w in weeks],
+                "Promised window": [w.promise_rate for w in weeks],
+            },
+            description=(
+                "Lines: the share of requests completed each week that were within their legal "
+                "time limit, and whose agent arrived within the promised window. The numbers are "
+                "in the table below."
+            ),
+            percent=True,
+        )
     )
+
+
+#: Room added below a chart: pygal places a second row of legend (five age bands) and a legend
+#: under rotated week labels past the bottom of its 720x320 box, where they are cut off.
+LEGEND_ROOM = 28
+_VIEWBOX = re.compile(r'viewBox="0 0 (\d+) (\d+)"')
+
+
+def _legend_room(svg: Markup) -> Markup:
+    """The chart with its drawing area grown downwards so the whole legend shows (the SVG
+    scales to its box: only the proportions change)."""
+    grown = _VIEWBOX.sub(
+        lambda m: f'viewBox="0 0 {m.group(1)} {int(m.group(2)) + LEGEND_ROOM}"', str(svg), 1
+    )
+    return Markup(grown)
 
 
 def _common(
@@ -503,14 +526,14 @@ def _tally_csv(dimension: Dimension, rows: Sequence[Tally]) -> tuple[list[str], 
     with_district = dimension in (Dimension.BLOCK, Dimension.AGENT)
     header = [HEADINGS[dimension], *(["District"] if with_district else [])]
     header += [band.label for band in AGE_BANDS]
-    header += ["Open", *[s.label.capitalize() for s in LegalState]]
-    header += [f"Promise {s.label}" for s in PromiseState]
+    header += ["Open", *[s.label.capitalize() for s in LEGAL_ORDER]]
+    header += [f"Promise {s.label}" for s in PROMISE_ORDER]
     cells: list[list[object]] = []
     for t in rows:
         line: list[object] = [t.name, *([t.district] if with_district else [])]
         line += [t.bands[band.key] for band in AGE_BANDS]
-        line += [t.total, *[t.legal[s] for s in LegalState]]
-        line += [t.promise[s] for s in PromiseState]
+        line += [t.total, *[t.legal[s] for s in LEGAL_ORDER]]
+        line += [t.promise[s] for s in PROMISE_ORDER]
         cells.append(line)
     return header, cells
 
