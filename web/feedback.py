@@ -154,7 +154,7 @@ def _charts(report: ratings.Report) -> dict[str, Markup | None]:
         "services": charts.bars(
             title="Average rating by service",
             labels=[g.name for g in services],
-            series={"Average rating": [g.tally.average for g in services]},
+            series={"Average": [g.tally.average for g in services]},
             horizontal=True,
             description="Average rating (1 to 5) of the most rated services; the services "
             "table has every service.",
