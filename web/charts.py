@@ -8,11 +8,18 @@ Not here: what is counted (the domain computes the series; this only draws them)
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
+
+# pygal puts an import finder of its own on `sys.meta_path` (for its map plugins, unused here)
+# that has no find_spec(): every import failing after it (an optional package another library
+# tries, such as httpx trying brotli) then warns, which the tests' warnings-as-errors turn into
+# a failed import or a crashed test session. Nothing of ours needs it.
+sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 #: Muted colours that stay apart for the common colour-blindnesses (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442")

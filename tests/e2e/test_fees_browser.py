@@ -39,12 +39,7 @@ from tests.e2e.served import CHROMIUM_ARGS, served
 from tests.ivr.conftest import FixedClock
 from web.app import create_app
 
-pytestmark = [
-    pytest.mark.browser,
-    # pygal (the charts) puts a legacy import finder on `sys.meta_path`: a failing optional
-    # import afterwards warns, which the warnings-as-errors setting makes an error.
-    pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning"),
-]
+pytestmark = pytest.mark.browser
 
 IST = ZoneInfo("Asia/Kolkata")
 #: A district and days of its own for this file.

@@ -22,10 +22,6 @@ from dispatch.fieldwork import access
 from dispatch.ledger.models import FeeDeclaration
 from tests.ivr.conftest import FixedClock
 
-#: pygal (the console's charts) puts a legacy import finder on `sys.meta_path`: a failing
-#: optional import afterwards warns, which the warnings-as-errors setting makes an error.
-pytestmark = pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning")
-
 IST = ZoneInfo("Asia/Kolkata")
 #: Days no other test declares takings on, one per test (no visit needs booking: the form is
 #: the day's).

@@ -37,11 +37,6 @@ from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
 from web.export import paise_cell
 
-#: pygal puts a legacy import finder on `sys.meta_path` (for its map plugins); every import
-#: that fails afterwards (an optional package, e.g. httpx trying brotli) then warns that the
-#: finder has no find_spec(), which the warnings-as-errors setting makes an error.
-pytestmark = pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning")
-
 IST = ZoneInfo("Asia/Kolkata")
 #: A district and days no other test plans on; each test that books takes its own day.
 DISTRICT = "RMB"
