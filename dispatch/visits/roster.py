@@ -36,8 +36,9 @@ dispatcher's reassignment.
 
 `end_leave` takes leave back (the visits already moved stay where they went) and has those
 days re-planned, so the agent can be given visits again. `update_agent` changes an agent and,
-when the change touches planning (shift, days, skills, block...), has the days they have
-visits re-planned; it refuses to switch off an agent who still has visits planned.
+when the change touches planning (shift, days, skills, block...), makes the plans of the days
+they have visits outdated and has them re-planned; it refuses to switch off an agent who still
+has visits planned.
 """
 
 from __future__ import annotations
@@ -531,7 +532,11 @@ def update_agent(
     made = agent_service.update(session=session, agent_id=agent_id, actor=actor, **changes)
     if made.changes_plans:
         for district_id, day in days:
+            # A new version (the same stops): a plan or an offer computed with the agent as
+            # they were is outdated, then the scheduled re-plan looks at the day again.
+            store.restamp(session=session, district_id=district_id, day=day)
             planning_reassign.mark_for_replan(session=session, district_id=district_id, day=day)
+        planning.clear_cache()  # this process's offers for other days too
     return made
 
 

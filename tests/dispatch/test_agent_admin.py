@@ -589,10 +589,13 @@ def test_an_agent_with_visits_planned_cannot_be_switched_off_and_a_shift_change_
         )
     assert "on leave" in caught.value.problems["active"]
     assert agent_service.get(session=session, agent_id=away).active
+    version = zone.current_version(session, _district(session), DAY)
 
     roster.update_agent(
         session=session, actor="staff:admin1", agent_id=away, shift_end="16:00", now=NOW
     )
 
     plan = session.get(ZonePlan, (_district(session), DAY), populate_existing=True)
-    assert plan is not None and plan.improved_version < plan.version
+    # A new version: what was computed with the old shift is outdated; and a re-plan is due.
+    assert plan is not None and plan.version == version + 1
+    assert plan.improved_version < plan.version
