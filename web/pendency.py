@@ -193,21 +193,16 @@ def pendency_page(
     now = clock.now()
     m = pendency.moment(session=session, state_code=user.state_code, now=now)
     known = pendency.names(session=session, state_code=user.state_code)
-    tables = [
-        Table(
-            dimension,
-            pendency.tallies(
-                session=session,
-                state_code=user.state_code,
-                dimension=dimension,
-                filters=chosen.filters,
-                now=now,
-                m=m,
-                known=known,
-            ),
-        )
-        for dimension in Dimension
-    ]
+    counted = pendency.tallies_by(
+        session=session,
+        state_code=user.state_code,
+        dimensions=tuple(Dimension),
+        filters=chosen.filters,
+        now=now,
+        m=m,
+        known=known,
+    )
+    tables = [Table(dimension, counted[dimension]) for dimension in Dimension]
     weeks = pendency.weekly_rates(
         session=session, state_code=user.state_code, filters=chosen.filters, now=now, m=m
     )

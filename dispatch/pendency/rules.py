@@ -25,10 +25,12 @@ many requests at once), the pages.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from functools import cached_property
 
 #: Weekday names as states list their working week (`State.working_days`), Monday first.
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,17 +98,25 @@ class WorkCalendar:
         if end < start:
             return -self.working_days_between(end, start)
         weeks, rest = divmod((end - start).days, 7)
-        count = weeks * len(self.working_weekdays)
-        tail = start + dt.timedelta(days=7 * weeks)
-        count += sum(
-            1
-            for i in range(1, rest + 1)
-            if (tail + dt.timedelta(days=i)).weekday() in self.working_weekdays
+        count = weeks * len(self.working_weekdays) + self._worked_after[start.weekday()][rest]
+        days_off = self._holidays_on_working_weekdays
+        return count - (bisect.bisect_right(days_off, end) - bisect.bisect_right(days_off, start))
+
+    @cached_property
+    def _worked_after(self) -> tuple[tuple[int, ...], ...]:
+        """[weekday][k]: working weekdays among the k days after a day of that weekday."""
+        return tuple(
+            tuple(
+                sum((first + i) % 7 in self.working_weekdays for i in range(1, k + 1))
+                for k in range(7)
+            )
+            for first in range(7)
         )
-        count -= sum(
-            1 for h in self.holidays if start < h <= end and h.weekday() in self.working_weekdays
-        )
-        return count
+
+    @cached_property
+    def _holidays_on_working_weekdays(self) -> tuple[dt.date, ...]:
+        """The holidays that fall on working weekdays, in order (what a count takes off)."""
+        return tuple(sorted(h for h in self.holidays if h.weekday() in self.working_weekdays))
 
 
 def due_date(

@@ -2,9 +2,11 @@
 and by the two clocks; the requests behind any count; the weekly on-time rates; and the
 state's working-day calendar.
 
-Every count is one grouped query over the clocks' SQL (`dispatch.pendency.query`), never a
+All the overview's counts are one query grouped over the clocks' SQL
+(`dispatch.pendency.query`) and added up here per district, block, service and agent, never a
 request at a time; a list is one page of one query; names come from four small queries
-(`names`) shared by a page's tables. Pendency is "as of" a moment: requests logged after it
+(`names`) shared by a page's tables. Queries run on the session's connection (Core rows, no
+ORM objects: an export may hold every open request). Pendency is "as of" a moment: requests logged after it
 are not counted (the product's clock may be set in the past or the future for
 demonstrations); statuses are those of now.
 
@@ -185,38 +187,70 @@ def tallies(
 ) -> list[Tally]:
     """Open requests counted per `dimension`, worst first (most breaching, then most open,
     then by name). One grouped query; only groups with open requests appear."""
+    return tallies_by(
+        session=session,
+        state_code=state_code,
+        dimensions=(dimension,),
+        filters=filters,
+        now=now,
+        m=m,
+        known=known,
+    )[dimension]
+
+
+def tallies_by(
+    *,
+    session: Session,
+    state_code: str,
+    dimensions: Sequence[Dimension],
+    filters: Filters,
+    now: dt.datetime,
+    m: Moment | None = None,
+    known: Names | None = None,
+) -> dict[Dimension, list[Tally]]:
+    """`tallies` for several dimensions at once, from one pass over the open requests (one
+    query grouped by all their keys, added up here: the groups are far fewer than the
+    requests)."""
     m = m or moment(session=session, state_code=state_code, now=now)
     known = known or names(session=session, state_code=state_code)
     clocks = query.clocks(m)
-    key = _key_column(dimension)
     base = sa.select(
-        key.label("key"),
+        *[_key_column(d).label(d.value) for d in dimensions],
         clocks.band.label("band"),
         clocks.legal.label("legal"),
         clocks.promise.label("promise"),
     ).select_from(_R)
-    if dimension is Dimension.BLOCK or filters.needs_place:
+    if Dimension.BLOCK in dimensions or filters.needs_place:
         base = query.with_place(base)
     inner = base.where(*query.open_where(state_code, m, filters)).subquery()
+    columns = [inner.c[d.value] for d in dimensions]
     grouped = (
-        sa.select(inner.c.key, inner.c.band, inner.c.legal, inner.c.promise, sa.func.count())
+        sa.select(*columns, inner.c.band, inner.c.legal, inner.c.promise, sa.func.count())
         .where(*query.state_where(inner, filters))
-        .group_by(inner.c.key, inner.c.band, inner.c.legal, inner.c.promise)
+        .group_by(*columns, inner.c.band, inner.c.legal, inner.c.promise)
     )
-    table = known.of(dimension)
-    found: dict[int | None, Tally] = {}
-    for group, band, legal, promise, count in session.execute(grouped):
-        tally = found.get(group)
-        if tally is None:
-            named = table.get(group) if group is not None else None
-            tally = Tally(
-                key=group,
-                name=named.name if named else ("Unassigned" if group is None else f"#{group}"),
-                district=known.district_name(named.district_id) if named else "",
-            )
-            found[group] = tally
-        tally.add(band, LegalState(legal), PromiseState(promise), int(count))
-    return sorted(found.values(), key=lambda t: (-t.breaching, -t.total, t.name))
+    found: dict[Dimension, dict[int | None, Tally]] = {d: {} for d in dimensions}
+    for row in session.connection().execute(grouped):
+        *keys, band, legal_value, promise_value, count = row
+        legal, promise = LegalState(legal_value), PromiseState(promise_value)
+        for dimension, key in zip(dimensions, keys, strict=True):
+            tally = found[dimension].get(key)
+            if tally is None:
+                tally = found[dimension][key] = _new_tally(known, dimension, key)
+            tally.add(band, legal, promise, int(count))
+    return {
+        d: sorted(rows.values(), key=lambda t: (-t.breaching, -t.total, t.name))
+        for d, rows in found.items()
+    }
+
+
+def _new_tally(known: Names, dimension: Dimension, key: int | None) -> Tally:
+    named = known.of(dimension).get(key) if key is not None else None
+    return Tally(
+        key=key,
+        name=named.name if named else ("Unassigned" if key is None else f"#{key}"),
+        district=known.district_name(named.district_id) if named else "",
+    )
 
 
 def total(rows: Sequence[Tally]) -> Tally:
@@ -324,7 +358,9 @@ def find(
     inner = base.where(*query.open_where(state_code, m, filters)).subquery()
     where = query.state_where(inner, filters)
     count = int(
-        session.execute(sa.select(sa.func.count()).select_from(inner).where(*where)).one()[0]
+        session.connection()
+        .execute(sa.select(sa.func.count()).select_from(inner).where(*where))
+        .one()[0]
     )
     stmt = (
         sa.select(inner)
@@ -351,43 +387,39 @@ def find(
         size = min(max(per_page, 1), MOST_PER_PAGE)
         number = min(max(page, 1), max(1, -(-count // size)))
         stmt = stmt.offset((number - 1) * size).limit(size)
-    rows = [_row(r, m, known) for r in session.execute(stmt).mappings()]
+    rows = [_row(r, m, known) for r in session.connection().execute(stmt)]
     return Page(rows=rows, total=count, number=number, per_page=size)
 
 
 def _row(r: Any, m: Moment, known: Names) -> Row:
-    logged: dt.datetime = r["logged_at"]
-    if logged.tzinfo is None:  # a bare column in a subquery skips the UTC type on SQLite
-        logged = logged.replace(tzinfo=dt.UTC)
-    application_day = logged.astimezone(m.tz).date()
-    age = rules.age_days(application_day, m.today)
-    due: dt.date | None = r["due_date"]
-    agent = known.agents.get(r["agent_id"]) if r["agent_id"] is not None else None
-    block = known.blocks.get(r["block_id"])
-    service = known.services.get(r["service_id"])
+    application_day = r.logged_at.astimezone(m.tz).date()
+    due: dt.date | None = r.due_date
+    agent = known.agents.get(r.agent_id) if r.agent_id is not None else None
+    block = known.blocks.get(r.block_id)
+    service = known.services.get(r.service_id)
     return Row(
-        request_id=r["id"],
-        reference=r["reference"],
-        status=RequestStatus(r["status"]),
+        request_id=r.id,
+        reference=r.reference,
+        status=RequestStatus(r.status),
         service_name=service.name if service else "",
-        district_name=known.district_name(r["district_id"]),
+        district_name=known.district_name(r.district_id),
         block_name=block.name if block else "",
-        village_name=r["village"],
+        village_name=r.village,
         agent_name=agent.name if agent else None,
-        logged_at=logged,
+        logged_at=r.logged_at,
         application_day=application_day,
-        age_days=age,
-        band=rules.BAND_BY_KEY[r["band"]],
+        age_days=rules.age_days(application_day, m.today),
+        band=rules.BAND_BY_KEY[r.band],
         due_date=due,
         working_days_left=(
             m.calendar.working_days_between(m.today, due) if due is not None else None
         ),
-        window_start=r["window_start"],
-        window_end=r["window_end"],
-        planned_arrival=r["planned_arrival"],
-        at_risk=bool(r["at_risk"]),
-        legal=LegalState(r["legal"]),
-        promise=PromiseState(r["promise"]),
+        window_start=r.window_start,
+        window_end=r.window_end,
+        planned_arrival=r.planned_arrival,
+        at_risk=bool(r.at_risk),
+        legal=LegalState(r.legal),
+        promise=PromiseState(r.promise),
     )
 
 
@@ -468,5 +500,8 @@ def weekly_rates(
         sa.func.sum(classified.c.promise_counted),
         sa.func.sum(classified.c.promise_kept),
     ).group_by(classified.c.week)
-    counts = {int(w): [int(v or 0) for v in values] for w, *values in session.execute(grouped)}
+    counts = {
+        int(w): [int(v or 0) for v in values]
+        for w, *values in session.connection().execute(grouped)
+    }
     return [WeekRate(monday, *counts.get(i, [0, 0, 0, 0, 0])) for i, monday in enumerate(mondays)]
