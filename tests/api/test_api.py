@@ -604,6 +604,19 @@ def test_the_rate_is_counted_in_redis_too(redis_app: FastAPI, engine: Engine) ->
     _assert_problem(first.get("/api/v1/places/districts"), 429, "rate-limited")
 
 
+def test_a_rate_store_that_is_down_lets_channels_through(
+    engine: Engine, settings: Settings, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down: the citizens keep their line, and the operators are told."""
+    down = settings.model_copy(update={"rate_limit_url": "redis://127.0.0.1:1/0"})
+    application = build_app(down, engine)
+    application.dependency_overrides[get_clock] = lambda: clock
+    channel = TestClient(application, headers={"X-API-Key": make_client(engine, rate=1).key})
+    answers = [channel.get("/api/v1/places/districts").status_code for _ in range(3)]
+    assert answers == [200, 200, 200]
+    assert "rate limit not counted (ConnectionError)" in caplog.text
+
+
 def test_unknown_paths_and_methods_are_problems_too(api: TestClient) -> None:
     _assert_problem(api.get("/api/v1/no-such-thing"), 404, "not-found")
     wrong_method = api.delete("/api/v1/catalogue")

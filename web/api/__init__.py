@@ -4,5 +4,6 @@ WhatsApp bot, the state portal or a CSC app, each with its own revocable, rate-l
 
 Modules: `app` (the application and its OpenAPI description), `access` (keys and rate
 limits), `ratelimit`, `problems` (every error as problem details), `schemas` (bodies),
-`reading` (catalogue and places), `visits` (offers and requests).
+`reading` (catalogue and places), `booking` (offers and new requests), `existing` (a
+request's status, moving and cancelling it), `commands` (what those share).
 """

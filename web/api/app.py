@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from starlette.routing import Mount
 
 from dispatch.config import Settings
-from web.api import problems, reading, visits
+from web.api import booking, existing, problems, reading
 from web.api.problems import TYPES, Problem
 from web.api.ratelimit import RateLimiter
 
@@ -166,7 +166,8 @@ def create_api(
     if overrides is not None:
         api.dependency_overrides = overrides
     api.include_router(reading.router, responses=COMMON)
-    api.include_router(visits.router, responses=COMMON)
+    api.include_router(booking.router, responses=COMMON)
+    api.include_router(existing.router, responses=COMMON)
     problems.install(api)
     api.add_middleware(problems.CrashAsProblem)
     if not settings.production:

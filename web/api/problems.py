@@ -8,7 +8,8 @@ and the path it happened on; validation problems list each field and what is wro
 No detail ever quotes what was sent (a phone number, a name): fields are named, values are
 not. Nothing of a request is logged but its method, path and the problem's type.
 
-Not here: the routes (`web.api.routes`), the key check and rate limit (`web.api.access`).
+Not here: the routes (`web.api.reading`, `web.api.booking`, `web.api.existing`), the key check
+and rate limit (`web.api.access`).
 """
 
 from __future__ import annotations
