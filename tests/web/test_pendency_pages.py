@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -225,6 +226,30 @@ def test_nothing_pending_says_so(
     assert 'id="table-districts"' not in html and 'id="rates-empty"' in html
     listed = client.get(f"/pendency/requests?district={district}").text
     assert 'id="pending-empty"' in listed
+
+
+def test_the_pages_ask_the_database_a_fixed_number_of_questions(
+    supervisor: Console, engine: Engine, shopian: dict[str, DoorstepRequest]
+) -> None:
+    """No query per request or per row: the whole state (every district of every test) takes
+    as many statements as one district."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    district = _district_id(engine)
+    seen: dict[str, int] = {}
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        for url in (f"/pendency?district={district}", "/pendency", "/pendency/requests"):
+            statements.clear()
+            assert supervisor.get(url).status_code == 200
+            seen[url] = len(statements)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert seen[f"/pendency?district={district}"] == seen["/pendency"] <= 20
+    assert seen["/pendency/requests"] <= 20
 
 
 # --- exports ------------------------------------------------------------------------------------
