@@ -254,19 +254,22 @@ def _export_rows(
             for star, n in zip(rules.STARS, report.overall.by_star, strict=True)
         ]
     if table == "weeks":
-        names = {g.id: g.name for g in report.by_district}
         rows: list[list[object]] = []
+        by: list[tuple[str, list[ratings.Group], dict[Any, list[rules.Tally]]]] = [
+            ("district", report.by_district, dict(report.district_weekly)),
+            ("service", report.by_service, dict(report.service_weekly)),
+            ("agent", report.by_agent, dict(report.agent_weekly)),
+        ]
         for n, monday in enumerate(report.weeks):
             every = report.weekly[n]
-            rows.append([monday.isoformat(), "All", every.count, _rounded(every.average)])
-            for district_id, tallies in sorted(
-                report.district_weekly.items(), key=lambda kv: names.get(kv[0], "")
-            ):
-                tally = tallies[n]
-                if tally.count:
-                    name = names.get(district_id, str(district_id))
-                    rows.append([monday.isoformat(), name, tally.count, _rounded(tally.average)])
-        return ["week starting", "district", "ratings", "average"], rows
+            rows.append([monday.isoformat(), "all", "", every.count, _rounded(every.average)])
+            for kind, groups, weekly in by:
+                for group in sorted(groups, key=lambda g: g.name):
+                    tally = weekly[group.id][n] if group.id in weekly else rules.Tally()
+                    if tally.count:
+                        row = [monday.isoformat(), kind, group.name, tally.count]
+                        rows.append([*row, _rounded(tally.average)])
+        return ["week starting", "by", "name", "ratings", "average"], rows
     if table == "recent":
         return [
             "rated at",

@@ -86,8 +86,11 @@ class Report:
     by_service: list[Group]
     by_agent: list[Group]
     by_district: list[Group]
-    #: Per district id, one tally per week of `weeks`.
+    #: Per district id, service id and agent id (None: no agent recorded), one tally per week
+    #: of `weeks`.
     district_weekly: dict[int, list[rules.Tally]] = field(default_factory=dict)
+    service_weekly: dict[int, list[rules.Tally]] = field(default_factory=dict)
+    agent_weekly: dict[int | None, list[rules.Tally]] = field(default_factory=dict)
     recent: list[Recent] = field(default_factory=list)
     open_grievances: int = 0
 
@@ -259,6 +262,8 @@ def report(
             dict(by_district.items()), Counter(g[2] for g in grievances), districts
         ),
         district_weekly=rules.weekly(((r.district_id, r.day, r.rating) for r in rows), mondays),
+        service_weekly=rules.weekly(((r.service_id, r.day, r.rating) for r in rows), mondays),
+        agent_weekly=rules.weekly(((r.agent_id, r.day, r.rating) for r in rows), mondays),
         recent=[
             Recent(
                 rated=r,

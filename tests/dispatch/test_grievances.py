@@ -453,6 +453,13 @@ def test_ratings_over_weeks_by_service_agent_and_district(session: Session) -> N
     (district,) = [g for g in report.by_district if g.id == district_id]
     assert district.tally.count == 4 and district.name == "Kupwara"
     assert [t.count for t in report.district_weekly[district_id]] == [0, 2, 0, 2]
+    for weekly in (report.service_weekly, report.agent_weekly):
+        assert [sum(t.count for t in week) for week in zip(*weekly.values(), strict=True)] == [
+            0,
+            2,
+            0,
+            2,
+        ]
     assert sum(g.tally.count for g in report.by_service) == 4
     assert sum(g.tally.count for g in report.by_agent) == 4
     assert {r.rated.reference for r in report.recent} == {r.reference for r in rated}

@@ -49,12 +49,7 @@ from tests.e2e.served import CHROMIUM_ARGS, served
 from tests.ivr.conftest import FixedClock
 from web.app import create_app
 
-#: pygal (the charts) puts an import hook without `find_spec` on `sys.meta_path`: every later
-#: import warns (ImportWarning) on Python 3.11, which the test settings turn into an error.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning"),
-]
+pytestmark = pytest.mark.browser
 
 IST = ZoneInfo("Asia/Kolkata")
 #: A Tuesday no other test books on: the poorly rated visit's day.

@@ -32,10 +32,6 @@ from tests import factories
 from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
 
-#: pygal (the charts) puts an import hook without `find_spec` on `sys.meta_path`: every later
-#: import warns (ImportWarning) on Python 3.11, which the test settings turn into an error.
-pytestmark = pytest.mark.filterwarnings("ignore:PluginImportFixer.find_spec:ImportWarning")
-
 IST = ZoneInfo("Asia/Kolkata")
 #: A Tuesday no other test books on; the district is this file's alone for the ratings shown.
 BOOKED_AT = dt.datetime(2037, 7, 7, 7, 0, tzinfo=IST)
@@ -192,8 +188,12 @@ def test_every_table_exports_as_csv_with_the_pages_filters(
     comments = [row[6] for row in recent[1:]]
     assert "'=HYPERLINK(1) <b>rude</b> & late" in comments, "a formula is defused"
     weeks = _csv(console.get(f"/feedback/export/weeks.csv{query}").text)
-    assert weeks[0] == ["week starting", "district", "ratings", "average"]
-    assert ["2037-07-06", "Doda", "3", "3.33"] in weeks[1:]
+    assert weeks[0] == ["week starting", "by", "name", "ratings", "average"]
+    assert ["2037-07-06", "district", "Doda", "3", "3.33"] in weeks[1:]
+    assert ["2037-07-06", "all", "", "3", "3.33"] in weeks[1:]
+    this_week = [row for row in weeks[1:] if row[0] == "2037-07-06"]
+    for kind in ("service", "agent"):
+        assert sum(int(row[3]) for row in this_week if row[1] == kind) == 3, kind
     distribution = _csv(console.get(f"/feedback/export/distribution.csv{query}").text)
     counts = [row[:2] for row in distribution[1:]]
     assert counts == [["1", "1"], ["2", "0"], ["3", "0"], ["4", "1"], ["5", "1"]]
