@@ -30,9 +30,10 @@ from sqlmodel import Session
 from dispatch.catalogue import rules as catalogue_rules
 from dispatch.catalogue import service as catalogue_service
 from dispatch.catalogue.models import Service, ServiceCategory
-from dispatch.catalogue.rules import InvalidService, rupees_text
+from dispatch.catalogue.rules import InvalidService
 from dispatch.catalogue.service import SKILLS
 from dispatch.errors import NotFound
+from dispatch.money import plain
 from dispatch.staff.models import StaffUser
 from dispatch.staff.service import actor_of
 from dispatch.states import service as state_service
@@ -106,8 +107,8 @@ def _form_of(service: Service) -> dict[str, Any]:
         "name_ur": service.name_ur or "",
         "department": service.department,
         "category": ServiceCategory(service.category).value,
-        "doorstep_fee": rupees_text(service.doorstep_fee_paise),
-        "government_fee": rupees_text(service.government_fee_paise),
+        "doorstep_fee": plain(service.doorstep_fee_paise),
+        "government_fee": plain(service.government_fee_paise),
         "time_limit_days": str(service.time_limit_days or ""),
         "visit_minutes": str(service.visit_minutes),
         "required_skill": service.required_skill or "",

@@ -49,7 +49,8 @@ from dispatch.fieldwork import service as field
 from dispatch.fieldwork.commands import UPI_RRN_DIGITS, FailReason
 from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import EntryKind, FeeDeclaration, PaymentMethod
-from dispatch.ledger.money import paise_of
+from dispatch.ledger.rules import MOST_DECLARED_PAISE
+from dispatch.money import paise_of
 from dispatch.notifications import service as notification_service
 from dispatch.ports import Clock, SmsSender
 from dispatch.requests.models import DoorstepRequest
@@ -308,7 +309,7 @@ def _read_takings(cash: str, upi: str) -> tuple[dict[str, int], dict[str, str]]:
     errors: dict[str, str] = {}
     for name, typed in (("cash", cash), ("upi", upi)):
         try:
-            amounts[name] = paise_of(typed, field=name)
+            amounts[name] = paise_of(typed, field=name, most=MOST_DECLARED_PAISE)
         except InvalidInput as exc:
             errors[name] = exc.reason
     if not errors and not (cash.strip() or upi.strip()):

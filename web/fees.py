@@ -45,7 +45,8 @@ from dispatch.geography.models import District
 from dispatch.ledger import days as fee_days
 from dispatch.ledger import reconcile
 from dispatch.ledger import service as ledger_service
-from dispatch.ledger.money import paise_of
+from dispatch.ledger.rules import MOST_DECLARED_PAISE
+from dispatch.money import paise_of
 from dispatch.ports import Clock
 from dispatch.staff.models import StaffUser
 from dispatch.staff.service import actor_of
@@ -435,7 +436,7 @@ def record_handover(
     amounts: dict[str, int] = {}
     for field, typed in (("cash", cash), ("upi", upi)):
         try:
-            amounts[field] = paise_of(typed, field=field)
+            amounts[field] = paise_of(typed, field=field, most=MOST_DECLARED_PAISE)
         except InvalidInput as exc:
             errors[field] = exc.reason
     if not errors and not (cash.strip() or upi.strip()):

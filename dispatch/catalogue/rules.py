@@ -4,11 +4,10 @@ valid service is (`check_service`: every bad field of a form named at once). Mat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from dispatch import validation
+from dispatch import money, validation
 from dispatch.catalogue.models import ServiceCategory
 from dispatch.errors import InvalidFee, InvalidInput
 
@@ -29,7 +28,6 @@ MOST_FEE_PAISE = 100_000_00
 MOST_TIME_LIMIT_DAYS = 365
 VISIT_MINUTES = (5, 240)
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-_RUPEES = re.compile(r"^(\d{1,3}(?:,\d{2,3})+|\d+)(?:\.(\d{1,2}))?$")
 
 
 class InvalidService(InvalidInput):
@@ -69,27 +67,9 @@ def invalid_service(
 
 
 def paise_from_rupees(text: str, *, field: str) -> int:
-    """Rupees as typed ("30", "30.5", "30.50", "1,250", "₹ 30") as exact integer paise (no
-    floating point on the way); `InvalidInput` for anything else, a negative amount or more
-    than two decimals."""
-    cleaned = (text or "").strip().removeprefix("₹").removeprefix("Rs.").removeprefix("Rs")
-    cleaned = cleaned.strip()
-    match = _RUPEES.match(cleaned)
-    if not match:
-        raise InvalidInput(field, text, "rupees, like 30 or 30.50")
-    whole = int(match.group(1).replace(",", ""))
-    fraction = (match.group(2) or "").ljust(2, "0")
-    paise = whole * 100 + int(fraction)
-    if paise > MOST_FEE_PAISE:
-        raise InvalidInput(field, text, f"at most ₹{MOST_FEE_PAISE // 100:,}")
-    return paise
-
-
-def rupees_text(paise: int) -> str:
-    """Paise as a form shows rupees: "30", or "30.50" (read back exactly by
-    `paise_from_rupees`)."""
-    whole, fraction = divmod(paise, 100)
-    return f"{whole}" if fraction == 0 else f"{whole}.{fraction:02d}"
+    """A fee as typed in rupees ("30", "30.50", "1,250", "₹ 30") as exact paise, at most
+    `MOST_FEE_PAISE`; `InvalidFee` for anything else (a blank fee too: type 0 for none)."""
+    return money.paise_of(text, field=field, most=MOST_FEE_PAISE, blank=None)
 
 
 def lines(value: str | Sequence[str]) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from dispatch.ledger.models import EntryKind, PaymentMethod
-from dispatch.ledger.money import rupees
+from dispatch.money import rupees
 from dispatch.requests.rules import RequestStatus
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from dispatch.ledger.models import EntryKind
 
+#: The most one agent may declare for one day, each of cash and UPI: an agent sees at most a
+#: few dozen citizens a day at fees of a few hundred rupees; more is a slip of the thumb.
+MOST_DECLARED_PAISE = 100_000_00  # ₹1,00,000
+
 
 @dataclass(frozen=True)
 class Balance:

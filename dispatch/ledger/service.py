@@ -21,7 +21,7 @@ from dispatch.db import utcnow
 from dispatch.errors import InvalidFee, InvalidInput, NotFound
 from dispatch.ledger import rules
 from dispatch.ledger.models import EntryKind, FeeDeclaration, LedgerEntry, PaymentMethod
-from dispatch.ledger.money import MOST_DECLARED_PAISE
+from dispatch.ledger.rules import MOST_DECLARED_PAISE
 from dispatch.requests.models import DoorstepRequest
 
 

@@ -19,8 +19,8 @@ from dispatch.geography import service as geography_service
 from dispatch.ledger import days as fee_days
 from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import EntryKind, PaymentMethod
-from dispatch.ledger.money import MOST_DECLARED_PAISE
 from dispatch.ledger.reconcile import FlagKind
+from dispatch.ledger.rules import MOST_DECLARED_PAISE
 from dispatch.planning import service as planning
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus

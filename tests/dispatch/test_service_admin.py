@@ -18,6 +18,7 @@ from dispatch.catalogue import service as catalogue_service
 from dispatch.catalogue.models import Service
 from dispatch.catalogue.rules import InvalidService, ServiceForm
 from dispatch.errors import InvalidFee, InvalidInput
+from dispatch.money import plain
 from dispatch.requests import service as request_service
 from tests import factories
 
@@ -54,7 +55,7 @@ def _check(form: ServiceForm) -> rules.ServiceValues:
 
 @given(st.integers(0, rules.MOST_FEE_PAISE))
 def test_paise_shown_as_rupees_read_back_exactly(paise: int) -> None:
-    text = rules.rupees_text(paise)
+    text = plain(paise)
     assert rules.paise_from_rupees(text, field="fee") == paise
     assert rules.paise_from_rupees(f"₹ {text}", field="fee") == paise
 

@@ -2,10 +2,12 @@
 
 `paise_of` reads an amount typed in rupees ("450", "450.5", "450.50", "₹1,450", "Rs 450")
 into exact integer paise with no float on the way (4.35 rupees is 435 paise, not 434);
-`rupees` writes paise back as "₹1,450.50" for the reasons reconciliation gives. Both pure.
+`rupees` writes paise back as "₹1,450.50" for the reasons reconciliation gives; `plain` as a
+form field shows it ("1450.50"), read back exactly. All pure; every form that takes money (an
+agent's takings, a supervisor's hand-over, a service's fees) reads it here.
 
 Not here: money on pages (`web.templating.rupees` is the same format) or in SMS
-(`dispatch.notifications.texts`, per language).
+(`dispatch.notifications.texts`, per language); the limits of each amount (its caller's).
 """
 
 from __future__ import annotations
@@ -14,22 +16,21 @@ import re
 
 from dispatch.errors import InvalidFee
 
-#: The most one agent may declare for one day, each of cash and UPI: an agent sees at most a
-#: few dozen citizens a day at fees of a few hundred rupees; more is a slip of the thumb.
-MOST_DECLARED_PAISE = 100_000_00  # ₹1,00,000
-
 #: Digits with an optional thousands grouping (Indian "1,00,000" or "100,000") and up to two
 #: decimals. ASCII digits only: the form asks for them (`inputmode="decimal"`).
 _AMOUNT = re.compile(r"(?P<whole>[0-9]+|[0-9]{1,3}(?:,[0-9]{2,3})+)(?:\.(?P<frac>[0-9]{0,2}))?")
 _CURRENCY = re.compile(r"^(?:₹|rs\.?|inr)\s*", re.IGNORECASE)
 
 
-def paise_of(text: str, *, field: str, most: int = MOST_DECLARED_PAISE) -> int:
-    """Exact paise of an amount typed in rupees; `InvalidFee` (naming `field`) with words a
-    person can act on for anything else. An empty text is zero."""
-    cleaned = _CURRENCY.sub("", text.strip())
+def paise_of(text: str, *, field: str, most: int, blank: int | None = 0) -> int:
+    """Exact paise of an amount typed in rupees, at most `most`; `InvalidFee` (naming `field`)
+    with words a person can act on for anything else. An empty text is `blank` (refused when
+    None)."""
+    cleaned = _CURRENCY.sub("", (text or "").strip()).strip()
     if not cleaned:
-        return 0
+        if blank is None:
+            raise InvalidFee(field, text, "type an amount in rupees, like 30 or 30.50")
+        return blank
     if cleaned.startswith("-"):
         raise InvalidFee(field, text, "cannot be negative")
     match = _AMOUNT.fullmatch(cleaned)
@@ -50,3 +51,9 @@ def rupees(paise: int) -> str:
     sign = "-" if paise < 0 else ""
     whole, frac = divmod(abs(paise), 100)
     return f"{sign}₹{whole:,}" if frac == 0 else f"{sign}₹{whole:,}.{frac:02d}"
+
+
+def plain(paise: int) -> str:
+    """Paise as a form field shows rupees: "30", or "30.50" (`paise_of` reads it back)."""
+    whole, frac = divmod(paise, 100)
+    return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}"

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispatch.errors import InvalidFee
-from dispatch.ledger.money import MOST_DECLARED_PAISE, paise_of, rupees
+from dispatch.ledger.rules import MOST_DECLARED_PAISE
+from dispatch.money import paise_of, plain, rupees
 
 
 @pytest.mark.parametrize(
@@ -32,7 +33,7 @@ from dispatch.ledger.money import MOST_DECLARED_PAISE, paise_of, rupees
     ],
 )
 def test_amounts_typed_in_rupees_are_exact_paise(typed: str, paise: int) -> None:
-    assert paise_of(typed, field="cash") == paise
+    assert paise_of(typed, field="cash", most=MOST_DECLARED_PAISE) == paise
 
 
 @pytest.mark.parametrize(
@@ -50,15 +51,15 @@ def test_amounts_typed_in_rupees_are_exact_paise(typed: str, paise: int) -> None
 )
 def test_anything_else_is_refused_with_a_reason_naming_the_field(typed: str, reason: str) -> None:
     with pytest.raises(InvalidFee) as refused:
-        paise_of(typed, field="upi")
+        paise_of(typed, field="upi", most=MOST_DECLARED_PAISE)
     assert refused.value.field == "upi" and refused.value.reason == reason
 
 
 @given(st.integers(min_value=0, max_value=MOST_DECLARED_PAISE))
 def test_rupees_written_and_read_back_are_the_same_paise(paise: int) -> None:
-    assert paise_of(rupees(paise), field="cash") == paise
+    assert paise_of(rupees(paise), field="cash", most=MOST_DECLARED_PAISE) == paise
     whole, frac = divmod(paise, 100)
-    assert paise_of(f"{whole}.{frac:02d}", field="cash") == paise
+    assert paise_of(f"{whole}.{frac:02d}", field="cash", most=MOST_DECLARED_PAISE) == paise
 
 
 def test_rupees_are_written_as_the_console_writes_them() -> None:
@@ -70,3 +71,13 @@ def test_rupees_are_written_as_the_console_writes_them() -> None:
         "₹1,000,000",
         "-₹25.50",
     ]
+
+
+@given(st.integers(min_value=0, max_value=MOST_DECLARED_PAISE))
+def test_a_form_field_shows_rupees_read_back_exactly(paise: int) -> None:
+    assert paise_of(plain(paise), field="fee", most=MOST_DECLARED_PAISE) == paise
+
+
+def test_a_blank_amount_is_refused_where_one_is_required() -> None:
+    with pytest.raises(InvalidFee):
+        paise_of(" ", field="fee", most=MOST_DECLARED_PAISE, blank=None)
