@@ -51,6 +51,7 @@ from dispatch.staff.service import actor_of
 from dispatch.states import service as state_service
 from ivr.deps import get_clock, get_sms_sender
 from web import charts, export
+from web import feedback_export as exports
 from web.auth import Supervisor
 from web.deps import EngineDep, ReadSessionDep, SettingsDep
 from web.errors import status_for
@@ -69,7 +70,6 @@ GrievanceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CHARTED_DISTRICTS = 6
 #: Services drawn as bars (the most rated; the table has them all).
 CHARTED_SERVICES = 10
-TABLES = ("weeks", "services", "agents", "districts", "distribution", "recent", "grievances")
 LANGUAGE_NAMES = {"hi": "Hindi", "en": "English", "ur": "Urdu"}
 STAR_NAMES = {1: "1 (poor)", 2: "2", 3: "3", 4: "4", 5: "5 (excellent)"}
 
@@ -211,123 +211,6 @@ def feedback_page(
     return templates.TemplateResponse(request, "feedback/page.html", context)
 
 
-def _group_rows(groups: list[ratings.Group]) -> list[list[object]]:
-    return [
-        [
-            g.name,
-            g.tally.count,
-            "" if g.tally.average is None else round(g.tally.average, 2),
-            *g.tally.by_star,
-            "" if g.tally.poor_share is None else round(g.tally.poor_share * 100),
-            g.open_grievances,
-        ]
-        for g in groups
-    ]
-
-
-GROUP_HEADER = [
-    "ratings",
-    "average",
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "share of 1-2 (%)",
-    "open grievances",
-]
-
-
-def _export_rows(
-    table: str, report: ratings.Report, local: LocalTime, grievance_page: grievances.Page | None
-) -> tuple[list[str], list[list[object]]]:
-    if table == "services":
-        return ["service", *GROUP_HEADER], _group_rows(report.by_service)
-    if table == "agents":
-        return ["agent", *GROUP_HEADER], _group_rows(report.by_agent)
-    if table == "districts":
-        return ["district", *GROUP_HEADER], _group_rows(report.by_district)
-    if table == "distribution":
-        count = report.overall.count
-        return ["rating", "ratings", "share (%)"], [
-            [star, n, round(n * 100 / count) if count else ""]
-            for star, n in zip(rules.STARS, report.overall.by_star, strict=True)
-        ]
-    if table == "weeks":
-        rows: list[list[object]] = []
-        by: list[tuple[str, list[ratings.Group], dict[Any, list[rules.Tally]]]] = [
-            ("district", report.by_district, dict(report.district_weekly)),
-            ("service", report.by_service, dict(report.service_weekly)),
-            ("agent", report.by_agent, dict(report.agent_weekly)),
-        ]
-        for n, monday in enumerate(report.weeks):
-            every = report.weekly[n]
-            rows.append([monday.isoformat(), "all", "", every.count, _rounded(every.average)])
-            for kind, groups, weekly in by:
-                for group in sorted(groups, key=lambda g: g.name):
-                    tally = weekly[group.id][n] if group.id in weekly else rules.Tally()
-                    if tally.count:
-                        row = [monday.isoformat(), kind, group.name, tally.count]
-                        rows.append([*row, _rounded(tally.average)])
-        return ["week starting", "by", "name", "ratings", "average"], rows
-    if table == "recent":
-        return [
-            "rated at",
-            "reference",
-            "service",
-            "agent",
-            "district",
-            "rating",
-            "comment",
-            "channel",
-        ], [
-            [
-                local.when(r.rated.answered_at),
-                r.rated.reference,
-                r.service_name,
-                r.agent_name,
-                r.district_name,
-                r.rated.rating,
-                r.rated.comment,
-                r.rated.channel,
-            ]
-            for r in report.recent
-        ]
-    assert grievance_page is not None
-    return [
-        "grievance",
-        "status",
-        "opened at",
-        "open for",
-        "overdue",
-        "reference",
-        "service",
-        "district",
-        "agent",
-        "rating",
-        "comment",
-    ], [
-        [
-            row.id,
-            row.status.value,
-            local.when(row.opened_at),
-            row.age,
-            row.overdue,
-            row.reference,
-            row.service_name,
-            row.district_name,
-            row.agent_name or "",
-            row.rating,
-            row.comment,
-        ]
-        for row in grievance_page.rows
-    ]
-
-
-def _rounded(value: float | None) -> object:
-    return "" if value is None else round(value, 2)
-
-
 @router.get("/feedback/export/{table}.csv")
 def feedback_export(
     table: Annotated[str, Path(max_length=20)],
@@ -341,7 +224,7 @@ def feedback_export(
     status: Annotated[str, Query(max_length=8)] = "",
 ) -> Response:
     """One table of the page (or the grievance list) as CSV, with the page's filters."""
-    if table not in TABLES:
+    if table not in exports.TABLES:
         raise NotFound("table", table)
     now = clock.now()
     tz = _zone(session, user.state_code)
@@ -357,7 +240,7 @@ def feedback_export(
             now=now,
             per_page=grievances.MOST_PER_PAGE * 50,
         )
-    header, rows = _export_rows(table, report, LocalTime(tz), listed)
+    header, rows = exports.rows(table, report, LocalTime(tz), listed)
     day = now.astimezone(tz).date().isoformat()
     return export.csv_response(f"feedback-{table}-{day}.csv", header, rows)
 
