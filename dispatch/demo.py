@@ -242,7 +242,51 @@ def add_demo_history(
                     now=at_door + dt.timedelta(hours=3),
                 )
     made += _add_waiting(session, settings, state_code, citizens, services, today, tz)
+    _declare_takings(session, state_code, today, tz, weeks)
     return made
+
+
+def _declare_takings(
+    session: Session, state_code: str, today: dt.date, tz: dt.tzinfo, weeks: int
+) -> None:
+    """The agents' declarations of their days' takings, as they would type them at the foot of
+    their day page that evening: most match the ledger; one is ₹20 short in cash, one leaves
+    out the UPI, and the latest day of one agent is not declared (what `/fees` flags)."""
+    from dispatch.ledger import days as fee_days
+    from dispatch.ledger import service as ledger_service
+
+    rows = fee_days.fee_days(
+        session=session,
+        state_code=state_code,
+        first=today - dt.timedelta(days=7 * weeks),
+        last=today - dt.timedelta(days=1),
+        today=today,
+    )
+    rows = [r for r in rows if r.money.collected_paise and r.money.declared is None]
+    short = next((i for i, r in enumerate(rows) if i >= 2 and r.money.cash_held_paise), None)
+    no_upi = next(
+        (i for i, r in enumerate(rows) if i >= 3 and i != short and r.money.upi_held_paise), None
+    )
+    for i, row in enumerate(rows):  # newest first
+        if i == 0:
+            continue  # not declared yet
+        cash, upi = row.money.cash_held_paise, row.money.upi_held_paise
+        if i == short:
+            cash = max(0, cash - 2000)
+        elif i == no_upi:
+            upi = 0
+        day = row.money.day
+        ledger_service.declare(
+            session=session,
+            agent_id=row.agent.id,
+            day=day,
+            cash_paise=cash,
+            upi_paise=upi,
+            actor=f"agent:{row.agent.id}",
+            today=today,
+            idempotency_key=f"demo-history:{state_code}:takings:{row.agent.id}:{day}",
+            now=dt.datetime.combine(day, dt.time(19, 30), tz),
+        )
 
 
 def _add_waiting(

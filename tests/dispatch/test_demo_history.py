@@ -11,6 +11,8 @@ from sqlmodel import Session, col, select
 from dispatch import demo
 from dispatch.config import Settings
 from dispatch.fieldwork.models import Feedback
+from dispatch.ledger.days import fee_days
+from dispatch.ledger.reconcile import FlagKind
 from dispatch.ledger.models import EntryKind, LedgerEntry
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
@@ -61,6 +63,22 @@ def test_history_is_made_by_the_use_cases_at_past_times_and_only_once(
         )
     ).all()
     assert rated and all(f.answered_at is not None and f.answered_at < NOW for f in rated)
+    # the agents declared their takings: most match, one is short in cash, one left out UPI,
+    # the latest day is not declared
+    days = fee_days(
+        session=session,
+        state_code="JK",
+        first=NOW.date() - dt.timedelta(days=14),
+        last=NOW.date() - dt.timedelta(days=1),
+        today=NOW.date(),
+    )
+    collecting = [d for d in days if d.money.collected_paise]
+    assert len(collecting) >= 6
+    assert collecting[0].money.declared is None
+    assert all(d.money.declared is not None for d in collecting[1:])
+    flagged = Counter(k for d in collecting for k in d.money.flag_kinds)
+    assert flagged[FlagKind.CASH_DIFFERS] == 1 and flagged[FlagKind.UPI_DIFFERS] == 1
+    assert flagged[FlagKind.NOT_DECLARED] == 1
     again = demo.add_demo_history(
         session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=10
     )
