@@ -166,9 +166,9 @@ def _looked_at(page: Page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"pendency-{name}{suffix}.png"), full_page=True)
 
 
-def _doda(engine: Engine) -> int:
+def _district(engine: Engine, code: str = "DOD") -> int:
     with read_session(engine) as s:
-        return s.exec(select(District).where(District.code == "DOD")).one().id or 0
+        return s.exec(select(District).where(District.code == code)).one().id or 0
 
 
 def test_a_supervisor_finds_a_breaching_request_and_gives_it_to_another_agent(
@@ -179,7 +179,7 @@ def test_a_supervisor_finds_a_breaching_request_and_gives_it_to_another_agent(
     _sign_in(page, live_url, supervisor)
     page.goto(f"{live_url}/pendency")
     expect(page.locator("h1")).to_have_text("Pendency")
-    doda = page.locator(f'#table-districts tr[data-key="{_doda(engine)}"]')
+    doda = page.locator(f'#table-districts tr[data-key="{_district(engine)}"]')
     expect(doda).to_have_class(re.compile(r"\bbreaching\b"))
     expect(doda.locator(".flag")).to_contain_text("breaching")  # in words, not colour alone
     expect(page.locator("#tile-breached .n")).not_to_have_text("0")
@@ -220,8 +220,8 @@ def test_a_supervisor_finds_a_breaching_request_and_gives_it_to_another_agent(
 def test_the_pages_on_a_phone_and_filtered_and_the_csv(
     live_url: str, engine: Engine, browser: Browser, shots: Path, june: DoorstepRequest
 ) -> None:
-    """The overview filtered to one district (its blocks drawn), the list on a phone, and
-    the first lines of a download."""
+    """The overview filtered to one district (its blocks drawn), the first lines of a
+    download, a district with nothing pending, and the pages on a phone."""
     supervisor = make_user(engine, Role.SUPERVISOR)
     page = _page(browser, DESKTOP)
     _sign_in(page, live_url, supervisor)
@@ -240,9 +240,13 @@ def test_the_pages_on_a_phone_and_filtered_and_the_csv(
     assert lines[0].startswith("District,0–2 days")
     assert lines[1].startswith("Doda,")
 
+    page.goto(f"{live_url}/pendency?district={_district(engine, 'KPW')}")  # nothing there
+    expect(page.locator("#pendency-empty")).to_contain_text("Nothing pending")
+    _looked_at(page, shots, "empty")
+
     phone = _page(browser, PHONE)
     _sign_in(phone, live_url, supervisor)
-    phone.goto(f"{live_url}/pendency/requests?district={_doda(engine)}")
+    phone.goto(f"{live_url}/pendency/requests?district={_district(engine)}")
     expect(phone.locator(f"#pending-{june.id}")).to_be_visible()
     _looked_at(phone, shots, "drill-down")
     phone.goto(f"{live_url}/pendency")
