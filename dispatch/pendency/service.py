@@ -6,9 +6,10 @@ All the overview's counts are one query grouped over the clocks' SQL
 (`dispatch.pendency.query`) and added up here per district, block, service and agent, never a
 request at a time; a list is one page of one query; names come from four small queries
 (`names`) shared by a page's tables. Queries run on the session's connection (Core rows, no
-ORM objects: an export may hold every open request). Pendency is "as of" a moment: requests logged after it
-are not counted (the product's clock may be set in the past or the future for
-demonstrations); statuses are those of now.
+ORM objects: an export may hold every open request).
+
+Pendency is "as of" a moment: requests logged after it are not counted (the product's clock
+may be set in the past or the future for demonstrations); statuses are those of now.
 
 Queries only: nothing here writes.
 
