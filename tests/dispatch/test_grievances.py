@@ -80,7 +80,7 @@ def _completed(session: Session, *, language: str = "hi") -> tuple[DoorstepReque
     field.complete(
         session=session,
         settings=S,
-        idempotency_key=f"done:{request.id}",
+        idempotency_key=f"test:grievances:done:{request.id}",
         agent_id=request.agent_id,
         request_id=booked.request_id,
         visit_code=request.visit_code or "",

@@ -171,7 +171,7 @@ def _rated_in_the_past(session: Session, district: str, day: dt.date, stars: int
     fieldwork.complete(
         session=session,
         settings=factories.SETTINGS,
-        idempotency_key=f"done:{request.id}",
+        idempotency_key=f"test:grievance-browser:done:{request.id}",
         agent_id=request.agent_id,
         request_id=booked.request_id,
         visit_code=request.visit_code or "",

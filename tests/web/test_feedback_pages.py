@@ -64,7 +64,7 @@ def _rated(engine: Engine, stars: int, comment: str = "") -> DoorstepRequest:
         fieldwork.complete(
             session=s,
             settings=factories.SETTINGS,
-            idempotency_key=f"done:{request.id}",
+            idempotency_key=f"test:feedback-pages:done:{request.id}",
             agent_id=request.agent_id,
             request_id=request.id,
             visit_code=request.visit_code or "",
