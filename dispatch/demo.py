@@ -116,6 +116,21 @@ _FAILED, _NEVER_DONE = 1, 1
 _RATINGS = (5, 5, 5, 4, 4, 4, 4, 3, 3, 5, 1, 5, 4, 5, 4, 3, 5, 4, 2, 5, 4, 5, 4, 3, 5)
 
 
+#: What citizens wrote with some ratings (the demo's; real comments come by SMS).
+_COMMENTS: dict[int, tuple[str, ...]] = {
+    1: ("agent asked 100 rupees more", "nobody came, waited all day"),
+    2: ("came two hours late", "agent did not have the form", "rude on the phone"),
+    5: ("very helpful, thank you", "", "", "done in 20 minutes at home"),
+}
+#: The demo supervisor's notes on closing a grievance (internal; never sent to the citizen).
+_NOTES = (
+    "Spoke to the agent; the extra money was returned to the citizen in cash.",
+    "Agent's bike broke down on the way; route reviewed with the district coordinator.",
+    "Called the citizen; the form is now carried in the agent's kit.",
+    "Checked the call recording; no fault found, the citizen was thanked.",
+)
+
+
 def history_key(state_code: str, week: int, n: int, step: str = "book") -> str:
     return f"demo-history:{state_code}:{week}:{n}:{step}"
 
@@ -232,18 +247,51 @@ def add_demo_history(
                 select(Feedback).where(Feedback.request_id == booked.request_id)
             ).first()
             if feedback is not None and fate % 4 != 3:  # a quarter never answer
+                stars = _RATINGS[(week * 7 + n) % len(_RATINGS)]
+                said = _COMMENTS.get(stars, ("",))
                 replies.record_rating(
                     session=session,
                     settings=settings,
                     feedback=feedback,
-                    stars=_RATINGS[(week * 7 + n) % len(_RATINGS)],
-                    comment="",
+                    stars=stars,
+                    comment=said[n % len(said)],
                     channel="sms",
                     now=at_door + dt.timedelta(hours=3),
                 )
     made += _add_waiting(session, settings, state_code, citizens, services, today, tz)
     _declare_takings(session, state_code, today, tz, weeks)
+    _close_old_grievances(session, settings, state_code, now)
     return made
+
+
+def _close_old_grievances(
+    session: Session, settings: Settings, state_code: str, now: dt.datetime
+) -> None:
+    """The demo supervisor has closed every grievance but the two newest, a few days after
+    each was opened (what `/grievances` lists as closed, with its note and outcome)."""
+    from dispatch.grievances import service as grievances
+    from dispatch.grievances.models import Grievance, GrievanceStatus
+    from dispatch.grievances.rules import Outcome
+
+    opened = session.exec(
+        select(Grievance)
+        .where(Grievance.state_code == state_code, Grievance.status == GrievanceStatus.OPEN)
+        .order_by(col(Grievance.opened_at).desc())
+    ).all()
+    outcomes = list(Outcome)
+    for i, grievance in enumerate(opened[2:]):
+        assert grievance.id is not None
+        grievances.close(
+            session=session,
+            settings=settings,
+            state_code=state_code,
+            grievance_id=grievance.id,
+            version=grievance.version,
+            note=_NOTES[i % len(_NOTES)],
+            outcome=outcomes[i % len(outcomes)].value,
+            actor="staff:supervisor",
+            now=min(now, grievance.opened_at + dt.timedelta(days=2, hours=3)),
+        )
 
 
 def _declare_takings(

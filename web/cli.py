@@ -53,6 +53,12 @@ def _seed(args: argparse.Namespace) -> int:
         from dispatch import demo
 
         with write_session(engine) as session:
+            past = demo.add_demo_history(
+                session=session, settings=settings, state_code=settings.default_state
+            )
+        if past:
+            print(f"demo: {past} requests of the past {demo.HISTORY_WEEKS} weeks")
+        with write_session(engine) as session:
             made = demo.add_demo_day(
                 session=session, settings=settings, state_code=settings.default_state
             )

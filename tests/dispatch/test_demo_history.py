@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from dispatch import demo
 from dispatch.config import Settings
 from dispatch.fieldwork.models import Feedback
+from dispatch.grievances.models import Grievance, GrievanceStatus
 from dispatch.ledger.days import fee_days
 from dispatch.ledger.reconcile import FlagKind
 from dispatch.ledger.models import EntryKind, LedgerEntry
@@ -32,7 +33,7 @@ def test_history_is_made_by_the_use_cases_at_past_times_and_only_once(
     session: Session, settings: Settings
 ) -> None:
     made = demo.add_demo_history(
-        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=10
+        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=15
     )
     requests = _made(session)
     assert made == len(requests) > 10
@@ -79,7 +80,14 @@ def test_history_is_made_by_the_use_cases_at_past_times_and_only_once(
     flagged = Counter(k for d in collecting for k in d.money.flag_kinds)
     assert flagged[FlagKind.CASH_DIFFERS] == 1 and flagged[FlagKind.UPI_DIFFERS] == 1
     assert flagged[FlagKind.NOT_DECLARED] == 1
+    # poor ratings opened grievances; the supervisor closed all but the two newest
+    grievances = session.exec(select(Grievance).where(Grievance.state_code == "JK")).all()
+    poor = [f for f in rated if f.rating is not None and f.rating <= 2]
+    assert len(grievances) == len(poor) >= 3
+    still_open = [g for g in grievances if g.status is GrievanceStatus.OPEN]
+    assert len(still_open) == 2
+    assert all(g.note and g.closed_by == "staff:supervisor" for g in grievances if g.closed_at)
     again = demo.add_demo_history(
-        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=10
+        session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=15
     )
     assert again == 0 and len(_made(session)) == len(requests)

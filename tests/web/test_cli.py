@@ -42,6 +42,11 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
+#: The demo day's requests (one per demo citizen) and the demo history's (past weeks).
+_DEMO_DAY = col(DoorstepRequest.idempotency_key).like("demo:%")
+_HISTORY = col(DoorstepRequest.idempotency_key).like("demo-history:%")
+
+
 def test_migrate_then_seed_demo_on_a_fresh_database(
     fresh_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -51,8 +56,10 @@ def test_migrate_then_seed_demo_on_a_fresh_database(
     engine = make_engine(fresh_db)
     with Session(engine) as s:
         assert {st.code for st in s.exec(select(State))} == {"JK", "PB"}
-        demo = list(s.exec(select(DoorstepRequest)))
+        demo = list(s.exec(select(DoorstepRequest).where(_DEMO_DAY)))
         assert demo and all(r.status == "assigned" and r.planned_arrival for r in demo)
+        past = list(s.exec(select(DoorstepRequest).where(_HISTORY)))
+        assert past and all(r.logged_at < min(d.logged_at for d in demo) for r in past)
     engine.dispose()
     assert "already present" in capsys.readouterr().out
 
@@ -94,7 +101,9 @@ def test_demo_seeding_touches_demo_citizens_only_and_only_once(
         village = s.exec(select(Village)).first()
         assert village is not None and real.id is not None
         citizen_service.add_address(session=s, citizen_id=real.id, village_id=village.id or 0)
-        first = s.exec(select(DoorstepRequest).order_by(col(DoorstepRequest.id))).first()
+        first = s.exec(
+            select(DoorstepRequest).where(_DEMO_DAY).order_by(col(DoorstepRequest.id))
+        ).first()
         assert first is not None
         visits.cancel_visit(
             session=s,
@@ -106,7 +115,8 @@ def test_demo_seeding_touches_demo_citizens_only_and_only_once(
             reason="changed my mind",
         )
     with Session(engine) as s:
-        before = s.exec(select(func.count()).select_from(DoorstepRequest)).one()
+        before = s.exec(select(func.count()).where(_DEMO_DAY)).one()
+        everything = s.exec(select(func.count()).select_from(DoorstepRequest)).one()
         demo_citizens = s.exec(
             select(func.count()).where(col(Citizen.demo), Citizen.state_code == "JK")
         ).one()
@@ -115,7 +125,7 @@ def test_demo_seeding_touches_demo_citizens_only_and_only_once(
     assert cli.main(["seed", "--demo"]) == 0
     assert "demo: already booked" in capsys.readouterr().out
     with Session(engine) as s:
-        assert s.exec(select(func.count()).select_from(DoorstepRequest)).one() == before
+        assert s.exec(select(func.count()).select_from(DoorstepRequest)).one() == everything
         again = s.get(DoorstepRequest, first.id)
         assert again is not None and again.status == "cancelled"
         assert not s.exec(
@@ -159,7 +169,9 @@ def test_itineraries_go_out_now_and_once(fresh_db: str, capsys: pytest.CaptureFi
     assert cli.main(["seed", "--demo"]) == 0
     engine = make_engine(fresh_db)
     with Session(engine) as s:
-        first = s.exec(select(DoorstepRequest).order_by(col(DoorstepRequest.window_start))).first()
+        first = s.exec(
+            select(DoorstepRequest).where(_DEMO_DAY).order_by(col(DoorstepRequest.window_start))
+        ).first()
         assert first is not None and first.window_start is not None
         district = s.get(District, first.district_id)
         assert district is not None
