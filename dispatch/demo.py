@@ -112,13 +112,15 @@ HISTORY_WEEKS = 12
 HISTORY_PER_WEEK = 9
 #: Of every 20 visits: how they ended (the rest were completed and rated).
 _FAILED, _NEVER_DONE = 1, 1
+#: Of every 20 visits, those the agent reached after the promised window.
+_LATE = frozenset({6, 13})
 #: Ratings drawn for completed visits: mostly good, a few poor (which open grievances).
 _RATINGS = (5, 5, 5, 4, 4, 4, 4, 3, 3, 5, 1, 5, 4, 5, 4, 3, 5, 4, 2, 5, 4, 5, 4, 3, 5)
 
 
 #: What citizens wrote with some ratings (the demo's; real comments come by SMS).
 _COMMENTS: dict[int, tuple[str, ...]] = {
-    1: ("agent asked 100 rupees more", "nobody came, waited all day"),
+    1: ("agent asked 100 rupees more", "came very late, waited all day"),
     2: ("came two hours late", "agent did not have the form", "rude on the phone"),
     5: ("very helpful, thank you", "", "", "done in 20 minutes at home"),
 }
@@ -221,6 +223,8 @@ def add_demo_history(
             if fate < _NEVER_DONE:
                 continue  # the agent never came: an open request past its promised window
             at_door = request.window_start + dt.timedelta(minutes=pick.randrange(5, 50))
+            if fate in _LATE and request.window_end is not None:  # held up on the way
+                at_door = request.window_end + dt.timedelta(minutes=pick.randrange(10, 70))
             agent_id = request.agent_id
             if fate < _NEVER_DONE + _FAILED:
                 fieldwork.fail(
