@@ -8,6 +8,7 @@ Not here: what is counted (the domain computes the series; this only draws them)
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -40,6 +41,8 @@ _STYLE = Style(
 )
 
 Series = Mapping[str, Sequence[float | None]]
+#: Series named per row of the legend under a chart.
+LEGEND_COLUMNS = 4
 
 
 def _config(kind: type[pygal.graph.graph.Graph], title: str, **options: object) -> pygal.Graph:
@@ -53,7 +56,7 @@ def _config(kind: type[pygal.graph.graph.Graph], title: str, **options: object) 
         explicit_size=False,
         show_legend=True,
         legend_at_bottom=True,
-        legend_at_bottom_columns=4,
+        legend_at_bottom_columns=LEGEND_COLUMNS,
         print_values=False,
         margin=12,
         **options,
@@ -61,11 +64,21 @@ def _config(kind: type[pygal.graph.graph.Graph], title: str, **options: object) 
     return chart
 
 
-def _render(chart: pygal.Graph, description: str) -> Markup:
+#: Room added below the drawing per row of legend: pygal lays a legend at the bottom out past
+#: the bottom of its own box (and further under rotated labels), where it would be cut off.
+LEGEND_ROW = 24
+_VIEWBOX = re.compile(r'viewBox="0 0 (\d+) (\d+)"')
+
+
+def _render(chart: pygal.Graph, description: str, series: int) -> Markup:
     svg: str = chart.render(is_unicode=True)
     # The title is in the SVG; a description tells what the chart shows to those who cannot
     # see it (the table below it has the numbers).
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(description)}" ', 1)
+    rows = -(-series // LEGEND_COLUMNS)  # the legend's rows, rounded up
+    svg = _VIEWBOX.sub(
+        lambda m: f'viewBox="0 0 {m.group(1)} {int(m.group(2)) + rows * LEGEND_ROW}"', svg, 1
+    )
     return Markup(svg)
 
 
@@ -84,8 +97,10 @@ def bars(
     stacked: bool = False,
     horizontal: bool = False,
     percent: bool = False,
+    value_range: tuple[float, float] | None = None,
 ) -> Markup:
-    """Bars per label, one colour per series (stacked: one bar per label, split by series)."""
+    """Bars per label, one colour per series (stacked: one bar per label, split by series);
+    `value_range` fixes the value axis (e.g. ratings 0 to 5) instead of fitting the data."""
     kind: type[pygal.graph.graph.Graph]
     if stacked:
         kind = pygal.HorizontalStackedBar if horizontal else pygal.StackedBar
@@ -94,10 +109,12 @@ def bars(
     options: dict[str, object] = {"x_labels": list(labels), "x_label_rotation": 0}
     if percent:
         options.update(range=(0, 100), value_formatter=lambda v: f"{v:.0f}%")
+    elif value_range is not None:
+        options["range"] = value_range
     chart = _config(kind, title, **options)
     for name, values in series.items():
         chart.add(name, list(values))
-    return _render(chart, description)
+    return _render(chart, description, len(series))
 
 
 def lines(
@@ -124,4 +141,4 @@ def lines(
     chart = _config(pygal.Line, title, **options)
     for name, values in series.items():
         chart.add(name, list(values))
-    return _render(chart, description)
+    return _render(chart, description, len(series))

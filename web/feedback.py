@@ -156,6 +156,7 @@ def _charts(report: ratings.Report) -> dict[str, Markup | None]:
             labels=[g.name for g in services],
             series={"Average": [g.tally.average for g in services]},
             horizontal=True,
+            value_range=(0, 5),
             description="Average rating (1 to 5) of the most rated services; the services "
             "table has every service.",
         ),

@@ -21,7 +21,6 @@ Not here: the counting (`dispatch.pendency`), the charts' drawing (`web.charts`)
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -288,53 +287,34 @@ def _band_chart(table: Table) -> Markup:
         for band in AGE_BANDS:
             series[band.label].append(float(sum(t.bands[band.key] for t in rest)))
     place = "district" if table.dimension is Dimension.DISTRICT else "block"
-    return _legend_room(
-        charts.bars(
-            title=f"Open requests by age and {place}",
-            labels=labels,
-            series=series,
-            description=(
-                f"Stacked bars: open requests of each {place}, split by how many calendar days "
-                "they have waited. The numbers are in the table below."
-            ),
-            stacked=True,
-            horizontal=True,
-        )
+    return charts.bars(
+        title=f"Open requests by age and {place}",
+        labels=labels,
+        series=series,
+        description=(
+            f"Stacked bars: open requests of each {place}, split by how many calendar days "
+            "they have waited. The numbers are in the table below."
+        ),
+        stacked=True,
+        horizontal=True,
     )
 
 
 def _rates_chart(weeks: Sequence[WeekRate]) -> Markup:
-    return _legend_room(
-        charts.lines(
-            title="Completed on time, per week",
-            labels=[f"{w.week:%d %b}" for w in weeks],
-            series={
-                "Legal time limit": [w.legal_rate for w in weeks],
-                "Promised window": [w.promise_rate for w in weeks],
-            },
-            description=(
-                "Lines: the share of requests completed each week that were within their legal "
-                "time limit, and whose agent arrived within the promised window. The numbers are "
-                "in the table below."
-            ),
-            percent=True,
-        )
+    return charts.lines(
+        title="Completed on time, per week",
+        labels=[f"{w.week:%d %b}" for w in weeks],
+        series={
+            "Legal time limit": [w.legal_rate for w in weeks],
+            "Promised window": [w.promise_rate for w in weeks],
+        },
+        description=(
+            "Lines: the share of requests completed each week that were within their legal "
+            "time limit, and whose agent arrived within the promised window. The numbers are "
+            "in the table below."
+        ),
+        percent=True,
     )
-
-
-#: Room added below a chart: pygal places a second row of legend (five age bands) and a legend
-#: under rotated week labels past the bottom of its 720x320 box, where they are cut off.
-LEGEND_ROOM = 28
-_VIEWBOX = re.compile(r'viewBox="0 0 (\d+) (\d+)"')
-
-
-def _legend_room(svg: Markup) -> Markup:
-    """The chart with its drawing area grown downwards so the whole legend shows (the SVG
-    scales to its box: only the proportions change)."""
-    grown = _VIEWBOX.sub(
-        lambda m: f'viewBox="0 0 {m.group(1)} {int(m.group(2)) + LEGEND_ROOM}"', str(svg), 1
-    )
-    return Markup(grown)
 
 
 def _common(
