@@ -265,7 +265,53 @@ def add_demo_history(
     made += _add_waiting(session, settings, state_code, citizens, services, today, tz)
     _declare_takings(session, state_code, today, tz, weeks)
     _close_old_grievances(session, settings, state_code, now)
+    _settle_past_messages(session, state_code, now)
     return made
+
+
+def _settle_past_messages(session: Session, state_code: str, now: dt.datetime) -> None:
+    """The history's SMS are history too: delivered when they were written (left queued, the
+    outbox would send months-old confirmations on the first minute of `make run`), and its
+    unanswered feedback requests were called about the next day (no feedback call now)."""
+    import sqlalchemy as sa
+
+    from dispatch.fieldwork.models import Feedback
+    from dispatch.notifications.models import MessageStatus, OutboxMessage
+
+    history = (
+        select(DoorstepRequest.id)
+        .where(
+            DoorstepRequest.state_code == state_code,
+            col(DoorstepRequest.idempotency_key).like("demo-history:%"),
+        )
+        .scalar_subquery()
+    )
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(outbox)
+        .where(
+            outbox.c.request_id.in_(history),
+            outbox.c.status == MessageStatus.QUEUED.value,
+            outbox.c.created_at < now,
+        )
+        .values(
+            status=MessageStatus.DELIVERED.value,
+            sent_at=outbox.c.created_at,
+            reported_at=outbox.c.created_at,
+            attempts=1,
+        )
+    )
+    unanswered = session.exec(
+        select(Feedback).where(
+            col(Feedback.request_id).in_(history),
+            col(Feedback.rating).is_(None),
+            col(Feedback.call_placed_at).is_(None),
+        )
+    ).all()
+    for asked in unanswered:
+        asked.call_placed_at = asked.asked_at + dt.timedelta(days=1)
+        session.add(asked)
+    session.flush()
 
 
 def _close_old_grievances(

@@ -13,8 +13,9 @@ from dispatch.config import Settings
 from dispatch.fieldwork.models import Feedback
 from dispatch.grievances.models import Grievance, GrievanceStatus
 from dispatch.ledger.days import fee_days
-from dispatch.ledger.reconcile import FlagKind
 from dispatch.ledger.models import EntryKind, LedgerEntry
+from dispatch.ledger.reconcile import FlagKind
+from dispatch.notifications.models import MessageStatus, OutboxMessage
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
 
@@ -87,6 +88,21 @@ def test_history_is_made_by_the_use_cases_at_past_times_and_only_once(
     still_open = [g for g in grievances if g.status is GrievanceStatus.OPEN]
     assert len(still_open) == 2
     assert all(g.note and g.closed_by == "staff:supervisor" for g in grievances if g.closed_at)
+    # its SMS went out at their time and its feedback requests were called about: nothing of
+    # the past is sent or called on the first minute of `make run`
+    ids = [r.id for r in requests]
+    assert not session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.request_id).in_(ids), OutboxMessage.status == MessageStatus.QUEUED
+        )
+    ).all()
+    assert not session.exec(
+        select(Feedback).where(
+            col(Feedback.request_id).in_(ids),
+            col(Feedback.rating).is_(None),
+            col(Feedback.call_placed_at).is_(None),
+        )
+    ).all()
     again = demo.add_demo_history(
         session=session, settings=settings, state_code="JK", now=NOW, weeks=2, per_week=15
     )
