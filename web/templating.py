@@ -1,4 +1,5 @@
-"""The Jinja2 environment shared by the web pages."""
+"""The Jinja2 environment shared by the web pages: money is shown with the `rupees` filter,
+`dispatch.money.rupees` (Indian grouping: ₹1,00,000), the same words the domain writes."""
 
 from __future__ import annotations
 
@@ -6,17 +7,11 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from dispatch.money import rupees as rupees
 from web import auth
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-def rupees(paise: int) -> str:
-    """`₹1,234.50` from integer paise (Indian grouping is not needed at these amounts)."""
-    whole, frac = divmod(paise, 100)
-    return f"₹{whole:,}" if frac == 0 else f"₹{whole:,}.{frac:02d}"
-
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["rupees"] = rupees

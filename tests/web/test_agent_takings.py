@@ -135,7 +135,8 @@ def test_the_same_form_sent_twice_records_once_and_a_correction_counts(
         ("100", "12.345", "UPI: at most two digits after the point (paise)"),
         ("-20", "", "Cash: cannot be negative"),
         ("", " ", "Cash: type the cash you took in (0 if none)"),
-        ("200000", "0", "Cash: more than ₹100,000: check the amount"),
+        ("200000", "0", "Cash: more than ₹1,00,000: check the amount"),
+        ("450,50", "0", "Cash: use a point for paise, like 450.50"),
     ],
 )
 def test_takings_that_cannot_be_read_are_shown_again_with_the_reason(
