@@ -239,7 +239,7 @@ def feedback_export(
             state_code=user.state_code,
             filters=_grievance_filters(status, district, agent, service),
             now=now,
-            per_page=grievances.MOST_PER_PAGE * 50,
+            per_page=None,
         )
     header, rows = exports.rows(table, report, LocalTime(tz), listed)
     day = now.astimezone(tz).date().isoformat()

@@ -315,11 +315,11 @@ def find(
     filters: Filters,
     now: dt.datetime,
     page: int = 1,
-    per_page: int = PER_PAGE,
+    per_page: int | None = PER_PAGE,
 ) -> Page:
     """Open grievances first, the oldest first (they have waited longest); then the closed
-    ones, the most recently closed first."""
-    per_page = max(1, min(per_page, MOST_PER_PAGE))
+    ones, the most recently closed first. One page of `per_page` (at most `MOST_PER_PAGE`;
+    None: all of them, for an export)."""
     joined = (
         select(func.count())
         .select_from(Grievance)
@@ -346,8 +346,13 @@ def find(
         col(Grievance.closed_at).desc(),
         col(Grievance.id),
     )
-    number = min(max(page, 1), max(1, -(-total // per_page)))
-    found = session.execute(stmt.offset((number - 1) * per_page).limit(per_page)).all()
+    if per_page is None:
+        number, size = 1, max(total, 1)
+    else:
+        size = max(1, min(per_page, MOST_PER_PAGE))
+        number = min(max(page, 1), max(1, -(-total // size)))
+        stmt = stmt.offset((number - 1) * size).limit(size)
+    found = session.execute(stmt).all()
     rows = [
         Row(
             id=g.id or 0,
@@ -368,7 +373,7 @@ def find(
         )
         for g, reference, service_name, district_name, agent_name in found
     ]
-    return Page(rows=rows, total=total, number=number, per_page=per_page)
+    return Page(rows=rows, total=total, number=number, per_page=size)
 
 
 def open_count(*, session: Session, state_code: str, filters: Filters) -> int:

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import replies
 from dispatch.fieldwork import service as fieldwork
 from dispatch.fieldwork.models import Feedback
 from dispatch.geography.models import District
+from dispatch.grievances import service as grievances
 from dispatch.grievances.models import Grievance, GrievanceStatus
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import OutboxMessage
@@ -31,6 +32,7 @@ from ivr.deps import get_clock
 from tests import factories
 from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
+from web.deps import get_read_session
 
 IST = ZoneInfo("Asia/Kolkata")
 #: A Tuesday no other test books on; the district is this file's alone for the ratings shown.
@@ -203,6 +205,71 @@ def test_every_table_exports_as_csv_with_the_pages_filters(
     listed = _csv(console.get(f"/feedback/export/grievances.csv?district={district_id}").text)
     assert visits["poor"].reference in {row[5] for row in listed[1:]}
     assert console.get("/feedback/export/passwords.csv").status_code == 404
+
+
+def _poor_ratings(session: Session, n: int, district_code: str) -> list[DoorstepRequest]:
+    """`n` citizens' requests logged by the booking use case, each rated 1 by SMS through
+    `record_rating`, which opens its grievance through the grievance service. The visit
+    itself is left out (its feedback row stands for the completion that would have made it):
+    cheap enough for hundreds."""
+    made = []
+    for i in range(n):
+        request = factories.request(session, district_code=district_code)
+        assert request.id is not None
+        feedback = Feedback(request_id=request.id, asked_at=BOOKED_AT)
+        session.add(feedback)
+        session.flush()
+        replies.record_rating(
+            session=session,
+            settings=factories.SETTINGS,
+            feedback=feedback,
+            stars=1,
+            comment=f"poor visit {i}",
+            channel="sms",
+            now=BOOKED_AT + dt.timedelta(hours=8),
+        )
+        made.append(request)
+    return made
+
+
+@pytest.fixture
+def supervisor(app: FastAPI, engine: Engine) -> Console:
+    """A supervisor signed in (the account committed) before a test's `session` fixture
+    holds SQLite's write lock: list it before `session`."""
+    return _console(app, engine)
+
+
+def test_the_grievance_export_has_every_row_past_the_largest_page(
+    app: FastAPI, supervisor: Console, session: Session
+) -> None:
+    """More grievances than the list's largest page (200): the CSV lists every one of them.
+    The route reads through the test's own session, rolled back afterwards, so the shared
+    database does not keep 205 grievances (and their queued SMS)."""
+    console = supervisor
+    made = _poor_ratings(session, grievances.MOST_PER_PAGE + 5, "PNC")
+    district_id = made[0].district_id
+    app.dependency_overrides[get_read_session] = lambda: session
+    export = console.get(f"/feedback/export/grievances.csv?district={district_id}")
+    assert export.status_code == 200
+    header, *rows = _csv(export.text)
+    assert header[:2] == ["grievance", "status"]
+    every = grievances.find(
+        session=session,
+        state_code="JK",
+        filters=grievances.Filters(district_id=district_id),
+        now=LOOKED_AT,
+        per_page=None,
+    )
+    assert len(rows) == every.total == len(every.rows) >= len(made)
+    assert {r.reference for r in made} <= {row[5] for row in rows}
+    one_page = grievances.find(
+        session=session,
+        state_code="JK",
+        filters=grievances.Filters(district_id=district_id),
+        now=LOOKED_AT,
+        per_page=10_000,
+    )
+    assert len(one_page.rows) == grievances.MOST_PER_PAGE, "a page is still capped"
 
 
 # --- grievances -------------------------------------------------------------------------------
