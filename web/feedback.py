@@ -207,7 +207,7 @@ def feedback_page(
         "share_text": share_text,
         "stars": stars,
         "star_names": STAR_NAMES,
-        "today": now.astimezone(_zone(session, user.state_code)).date(),
+        "now_local": f"{now.astimezone(_zone(session, user.state_code)):%a %d %b %Y, %H:%M}",
     }
     return templates.TemplateResponse(request, "feedback/page.html", context)
 

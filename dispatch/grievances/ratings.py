@@ -4,7 +4,12 @@ distribution, the latest ratings with their comments, and the open grievances be
 
 The ratings of the chosen weeks are read once (a state rates a few thousand visits a week at
 most) and counted by the pure rules (`rules.tally`, `rules.weekly`); open grievances are
-counted whatever their age (one opened long ago and still open matters most).
+counted whatever their age (one opened long ago and still open matters most). Ratings count
+up to the moment asked about, as pendency does (a clock set back does not see later ones).
+
+The agent of a rating is the one its feedback names (who did the visit), else the request's
+agent (`rating_agent`): the same agent a grievance is opened against
+(`service.open_for_rating`), so the agent filter and the by-agent table agree.
 
 Not here: opening and closing grievances (`service`).
 """
@@ -35,6 +40,12 @@ RECENT = 25
 NO_AGENT = "no agent recorded"
 
 
+def rating_agent() -> sa.ColumnElement[int | None]:
+    """The agent a rating is counted for and filtered by: the feedback's, else the
+    request's."""
+    return sa.func.coalesce(col(Feedback.agent_id), col(DoorstepRequest.agent_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     district_id: int | None = None
@@ -54,7 +65,7 @@ class Rated:
     request_id: int
     reference: str
     service_id: int
-    agent_id: int | None
+    agent_id: int | None  # `rating_agent`: the feedback's, else the request's
     district_id: int
 
 
@@ -111,28 +122,28 @@ def rated(
     filters: Filters,
     tz: ZoneInfo,
 ) -> list[Rated]:
-    """The state's ratings answered from `since` to before `until`, newest first, narrowed by
-    `filters`."""
-    # Ten columns: past what SQLModel's `select` types, so SQLAlchemy's own.
+    """The state's ratings answered from `since` up to and including `until`, newest first,
+    narrowed by `filters`."""
+    agent = rating_agent()
+    # Nine columns: past what SQLModel's `select` types, so SQLAlchemy's own.
     stmt = (
         sa.select(
             col(Feedback.answered_at),
             col(Feedback.rating),
             col(Feedback.comment),
             col(Feedback.channel),
-            col(Feedback.agent_id),
+            agent,
             col(DoorstepRequest.id),
             col(DoorstepRequest.reference),
             col(DoorstepRequest.service_id),
             col(DoorstepRequest.district_id),
-            col(DoorstepRequest.agent_id),
         )
         .join(DoorstepRequest, col(DoorstepRequest.id) == col(Feedback.request_id))
         .where(
             col(DoorstepRequest.state_code) == state_code,
             col(Feedback.rating).is_not(None),
             col(Feedback.answered_at) >= since,
-            col(Feedback.answered_at) < until,
+            col(Feedback.answered_at) <= until,
         )
         .order_by(col(Feedback.answered_at).desc(), col(Feedback.id).desc())
     )
@@ -141,7 +152,7 @@ def rated(
     if filters.service_id is not None:
         stmt = stmt.where(col(DoorstepRequest.service_id) == filters.service_id)
     if filters.agent_id is not None:
-        stmt = stmt.where(col(Feedback.agent_id) == filters.agent_id)
+        stmt = stmt.where(agent == filters.agent_id)
     out = []
     for (
         at,
@@ -153,7 +164,6 @@ def rated(
         ref,
         sid,
         did,
-        request_agent,
     ) in session.execute(stmt):
         if at is None or rating is None or rid is None:
             continue
@@ -167,7 +177,7 @@ def rated(
                 request_id=rid,
                 reference=ref,
                 service_id=sid,
-                agent_id=agent_id if agent_id is not None else request_agent,
+                agent_id=agent_id,
                 district_id=did,
             )
         )
@@ -223,16 +233,16 @@ def _groups(
 def report(
     *, session: Session, state_code: str, filters: Filters, weeks: int, now: dt.datetime
 ) -> Report:
-    """Ratings of the last `weeks` weeks (the current one included) narrowed by `filters`."""
+    """Ratings of the last `weeks` weeks (the current one so far, up to `now`) narrowed by
+    `filters`."""
     tz = _zone(session, state_code)
     mondays = rules.last_weeks(now.astimezone(tz).date(), weeks)
     since = dt.datetime.combine(mondays[0], dt.time(0), tz).astimezone(dt.UTC)
-    until = dt.datetime.combine(mondays[-1] + dt.timedelta(weeks=1), dt.time(0), tz)
     rows = rated(
         session=session,
         state_code=state_code,
         since=since,
-        until=until.astimezone(dt.UTC),
+        until=now.astimezone(dt.UTC),
         filters=filters,
         tz=tz,
     )

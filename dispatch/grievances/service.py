@@ -90,6 +90,7 @@ def open_for_rating(
         state_code=request.state_code,
         request_id=feedback.request_id,
         feedback_id=feedback.id,
+        # The rating's agent as the ratings count it (`ratings.rating_agent`).
         agent_id=feedback.agent_id if feedback.agent_id is not None else request.agent_id,
         rating=feedback.rating,
         comment=feedback.comment,

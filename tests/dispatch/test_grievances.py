@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dispatch.agents.models import Agent
 from dispatch.audit.models import AuditEntry
 from dispatch.citizens import service as citizen_service
 from dispatch.errors import Conflict, InvalidInput, NotFound
@@ -474,3 +475,76 @@ def test_ratings_over_weeks_by_service_agent_and_district(session: Session) -> N
     )
     assert narrowed.overall.count == sum(1 for r in rated if r.agent_id == agent_id)
     assert all(g.id == agent_id for g in narrowed.by_agent)
+
+
+def _report(session: Session, filters: ratings.Filters, now: dt.datetime) -> ratings.Report:
+    return ratings.report(session=session, state_code="JK", filters=filters, weeks=4, now=now)
+
+
+def test_a_rating_counts_for_one_agent_in_the_filter_and_the_table_alike(
+    session: Session,
+) -> None:
+    """A feedback that names no agent (an older row) counts for the request's agent, and one
+    naming another agent than the request's (the request moved on since) for the feedback's:
+    the agent filter keeps exactly the ratings the by-agent table puts under that agent, and
+    the grievance a poor one opens is against the same agent."""
+    unnamed_request, unnamed = _completed(session)
+    moved_request, moved = _completed(session)
+    assert unnamed_request.agent_id is not None and moved_request.agent_id is not None
+    unnamed.agent_id = None
+    session.add(unnamed)
+    other = session.exec(
+        select(Agent.id).where(Agent.state_code == "JK", col(Agent.id) != moved.agent_id)
+    ).first()
+    assert other is not None
+    did_the_visit = moved.agent_id
+    moved_request.agent_id = other
+    session.add(moved_request)
+    session.flush()
+    _rate(session, unnamed, 1)
+    _rate(session, moved, 4)
+    district = ratings.Filters(district_id=unnamed_request.district_id)
+    whole = _report(session, district, RATED_AT)
+    for request, agent_id in (
+        (unnamed_request, unnamed_request.agent_id),
+        (moved_request, did_the_visit),
+    ):
+        narrowed = _report(
+            session,
+            ratings.Filters(district_id=request.district_id, agent_id=agent_id),
+            RATED_AT,
+        )
+        assert request.reference in {r.rated.reference for r in narrowed.recent}
+        (row,) = [g for g in whole.by_agent if g.id == agent_id]
+        assert narrowed.overall.count == row.tally.count >= 1, agent_id
+        assert {g.id for g in narrowed.by_agent} == {agent_id}
+    grievance = _grievance_of(session, unnamed_request)
+    assert grievance is not None and grievance.agent_id == unnamed_request.agent_id
+    elsewhere = _report(
+        session,
+        ratings.Filters(district_id=moved_request.district_id, agent_id=other),
+        RATED_AT,
+    )
+    assert moved_request.reference not in {r.rated.reference for r in elsewhere.recent}
+
+
+def test_ratings_count_up_to_the_moment_asked_about(session: Session) -> None:
+    """Asked on Tuesday afternoon, a rating given on Wednesday of the same week (the clock
+    set back) is not counted yet; asked on Wednesday evening, it is."""
+    request, feedback = _completed(session)
+    replies.record_rating(
+        session=session,
+        settings=S,
+        feedback=feedback,
+        stars=5,
+        comment="",
+        channel="sms",
+        now=RATED_AT + dt.timedelta(days=1),
+    )
+    district = ratings.Filters(district_id=request.district_id)
+    tuesday = _report(session, district, RATED_AT)
+    assert request.reference not in {r.rated.reference for r in tuesday.recent}
+    wednesday = _report(session, district, RATED_AT + dt.timedelta(days=1, hours=3))
+    assert request.reference in {r.rated.reference for r in wednesday.recent}
+    assert wednesday.overall.count == tuesday.overall.count + 1
+    assert wednesday.weeks == tuesday.weeks, "the same weeks, counted to a later moment"

@@ -141,6 +141,7 @@ def test_the_feedback_page_shows_tiles_charts_their_tables_and_comments(
         assert f'id="{shown}"' in html
     assert html.count("<svg") == 3, "three charts drawn on the server"
     assert "Average rating per week" in html and "Ratings 1 to 5" in html
+    assert "up to Wed 08 Jul 2037, 10:00 (this week so far)" in html, "counted up to now"
     for table in ("table-weeks", "table-distribution", "table-services", "table-agents"):
         assert f'id="{table}"' in html and f'id="{table}-csv"' in html
     assert "Doda" in html and "3.33" in html  # the district's average of 5, 4 and 1
