@@ -4,8 +4,12 @@ it was revoked; a new client (its key shown on the answer page once, never again
 keeps only a hash); a client revoked after a confirmation. Creating and revoking are audited
 by `dispatch.channels.service`.
 
-A create form posted twice finds the name taken (names are unique) and says the key was shown
-once; revoking twice changes nothing. The page with a key is never cached.
+The create form carries a random token (`key`), kept with the creation: the same form sent
+twice (a double click, a reload) finds the client it made and says so plainly. The API key is
+not kept anywhere, so that answer cannot show it again: it says it was shown on the first
+answer only, and offers to revoke the client if it was not copied. A name taken by another
+client of the state is refused beside the field (names are unique per state). Revoking twice
+changes nothing. The page with a key is never cached.
 
 Routes: `GET /admin/api-clients`, `POST /admin/api-clients`,
 `GET /admin/api-clients/{client_id}/revoke` (the confirmation), `POST` the same.
@@ -14,6 +18,7 @@ Routes: `GET /admin/api-clients`, `POST /admin/api-clients`,
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -58,8 +63,10 @@ def _page(
         "when": lambda moment: _when(moment, tz),
         "state": state,
         "form": {"name": "", "rate_per_minute": str(DEFAULT_RATE)},
+        "form_key": str(uuid.uuid4()),
         "errors": {},
         "made": None,
+        "again": None,
         "done": request.query_params.get("done", "")[:120],
         "rate_high": channel_rules.RATE_HIGH,
         **extra,
@@ -83,8 +90,15 @@ def create_client(
     session: WriteSessionDep,
     name: Annotated[str, Form(max_length=200)] = "",
     rate_per_minute: Annotated[str, Form(max_length=20)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
-    """A new client and its key, shown on this answer only."""
+    """A new client and its key, shown on this answer only (the same form sent again: what
+    it made, without the key, which is kept nowhere)."""
+    again = channel_service.made_by_form(
+        session=session, state_code=user.state_code, name=name, form_key=key
+    )
+    if again is not None:
+        return _page(request, session, user.state_code, again=again)
     form = {"name": name, "rate_per_minute": rate_per_minute}
     errors: dict[str, str] = {}
     rate = 0
@@ -104,20 +118,29 @@ def create_client(
                 name=name,
                 rate_per_minute=rate,
                 actor=staff_service.actor_of(user),
+                form_key=key or None,
             )
         except InvalidInput as exc:
             session.rollback()
             errors[exc.field] = _message(exc)
         else:
             return _page(request, session, user.state_code, made=made)
-    return _page(request, session, user.state_code, form=form, errors=errors, status_code=422)
+    return _page(
+        request,
+        session,
+        user.state_code,
+        form=form,
+        form_key=key or str(uuid.uuid4()),
+        errors=errors,
+        status_code=422,
+    )
 
 
 def _message(exc: InvalidInput) -> str:
     if exc.field == "name" and "exists" in exc.reason:
         return (
-            "A client with this name exists. If you just created it, its key was shown once: "
-            "if it was not copied, revoke that client and create a new one."
+            "This state has a client with this name already (revoked ones keep theirs): "
+            "choose another name."
         )
     return exc.reason.capitalize() + "."
 

@@ -10,8 +10,8 @@ CSRF protection for every form.
 - CSRF: `asgi-csrf` (double-submit cookie, signed with the secret key) checks every unsafe
   request that carries cookies, and the sign-in form even without one. Forms put
   `csrf_input(request)` in; htmx sends the `x-csrftoken` header set on `<body>`. Twilio's
-  webhooks (signed), the agent's day page (a signed link) and the channels' API under `/api/`
-  (an API key in a header; no cookie is read there) have their own proof.
+  webhooks (signed), the agent's day page (a signed link) and the channels' API under
+  `/api/v1/` (an API key in a header; no cookie is read there) have their own proof.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CSRF_COOKIE = "csrftoken"
 CSRF_FIELD = "csrftoken"  # asgi-csrf's form field (fixed by the library)
 #: Paths with a proof of their own (a Twilio signature, a signed link, an API key): no console
 #: cookie.
-CSRF_EXEMPT_PREFIXES = ("/ivr/", "/a/", "/api/")
+CSRF_EXEMPT_PREFIXES = ("/ivr/", "/a/", "/api/v1/")
 #: Routes anyone may open (path templates as FastAPI names them). Everything else names a
 #: permission: the permission matrix test holds the app to that.
 PUBLIC = frozenset(
@@ -56,7 +56,7 @@ PUBLIC = frozenset(
 )
 #: Twilio's signed webhooks, the agents' signed day links, the phone simulator's own calls, the
 #: channels' API (each call carries its API key: `web.api.access`).
-PUBLIC_PREFIXES = ("/ivr/", "/a/", "/simulator/", "/api/")
+PUBLIC_PREFIXES = ("/ivr/", "/a/", "/simulator/", "/api/v1/")
 #: Routes pages poll by themselves: they do not count as the person being there (the idle
 #: sign-out would never come while a tab is open otherwise).
 POLLS = frozenset({"/callbacks/count", "/callbacks/list", "/board/routes", "/board/runs/{run_id}"})

@@ -7,6 +7,11 @@ handed: no database, no clock (callers pass times and secrets in).
   and a stolen table opens nothing.
 - A channel's idempotency key is its own: the domain sees it namespaced by the client
   (`api:<client id>:<key>`), so two channels cannot collide.
+- Failed citizen proofs through a channel (a wrong visit code, an unknown reference, a phone
+  number that is not the citizen's) count against the verified phone number sent, as on the
+  phone line, AND against the client, whose allowance is `CLIENT_PROOFS_FACTOR` times a
+  citizen's: rotating phone numbers does not buy more guesses, and one citizen's mistakes do
+  not lock a whole channel out. `proofs_locked_for` says how long is left of a lockout.
 - A window offer goes to a channel as an opaque `offer_id`: the offer signed with the secret
   key, so a channel can choose only a window the live plan offered (never a window of its own
   making); the plan checks again that it can still be met when it is booked.
@@ -26,6 +31,7 @@ import json
 import re
 import secrets
 import string
+from collections.abc import Sequence
 
 from dispatch.errors import InvalidInput
 
@@ -43,6 +49,10 @@ TOUCH_EVERY = dt.timedelta(minutes=1)
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,59}$")
 RATE_LOW, RATE_HIGH = 1, 100_000
+
+#: A client may fail this many times as many proofs as one phone number
+#: (`Settings.proof_failures_allowed`) within the lockout window before its proofs are refused.
+CLIENT_PROOFS_FACTOR = 10
 
 #: What a channel may send as an `Idempotency-Key` (a UUID fits; so does a WhatsApp message ID).
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -118,6 +128,26 @@ def request_digest(action: str, body: object) -> str:
     fingerprints): the same key with anything else is refused."""
     plain = json.dumps({"action": action, "body": body}, sort_keys=True, default=str)
     return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def client_proofs_allowed(per_phone: int) -> int:
+    """How many failed proofs a client may make within the window (`per_phone` for one
+    phone number)."""
+    return per_phone * CLIENT_PROOFS_FACTOR
+
+
+def proofs_locked_for(
+    failures: Sequence[dt.datetime], *, allowed: int, window: dt.timedelta, now: dt.datetime
+) -> int:
+    """Whole seconds until fewer than `allowed` of `failures` are within `window` of the
+    clock (a failure at `t` counts while `now - window <= t`, as the count does); 0 when that is
+    so already. The answer is the first whole second at which another try is taken."""
+    recent = sorted((at for at in failures if at >= now - window), reverse=True)
+    if allowed < 1 or len(recent) < allowed:
+        return 0
+    # The lock ends when the `allowed`-th newest failure leaves the window.
+    left = recent[allowed - 1] + window - now
+    return left // dt.timedelta(seconds=1) + 1
 
 
 # --- offers handed to channels -----------------------------------------------------------------

@@ -2,7 +2,10 @@
 one, list a state's; and the record of what a channel asked under each of its idempotency keys.
 
 - `create` returns the key once; the table keeps its prefix and SHA-256 (`rules`). Creating and
-  revoking are audited (entity `api_client`); revoking is for good.
+  revoking are audited (entity `api_client`); revoking is for good. Names are unique within a
+  state. A console form's token kept with the creation lets `made_by_form` tell a form sent
+  twice from a new client with a name taken (the key itself is never kept: a retry cannot
+  show it again).
 - `authenticate` finds the row by the key's prefix and compares digests in constant time; an
   unknown, malformed or revoked key is refused (`KeyRefused`, with why), and an unknown prefix
   costs the same comparison as a known one.
@@ -13,6 +16,11 @@ one, list a state's; and the record of what a channel asked under each of its id
   command's own transaction. A retry finds it and gets the first outcome; the same key with
   another request is refused (`KeyReused`) — even where the domain's own fingerprint, which
   covers what it acts on, would not tell them apart (a name or a language).
+
+- `proofs_locked_for` / `proof_failed`: failed citizen proofs through a channel are counted
+  against the client always and against the verified phone number when one was sent (the
+  phone line's count for that number: `dispatch.visits.proof`); either past its allowance
+  (`rules.client_proofs_allowed`) refuses proofs for the time the count takes to fall back.
 
 Not here: the HTTP side (`web.api`), the rate limit (per client, at the edge), the visit use
 cases themselves (`dispatch.visits.service`).
@@ -30,9 +38,11 @@ from dispatch.audit import service as audit
 from dispatch.audit.models import AuditEntry
 from dispatch.channels import rules
 from dispatch.channels.models import ApiClient
+from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.errors import DispatchError, InvalidInput, NotFound
 from dispatch.states import service as state_service
+from dispatch.visits import proof as visit_proof
 from dispatch.visits.models import VisitCommand
 from dispatch.visits.once import KeyReused
 from dispatch.visits.service import VisitResult
@@ -81,16 +91,17 @@ def create(
     rate_per_minute: int = 60,
     actor: str,
     now: dt.datetime | None = None,
+    form_key: str | None = None,
 ) -> NewClient:
     """A new client of `state_code` and its key (returned here once, kept only hashed).
-    `InvalidInput` for a bad name or rate, or a name already taken (revoked clients keep
-    theirs: the audit log names them)."""
+    `InvalidInput` for a bad name or rate, or a name already taken in the state, in any case
+    (revoked clients keep theirs: the audit log names them). `form_key` (a console form's
+    random token, never the API key) is kept with the creation, so that a form sent twice
+    finds the client it made (`made_by_form`)."""
     state = state_service.get(session=session, code=state_code)
     clean = rules.client_name(name)
     rate = rules.rate(rate_per_minute)
-    taken = session.exec(
-        select(ApiClient).where(sa.func.lower(ApiClient.name) == clean.lower())
-    ).first()
+    taken = _named(session, state.code, clean)
     if taken is not None:
         raise InvalidInput("name", clean, "a client with this name exists; choose another name")
     key = rules.new_key()
@@ -115,8 +126,42 @@ def create(
         name=clean,
         key_prefix=client.key_prefix,
         rate_per_minute=rate,
+        form_key=form_key,
     )
     return NewClient(client=client, key=key)
+
+
+def _named(session: Session, state_code: str, name: str) -> ApiClient | None:
+    return session.exec(
+        select(ApiClient).where(
+            ApiClient.state_code == state_code,
+            sa.func.lower(ApiClient.name) == name.lower(),
+        )
+    ).first()
+
+
+def made_by_form(
+    *, session: Session, state_code: str, name: str, form_key: str
+) -> ApiClient | None:
+    """The client of `state_code` named `name` that a form with this token created (the same
+    form sent again), if it was that form."""
+    if not form_key:
+        return None
+    try:
+        clean = rules.client_name(name)
+    except InvalidInput:
+        return None
+    client = _named(session, state_code, clean)
+    if client is None:
+        return None
+    made = session.exec(
+        select(AuditEntry).where(
+            AuditEntry.entity == ENTITY,
+            AuditEntry.entity_id == str(client.id),
+            AuditEntry.action == "create",
+        )
+    ).first()
+    return client if made is not None and made.detail.get("form_key") == form_key else None
 
 
 def authenticate(*, session: Session, key: str | None) -> Caller:
@@ -261,3 +306,63 @@ def remember(
         request_id=request_id,
     )
     session.flush()
+
+
+# --- failed citizen proofs through a channel ---------------------------------------------------
+
+
+def proof_counter(client_id: int) -> str:
+    """What a client's failed proofs are counted under (kept hashed, as a caller ID is)."""
+    return f"api-client:{client_id}"
+
+
+def _proof_counts(settings: Settings, client_id: int, phone: str | None) -> list[tuple[str, int]]:
+    counts = [
+        (proof_counter(client_id), rules.client_proofs_allowed(settings.proof_failures_allowed))
+    ]
+    if phone:
+        counts.append((phone, settings.proof_failures_allowed))
+    return counts
+
+
+def proofs_locked_for(
+    *,
+    session: Session,
+    settings: Settings,
+    client_id: int,
+    phone: str | None,
+    now: dt.datetime,
+) -> int:
+    """Seconds before a proof shown through this client (for this verified phone number, when
+    given) is taken again; 0 when it is taken now. Both counts must be under their allowance."""
+    window = dt.timedelta(minutes=settings.proof_lockout_minutes)
+    waits = [0]
+    for caller, allowed in _proof_counts(settings, client_id, phone):
+        newest = session.exec(
+            select(AuditEntry.at)
+            .where(
+                AuditEntry.entity == visit_proof.CALLER,
+                AuditEntry.entity_id == visit_proof.caller_key(settings, caller),
+                AuditEntry.action == visit_proof.FAILED,
+                col(AuditEntry.at) >= now - window,
+            )
+            .order_by(col(AuditEntry.at).desc())
+            .limit(allowed)
+        ).all()
+        waits.append(rules.proofs_locked_for(newest, allowed=allowed, window=window, now=now))
+    return max(waits)
+
+
+def proof_failed(
+    *, session: Session, settings: Settings, client: Caller, phone: str | None, now: dt.datetime
+) -> None:
+    """Count one failed proof against the client, and against the phone number when given."""
+    for caller, _ in _proof_counts(settings, client.id, phone):
+        visit_proof.record_failure(
+            session=session,
+            settings=settings,
+            caller=caller,
+            what="visit code (api)",
+            actor=client.actor,
+            now=now,
+        )

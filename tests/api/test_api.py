@@ -395,59 +395,116 @@ def test_status_needs_the_citizens_verified_phone_or_visit_code(
     assert api.get(f"/api/v1/requests/{digits}", headers={"X-Visit-Code": code}).status_code == 200
 
 
+def _failures(app: FastAPI, engine: Engine, caller: str, now: dt.datetime = MONDAY) -> int:
+    with read_session(engine) as session:
+        return visit_proof.recent_failures(
+            session=session, settings=app.state.settings, caller=caller, now=now
+        )
+
+
 def test_a_wrong_proof_is_the_same_404_as_an_unknown_reference_and_is_counted(
     app: FastAPI, api: TestClient, engine: Engine
 ) -> None:
+    """Every failed proof counts against the client; one that named a phone number counts
+    against that number too. A 404 with no proof at all counts nothing."""
     reference, _, code = _booked(api, engine)
     other = make_client(engine)
     channel = TestClient(app, headers={"X-API-Key": other.key})
     unknown = make_reference("JK", 2039, 999_999)  # well formed, and nobody's
+    stranger = unique_phone()
     answers = [
         channel.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": _wrong(code)}),
         channel.get(f"/api/v1/requests/{unknown}", headers={"X-Visit-Code": code}),
-        channel.get(f"/api/v1/requests/{reference}", headers={"X-Citizen-Phone": unique_phone()}),
+        channel.get(f"/api/v1/requests/{reference}", headers={"X-Citizen-Phone": stranger}),
     ]
     bodies = [_assert_problem(a, 404, "not-found") for a in answers]
     assert len({(b["title"], b["detail"]) for b in bodies}) == 1
-    settings = app.state.settings
-    with read_session(engine) as session:
-        per_client = visit_proof.recent_failures(
-            session=session, settings=settings, caller=f"api-client:{other.client_id}", now=MONDAY
-        )
-    assert per_client == 2  # the third was counted against the phone number it named
-    no_proof = channel.get(f"/api/v1/requests/{reference}")
-    _assert_problem(no_proof, 404, "not-found")
-    with read_session(engine) as session:
-        assert (
-            visit_proof.recent_failures(
-                session=session,
-                settings=settings,
-                caller=f"api-client:{other.client_id}",
-                now=MONDAY,
-            )
-            == 2
-        )
+    counter = channel_service.proof_counter(other.client_id)
+    assert _failures(app, engine, counter) == 3
+    assert _failures(app, engine, stranger) == 1
+    _assert_problem(channel.get(f"/api/v1/requests/{reference}"), 404, "not-found")
+    assert _failures(app, engine, counter) == 3
 
 
-def test_too_many_wrong_proofs_lock_that_phone_or_client_for_a_while(
-    app: FastAPI, api: TestClient, engine: Engine
+@pytest.fixture
+def strict_app(engine: Engine, settings: Settings, clock: FixedClock) -> FastAPI:
+    """The app with two failed proofs allowed per phone number (so 20 per client)."""
+    strict = settings.model_copy(update={"proof_failures_allowed": 2})
+    application = build_app(strict, engine)
+    application.dependency_overrides[get_clock] = lambda: clock
+    return application
+
+
+def test_too_many_wrong_proofs_lock_that_phone_until_its_count_falls_back(
+    strict_app: FastAPI, engine: Engine, clock: FixedClock
 ) -> None:
-    reference, phone, code = _booked(api, engine)
-    other = make_client(engine)
-    channel = TestClient(app, headers={"X-API-Key": other.key})
-    allowed = app.state.settings.proof_failures_allowed
-    for _ in range(allowed):
-        wrong = channel.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": _wrong(code)})
+    """Retry-After is the time left: the lock lifts when the oldest failure that keeps the
+    count at its limit leaves the window."""
+    channel = TestClient(strict_app, headers={"X-API-Key": make_client(engine).key})
+    reference, phone, code = _booked(channel, engine)
+    stranger = unique_phone()
+    window = strict_app.state.settings.proof_lockout_minutes * 60
+    as_stranger = {"X-Citizen-Phone": stranger}
+    for _ in range(2):
+        wrong = channel.get(
+            f"/api/v1/requests/{reference}", headers={**as_stranger, "X-Visit-Code": _wrong(code)}
+        )
         _assert_problem(wrong, 404, "not-found")
-    locked = channel.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": code})
+    right_code = {**as_stranger, "X-Visit-Code": code}
+    locked = channel.get(f"/api/v1/requests/{reference}", headers=right_code)
     _assert_problem(locked, 429, "proofs-locked")
-    assert int(locked.headers["Retry-After"]) == app.state.settings.proof_lockout_minutes * 60
-    # The citizen's own verified number is another count: they are not locked out.
+    assert int(locked.headers["Retry-After"]) == window + 1  # the failures are this second's
+    assert locked.headers["RateLimit-Limit"] == "1000"
+    clock.at += dt.timedelta(minutes=10)
+    later = channel.get(f"/api/v1/requests/{reference}", headers=right_code)
+    assert int(later.headers["Retry-After"]) == window - 600 + 1
+    # The citizen's own number is another count, and the client is far from its own limit.
     mine = channel.get(f"/api/v1/requests/{reference}", headers={"X-Citizen-Phone": phone})
     assert mine.status_code == 200
-    assert (
-        api.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": code}).status_code == 200
-    )
+    clock.at += dt.timedelta(seconds=int(later.headers["Retry-After"]))
+    assert channel.get(f"/api/v1/requests/{reference}", headers=right_code).status_code == 200
+
+
+def test_a_new_phone_number_for_each_guess_still_locks_the_client(
+    strict_app: FastAPI, engine: Engine
+) -> None:
+    """A key holder guessing visit codes with a fresh X-Citizen-Phone each time is stopped at
+    the client's own allowance (ten times a phone number's), then even the right code is
+    refused through that client; other channels are not affected."""
+    guesser = make_client(engine)
+    channel = TestClient(strict_app, headers={"X-API-Key": guesser.key})
+    reference, phone, code = _booked(channel, engine)
+    allowed = channel_rules.client_proofs_allowed(2)
+    assert allowed == 2 * channel_rules.CLIENT_PROOFS_FACTOR == 20
+    for _ in range(allowed):
+        guess = channel.get(
+            f"/api/v1/requests/{reference}",
+            headers={"X-Citizen-Phone": unique_phone(), "X-Visit-Code": _wrong(code)},
+        )
+        _assert_problem(guess, 404, "not-found")
+    for proof in (
+        {"X-Citizen-Phone": unique_phone(), "X-Visit-Code": code},
+        {"X-Citizen-Phone": phone},
+        {},
+    ):
+        locked = channel.get(f"/api/v1/requests/{reference}", headers=proof)
+        _assert_problem(locked, 429, "proofs-locked")
+        assert int(locked.headers["Retry-After"]) == 60 * 60 + 1
+    assert _failures(strict_app, engine, channel_service.proof_counter(guesser.client_id)) == 20
+    other = TestClient(strict_app, headers={"X-API-Key": make_client(engine).key})
+    assert other.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": code}).is_success
+
+
+def test_the_description_says_what_a_failed_proof_counts_against(strict_app: FastAPI) -> None:
+    schema = TestClient(strict_app).get("/api/v1/openapi.json").json()
+    text = " ".join(schema["info"]["description"].split())
+    assert "a 404 with neither header counts nothing" in text
+    assert "against the client, always, and also against the verified phone number" in text
+    assert "has failed 2 times within the last 60 minutes, or the client 20 times" in text
+    assert "a new phone number for each try does not buy more guesses" in text
+    assert "`Retry-After` (the seconds left)" in text
+    status = schema["paths"]["/requests/{reference}"]["get"]["responses"]["404"]["description"]
+    assert "when `X-Citizen-Phone` or `X-Visit-Code` was sent" in status
 
 
 def test_a_request_is_moved_into_another_offered_window(api: TestClient, engine: Engine) -> None:
@@ -543,6 +600,26 @@ def test_a_cancelled_request_is_waived_told_and_can_no_longer_change(
     )
 
 
+def test_a_cancel_body_is_optional_null_included(api: TestClient, engine: Engine) -> None:
+    """No body, `null` (with or without a Content-Type) and `{}` all cancel with the default
+    reason naming the channel."""
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"content": b"null", "headers": {"Content-Type": "application/json"}},
+        {"content": b"null"},
+        {"json": {}},
+    ]
+    for body in bodies:
+        reference, _, code = _booked(api, engine)
+        headers = {"Idempotency-Key": str(uuid.uuid4()), "X-Visit-Code": code}
+        headers.update(body.pop("headers", {}))
+        cancelled = api.post(f"/api/v1/requests/{reference}/cancel", headers=headers, **body)
+        assert cancelled.status_code == 200, (body, cancelled.text)
+        request = _request(engine, reference)
+        assert request.status is RequestStatus.CANCELLED
+        assert request.status_reason.startswith("cancelled by the citizen through test-channel-")
+
+
 # --- keys and rates ---------------------------------------------------------------------------
 
 
@@ -576,6 +653,28 @@ def _rate_limited(app: FastAPI, engine: Engine) -> None:
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
     fresh = TestClient(app, headers={"X-API-Key": make_client(engine, rate=3).key})
     assert fresh.get("/api/v1/places/districts").status_code == 200  # each client its own count
+
+
+def test_problems_carry_the_rate_limit_headers_once_the_key_is_accepted(
+    api: TestClient, engine: Engine
+) -> None:
+    """A route that raises answers with a response of its own: the client's RateLimit-* headers
+    are on it all the same (404, 422), and not on a 401 (nothing was counted)."""
+    reference, _, code = _booked(api, engine)
+    problems = [
+        api.get("/api/v1/places/districts/NOPE/blocks"),
+        api.get("/api/v1/requests/JK-39-000001-0"),
+        api.get(f"/api/v1/requests/{reference}", headers={"X-Visit-Code": _wrong(code)}),
+        api.post("/api/v1/requests", json={}, headers={"Idempotency-Key": str(uuid.uuid4())}),
+    ]
+    remaining = []
+    for problem in problems:
+        assert problem.status_code >= 400 and problem.headers["content-type"] == PROBLEM
+        assert problem.headers["RateLimit-Limit"] == "1000"
+        remaining.append(int(problem.headers["RateLimit-Remaining"]))
+    assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == len(remaining)
+    refused = TestClient(api.app).get("/api/v1/catalogue")
+    assert refused.status_code == 401 and "RateLimit-Limit" not in refused.headers
 
 
 def test_a_client_past_its_rate_gets_429_with_retry_after(app: FastAPI, engine: Engine) -> None:
@@ -623,6 +722,16 @@ def test_unknown_paths_and_methods_are_problems_too(api: TestClient) -> None:
     _assert_problem(wrong_method, 405, "method-not-allowed")
     assert "GET" in wrong_method.headers["Allow"]
     _assert_problem(api.get("/api/v1/requests/JK-39-000001-0"), 422, "invalid-input")
+
+
+def test_only_the_api_itself_skips_the_consoles_csrf_check(app: FastAPI, key: Key) -> None:
+    """`/api/v1/` has its key for proof; any other path under `/api/` is the console's, and a
+    request posted there with a cookie is held to the CSRF check like any other."""
+    browser = TestClient(app, headers={"X-API-Key": key.key}, cookies={"doorstep_session": "x"})
+    offers = browser.post("/api/v1/offers", json={})
+    assert offers.status_code == 422 and offers.headers["content-type"] == PROBLEM
+    for path in ("/api/v2/offers", "/api/offers", "/api/v1"):
+        assert browser.post(path, json={}).status_code == 403, path
 
 
 def test_the_openapi_description_is_served_with_every_error_as_a_problem(api: TestClient) -> None:

@@ -17,6 +17,7 @@ from httpx import Response
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dispatch.audit import service as audit
@@ -83,6 +84,38 @@ def test_anything_else_is_not_an_offer(text: str) -> None:
             rules.open_offer(candidate, SECRET)
 
 
+def _counted(failures: list[dt.datetime], window: dt.timedelta, at: dt.datetime) -> int:
+    """The count the lockout is checked on (`dispatch.visits.proof.recent_failures`)."""
+    return sum(1 for failure in failures if at - window <= failure <= at)
+
+
+@given(
+    st.lists(st.integers(min_value=-7_200_000_000, max_value=0), max_size=25),
+    st.integers(min_value=1, max_value=8),
+    st.integers(min_value=1, max_value=120),
+)
+def test_a_proof_lockout_lasts_exactly_until_the_count_falls_back(
+    offsets_us: list[int], allowed: int, minutes: int
+) -> None:
+    """`proofs_locked_for` is the first whole second at which fewer than `allowed` failures are
+    within the window: none before it (one second earlier the count is still at its limit)."""
+    now = dt.datetime(2039, 8, 1, 2, 0, tzinfo=dt.UTC)
+    window = dt.timedelta(minutes=minutes)
+    failures = [now + dt.timedelta(microseconds=us) for us in offsets_us]
+    wait = rules.proofs_locked_for(failures, allowed=allowed, window=window, now=now)
+    if wait == 0:
+        assert _counted(failures, window, now) < allowed
+        return
+    assert 1 <= wait <= window.total_seconds() + 1
+    assert _counted(failures, window, now + dt.timedelta(seconds=wait)) < allowed
+    assert _counted(failures, window, now + dt.timedelta(seconds=wait - 1)) >= allowed
+
+
+def test_a_client_may_fail_ten_times_as_many_proofs_as_a_phone_number() -> None:
+    assert rules.CLIENT_PROOFS_FACTOR == 10
+    assert rules.client_proofs_allowed(6) == 60
+
+
 @pytest.mark.parametrize("name", ["", "x", " -leading", "has/slash", "a" * 61, "emoji 🙂"])
 def test_a_client_name_must_be_plain(name: str) -> None:
     with pytest.raises(InvalidInput):
@@ -146,15 +179,55 @@ def test_a_revoked_key_is_refused_for_good_and_audited(session: Session) -> None
     assert made.client.revoked_by == "staff:admin"
 
 
-def test_names_are_unique_whatever_their_case(session: Session) -> None:
+def test_names_are_unique_in_a_state_whatever_their_case(session: Session) -> None:
+    """Another state's client may have the same name: its admin learns nothing from ours."""
     name = _name()
     channel_service.create(session=session, state_code="JK", name=name, actor="test")
     with pytest.raises(InvalidInput, match="exists"):
         channel_service.create(session=session, state_code="JK", name=name.upper(), actor="test")
+    theirs = channel_service.create(session=session, state_code="PB", name=name, actor="test")
+    assert theirs.client.state_code == "PB" and theirs.client.name == name
     with pytest.raises(InvalidInput):
         channel_service.create(
             session=session, state_code="JK", name=_name(), rate_per_minute=0, actor="test"
         )
+
+
+def test_the_table_holds_names_unique_per_state(session: Session) -> None:
+    """The database itself refuses a second client of the same name in a state."""
+    name = _name()
+    for state_code in ("JK", "PB"):
+        channel_service.create(session=session, state_code=state_code, name=name, actor="test")
+    twin = ApiClient(
+        state_code="JK",
+        name=name,
+        key_prefix=rules.prefix_of(rules.new_key()),
+        key_hash="0" * 64,
+        created_by="test",
+    )
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(twin)
+        session.flush()
+
+
+def test_a_form_finds_the_client_it_made_and_no_other(session: Session) -> None:
+    name = _name()
+    made = channel_service.create(
+        session=session, state_code="JK", name=name, actor="test", form_key="form-1"
+    )
+    found = channel_service.made_by_form(
+        session=session, state_code="JK", name=f" {name.upper()} ", form_key="form-1"
+    )
+    assert found is not None and found.id == made.client.id
+    for state_code, key in (("JK", "form-2"), ("JK", ""), ("PB", "form-1")):
+        assert (
+            channel_service.made_by_form(
+                session=session, state_code=state_code, name=name, form_key=key
+            )
+            is None
+        )
+    [entry] = audit.history(session=session, entity="api_client", entity_id=made.client.id)
+    assert entry.detail["form_key"] == "form-1" and made.key not in str(entry.detail)
 
 
 def test_last_use_is_noted_once_a_minute(session: Session) -> None:
@@ -219,18 +292,53 @@ def test_a_new_client_shows_its_key_once(admin: Console, app: FastAPI, engine: E
     assert channel.get("/api/v1/catalogue").status_code == 200
 
 
+def _form_key(admin: Console) -> str:
+    page = admin.get("/admin/api-clients")
+    found = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
 def test_the_form_posted_twice_makes_one_client_and_says_why(
     admin: Console, engine: Engine
 ) -> None:
+    """The retry finds what the first sending made; the key is kept nowhere, so the answer
+    says where it was shown and how to replace it, and shows no key."""
     name = _name()
-    form = {"name": name, "rate_per_minute": "60"}
-    assert admin.submit("/admin/api-clients", form).status_code == 200
+    form = {"name": name, "rate_per_minute": "60", "key": _form_key(admin)}
+    first = admin.submit("/admin/api-clients", form)
+    assert first.status_code == 200
+    key = _context(first)["made"].key
     again = admin.submit("/admin/api-clients", form)
-    assert again.status_code == 422
-    assert "shown once" in _context(again)["errors"]["name"]
-    assert _context(again)["made"] is None
+    assert again.status_code == 200
+    assert _context(again)["made"] is None and _context(again)["errors"] == {}
+    client = _context(again)["again"]
+    assert client.name == name
+    assert "was already created by this form" in again.text
+    assert "cannot be shown again" in again.text
+    assert f'href="/admin/api-clients/{client.id}/revoke"' in again.text
+    assert key[rules.SHOWN :] not in again.text
+    assert again.headers["Cache-Control"] == "no-store"
     with read_session(engine) as session:
         assert len(session.exec(select(ApiClient).where(ApiClient.name == name)).all()) == 1
+
+
+def test_a_name_taken_in_this_state_is_refused_by_its_field(admin: Console, engine: Engine) -> None:
+    """Another form (another token) with a name this state has is refused; a name only another
+    state has is free here."""
+    ours = make_client(engine)
+    taken = admin.submit(
+        "/admin/api-clients",
+        {"name": ours.name, "rate_per_minute": "60", "key": _form_key(admin)},
+    )
+    assert taken.status_code == 422 and _context(taken)["again"] is None
+    assert "choose another name" in _context(taken)["errors"]["name"]
+    theirs = make_client(engine, state_code="PB")
+    free = admin.submit(
+        "/admin/api-clients",
+        {"name": theirs.name, "rate_per_minute": "60", "key": _form_key(admin)},
+    )
+    assert free.status_code == 200 and _context(free)["made"].client.state_code == "JK"
 
 
 def test_a_wrong_form_is_shown_again_with_each_problem_by_its_field(admin: Console) -> None:

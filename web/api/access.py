@@ -1,10 +1,11 @@
 """Who is calling `/api/v1`: the API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`),
 checked on every request (`dispatch.channels.service.authenticate`), then the client's rate
 limit (`web.api.ratelimit`). A refused key gets 401 with `WWW-Authenticate`; a client past its
-minute gets 429 with `Retry-After`. The key's last use is written at most once a minute.
+minute gets 429 with `Retry-After`. Every answer to an accepted key, a problem too, carries
+`RateLimit-Limit` and `RateLimit-Remaining`. The key's last use is written at most once a minute.
 
 Both schemes are declared in the OpenAPI description (one is enough). No cookie is read: the
-key is the proof, so the console's CSRF check skips `/api/` (`web.auth`).
+key is the proof, so the console's CSRF check skips `/api/v1/` (`web.auth`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dispatch.channels.service import Caller, KeyRefused
 from dispatch.db import read_session, write_session
 from dispatch.ports import Clock
 from ivr.deps import get_clock
+from web.api import problems
 from web.api.problems import ApiProblem
 from web.api.ratelimit import RateLimiter
 from web.deps import EngineDep
@@ -70,6 +72,9 @@ def current_client(
         ) from None
     verdict = limiter_of(request).hit(client)
     limits = {"RateLimit-Limit": str(verdict.limit), "RateLimit-Remaining": str(verdict.remaining)}
+    # Kept for the answer whatever it is: a route that raises answers with a response of its
+    # own (`web.api.problems` adds these to every problem), not with this one.
+    setattr(request.state, problems.RATE_LIMIT_STATE, limits)
     if not verdict.allowed:
         raise ApiProblem(
             "rate-limited",

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount
 
+from dispatch.channels import rules as channel_rules
 from dispatch.config import Settings
 from web.api import booking, existing, problems, reading
 from web.api.problems import TYPES, Problem
@@ -39,8 +40,10 @@ Each channel has its own API key (`dsk_...`), made by a state admin (console: *A
 or `doorstep api-client create --name NAME --state JK`) and shown once. Send it as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`. A key acts for its state only, is kept
 hashed, and can be revoked at once (then every call gets 401). Each key has its own requests
-per minute (60 unless set otherwise); past it, 429 with `Retry-After` (seconds) and
-`RateLimit-Limit` / `RateLimit-Remaining` on every answer.
+per minute (60 unless set otherwise); past it, 429 `rate-limited` with `Retry-After`
+(seconds). Every answer to an accepted key, errors included, carries `RateLimit-Limit` and
+`RateLimit-Remaining` (a 401 does not, nor the 404 of a path that is no operation: nothing
+was counted).
 
 ## Booking
 
@@ -73,13 +76,17 @@ its citizen, in headers (never in the URL, which logs keep):
 - `X-Visit-Code`: the 4-digit visit code from the citizen's confirmation SMS, as they give it.
 
 Either one that matches is enough. An unknown reference, another state's, and a reference
-whose proof does not match all get the same 404, so references cannot be probed. Each such
-404 counts as a failed proof, as on the phone line: against the verified phone number when
-one is sent (the count is shared with the phone line's for that number), otherwise against
-the client. After 6 failures within an hour (the state's setting), proofs from that number
-(or client) are refused for a while: 429 `proofs-locked` with `Retry-After`. So a channel
-should send the verified number whenever it has one: then one citizen's mistakes lock out
-nobody else. `phone_verified: true` in a booking is the same promise; then the address is
+whose proof does not match all get the same 404, so references cannot be probed.
+
+A 404 to a call that sent `X-Citizen-Phone` or `X-Visit-Code` counts as a failed proof, as
+on the phone line (a 404 with neither header counts nothing: nothing was guessed). It counts
+against the client, always, and also against the verified phone number when one was sent (that
+count is shared with the phone line's for the number). Proofs are refused, 429
+`proofs-locked` with `Retry-After` (the seconds left), while the number has failed {per_phone}
+times within the last {window} minutes, or the client {per_client} times: a new phone number
+for each try does not buy more guesses. Send the verified number whenever you have one: then
+one citizen's mistakes lock out only that citizen, long before the whole channel.
+`phone_verified: true` in a booking is the same promise; then the address is
 kept as the citizen's own, and the visit code comes back in the answer only when no SMS can
 carry it.
 
@@ -92,6 +99,17 @@ Every error is problem details (RFC 9457, `application/problem+json`): `type`
 | status | type (slug) | when |
 | --- | --- | --- |
 """ + "\n".join(f"| {status} | `{slug}` | {when} |" for slug, (status, _, when) in TYPES.items())
+
+
+def description(settings: Settings) -> str:
+    """The API's description with this server's proof allowances in it."""
+    per_phone = settings.proof_failures_allowed
+    return (
+        DESCRIPTION.replace("{per_phone}", str(per_phone))
+        .replace("{per_client}", str(channel_rules.client_proofs_allowed(per_phone)))
+        .replace("{window}", str(settings.proof_lockout_minutes))
+    )
+
 
 #: Responses every operation may give (the key, its rate, its parameters).
 COMMON: dict[int | str, dict[str, Any]] = {
@@ -150,10 +168,15 @@ def create_api(
     api = ChannelsApi(
         title="Doorstep channels API",
         version="1.0.0",
-        description=DESCRIPTION,
+        description=description(settings),
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # A body sent without a Content-Type is read as JSON too (`null` for a cancel with no
+        # reason). FastAPI's strict default guards cookie-signed apps against a cross-site
+        # request with no preflight; no cookie is read here: the key in a header is the proof,
+        # and a browser cannot add it cross-site without asking first.
+        strict_content_type=False,
         openapi_tags=[
             {"name": "catalogue", "description": "the services of the client's state"},
             {"name": "places", "description": "districts, blocks, villages, PIN codes"},

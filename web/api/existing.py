@@ -4,11 +4,14 @@ console (`dispatch.visits.service.visit_status`, `reschedule_visit`, `cancel_vis
 
 The citizen's proof comes in headers (`dispatch.visits.proof`): the phone number the channel
 verified (`X-Citizen-Phone`) and/or the visit code from their SMS (`X-Visit-Code`). A
-reference that is unknown, of another state, or not proven gets the same 404, and counts as a
-failed proof like a wrong code on the phone line: per verified phone number (the count the
-phone line keeps for that caller ID), or per client without one. Past the limit, proofs are
-refused for a while (429 `proofs-locked`). Moving and cancelling need an `Idempotency-Key`
-like every command (`web.api.commands`).
+reference that is unknown, of another state, or not proven gets the same 404. When a proof was
+shown, that 404 counts as a failed proof like a wrong code on the phone line: against the
+client always, and against the verified phone number too when one was sent (the count the
+phone line keeps for that caller ID); a 404 with no proof header counts nothing. Past either
+allowance (the client's is `rules.CLIENT_PROOFS_FACTOR` times a phone number's, so that a
+channel cannot buy guesses by sending a new number each time), proofs are refused until the
+count falls back (429 `proofs-locked`, `Retry-After` the seconds left). Moving and cancelling
+need an `Idempotency-Key` like every command (`web.api.commands`).
 
 Not here: a new request (`web.api.booking`).
 """
@@ -97,22 +100,23 @@ VisitCode = Annotated[
 _PROVEN_PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "`not-found`: no such request, another state's, or the proof does not "
-        "match (the same answer for all three; counted as a failed proof)"
+        "match (the same answer for all three). Counted as a failed proof (against the client, "
+        "and the phone number sent) when `X-Citizen-Phone` or `X-Visit-Code` was sent"
     },
 }
 
 
 @dataclass(frozen=True)
 class _Shown:
-    """What the channel showed for the citizen: their proof, and whose failures a wrong one
-    counts against."""
+    """What the channel showed for the citizen: their proof, and the verified phone number a
+    wrong one counts against besides the client."""
 
     proof: Proof
-    counted_as: str
+    phone: str | None
     given: bool
 
 
-def _shown(client: Caller, phone: str | None, code: str | None) -> _Shown:
+def _shown(phone: str | None, code: str | None) -> _Shown:
     verified = None
     if phone:
         try:
@@ -121,7 +125,7 @@ def _shown(client: Caller, phone: str | None, code: str | None) -> _Shown:
             raise invalid(exc) from None
     return _Shown(
         proof=Proof(caller_id=verified, visit_code=code),
-        counted_as=verified or f"api-client:{client.id}",
+        phone=verified,
         given=bool(verified or code),
     )
 
@@ -144,12 +148,15 @@ def _find(
     """The request, if it is of the client's state and the proof shown is its citizen's; else
     None, with the failure counted (a request asked for with no proof at all counts nothing:
     nothing was guessed)."""
-    if visit_proof.locked_out(session=session, settings=settings, caller=shown.counted_as, now=now):
+    wait = channel_service.proofs_locked_for(
+        session=session, settings=settings, client_id=client.id, phone=shown.phone, now=now
+    )
+    if wait:
         raise ApiProblem(
             "proofs-locked",
             "Too many wrong visit codes or references lately: try again later, or call the "
             "state's helpline.",
-            headers={"Retry-After": str(settings.proof_lockout_minutes * 60)},
+            headers={"Retry-After": str(wait)},
         )
     request = None
     if shown.given:
@@ -165,13 +172,8 @@ def _find(
         if request is not None and request.state_code != client.state_code:
             request = None
         if request is None:
-            visit_proof.record_failure(
-                session=session,
-                settings=settings,
-                caller=shown.counted_as,
-                what="visit code (api)",
-                actor=client.actor,
-                now=now,
+            channel_service.proof_failed(
+                session=session, settings=settings, client=client, phone=shown.phone, now=now
             )
     return request
 
@@ -203,7 +205,7 @@ def request_status(
     """A request's status, window and fee, for its citizen (`X-Citizen-Phone` verified by the
     channel, and/or `X-Visit-Code`)."""
     now = clock.now()
-    shown = _shown(client, x_citizen_phone, x_visit_code)
+    shown = _shown(x_citizen_phone, x_visit_code)
     normalised = _normalised(client, reference)
     out = None
     with write_session(engine) as session:  # a failed proof is recorded
@@ -244,7 +246,7 @@ def move_offers(
 ) -> Offers:
     """The windows the request's visit could move to (never the one it has), for its citizen."""
     now = clock.now()
-    shown = _shown(client, x_citizen_phone, x_visit_code)
+    shown = _shown(x_citizen_phone, x_visit_code)
     normalised = _normalised(client, reference)
     answer = None
     with write_session(engine) as session:
@@ -298,7 +300,7 @@ def reschedule(
     """Move the visit to a window from `/requests/{reference}/offers`; the citizen is told by
     SMS. The old window is kept if the new one can no longer be met (409 `window-taken`)."""
     now = clock.now()
-    shown = _shown(client, x_citizen_phone, x_visit_code)
+    shown = _shown(x_citizen_phone, x_visit_code)
     normalised = _normalised(client, reference)
     command = channel_rules.command_key(client.id, idempotency_key)
     asked = {"reference": normalised, **body.model_dump(mode="json")}
@@ -350,9 +352,10 @@ def cancel(
     x_visit_code: VisitCode = None,
 ) -> RequestOut:
     """Cancel the request: out of the plan, the charge waived and anything paid refunded, the
-    citizen told by SMS."""
+    citizen told by SMS. The body is optional: none, `null` or `{}` cancel with a reason that
+    names the channel."""
     now = clock.now()
-    shown = _shown(client, x_citizen_phone, x_visit_code)
+    shown = _shown(x_citizen_phone, x_visit_code)
     normalised = _normalised(client, reference)
     command = channel_rules.command_key(client.id, idempotency_key)
     reason = (body.reason if body else "") or f"cancelled by the citizen through {client.name}"

@@ -9,7 +9,8 @@ No detail ever quotes what was sent (a phone number, a name): fields are named, 
 not. Nothing of a request is logged but its method, path and the problem's type.
 
 Not here: the routes (`web.api.reading`, `web.api.booking`, `web.api.existing`), the key check
-and rate limit (`web.api.access`).
+and rate limit (`web.api.access`), which leaves the client's `RateLimit-*` headers in the
+request's state: every problem answered after the key was accepted carries them too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from dispatch.visits.once import KeyReused
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
+#: Where `web.api.access` leaves the client's `RateLimit-*` headers in the request's state
+#: (`scope["state"]`), for every problem answered after the key was accepted.
+RATE_LIMIT_STATE = "rate_limit_headers"
 PREFIX = "urn:doorstep:problem:"
 
 #: Every problem type the API answers with: slug -> (status, title, when).
@@ -88,8 +92,8 @@ TYPES: dict[str, tuple[int, str, str]] = {
     "proofs-locked": (
         429,
         "Too many failed proofs",
-        "too many wrong visit codes or references lately from this phone number (or, without "
-        "one, from this client): refused for a while (`Retry-After`)",
+        "too many failed proofs lately for this phone number, or through this client whatever "
+        "numbers it sent: refused until the count falls back (`Retry-After`, seconds)",
     ),
     "server-error": (
         500,
@@ -183,9 +187,16 @@ def problem_response(
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status or code,
-        headers=headers,
+        headers={**_rate_limit_headers(request.scope), **(headers or {})},
         media_type=MEDIA_TYPE,
     )
+
+
+def _rate_limit_headers(scope: Scope) -> dict[str, str]:
+    """The client's `RateLimit-*` headers, if its key was accepted on this request."""
+    state = scope.get("state") or {}
+    found = state.get(RATE_LIMIT_STATE) if isinstance(state, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _path(scope: Scope) -> str:
@@ -339,4 +350,6 @@ def _crash_response(scope: Scope) -> Response:
         "Idempotency-Key: it runs at most once.",
         "instance": _path(scope),
     }
-    return JSONResponse(body, status_code=code, media_type=MEDIA_TYPE)
+    return JSONResponse(
+        body, status_code=code, headers=_rate_limit_headers(scope), media_type=MEDIA_TYPE
+    )

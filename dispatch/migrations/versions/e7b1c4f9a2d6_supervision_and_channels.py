@@ -104,7 +104,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['state_code'], ['state.code'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_prefix'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('state_code', 'name')
     )
     with op.batch_alter_table('api_client', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_client_state_code'), ['state_code'], unique=False)
