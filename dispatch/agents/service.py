@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from dispatch import validation
@@ -193,10 +194,12 @@ def update(
     """Change what is given (None keeps a field; `break_start=""` removes the break), after
     checking the agent as it would be: every bad field named at once (`InvalidAgent`), nothing
     changed then. A new block without coordinates moves the agent's start to its centre.
-    Audited with the changed fields' values before and after (a phone masked)."""
+    Audited with the changed fields' values before and after (a phone masked there only: two
+    numbers may mask alike). A failure once fields are set (the phone taken by another save
+    since it was checked: `InvalidAgent` too) leaves the agent as it was."""
     agent = get(session=session, agent_id=agent_id)
     state = state_service.get(session=session, code=agent.state_code)
-    before = snapshot(session, agent)
+    before = _fields(session, agent)
     problems = Problems()
     block = session.get(Block, agent.block_id)
     if block_code is not None and (block is None or block_code != block.code):
@@ -225,34 +228,46 @@ def update(
     if problems.found or values is None or block is None or place is None:
         raise InvalidAgent(problems.found)
     assert block.id is not None
-    agent.name, agent.phone = values.name, values.phone
-    agent.block_id, agent.lat, agent.lon = block.id, place[0], place[1]
-    agent.skills, agent.languages = values.skills, values.languages
-    agent.working_days = values.working_days
-    agent.shift_start_min, agent.shift_end_min = values.shift_start_min, values.shift_end_min
-    agent.break_start_min = values.break_start_min
-    if values.break_start_min is not None:
-        agent.break_minutes = values.break_minutes
-    agent.daily_cap, agent.travel_mode = values.daily_cap, values.travel_mode
-    if active is not None:
-        agent.active = active
-    after = snapshot(session, agent)
-    changed = [k for k in CHANGEABLE if before[k] != after[k]]
-    if not changed:
-        return Changes(agent, {}, {})
-    session.add(agent)
-    old = {k: before[k] for k in changed}
-    new = {k: after[k] for k in changed}
-    audit.record(
-        session=session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=agent_id,
-        action="update",
-        before=old,
-        after=new,
-    )
-    session.flush()
+    try:
+        # Set inside a savepoint: if anything below fails (the phone taken meanwhile by
+        # another admin's save), its rollback expires the agent, so no half-made change is
+        # left on it for the caller's commit to write.
+        with session.begin_nested():
+            agent.name, agent.phone = values.name, values.phone
+            agent.block_id, agent.lat, agent.lon = block.id, place[0], place[1]
+            agent.skills, agent.languages = values.skills, values.languages
+            agent.working_days = values.working_days
+            agent.shift_start_min = values.shift_start_min
+            agent.shift_end_min = values.shift_end_min
+            agent.break_start_min = values.break_start_min
+            if values.break_start_min is not None:
+                agent.break_minutes = values.break_minutes
+            agent.daily_cap, agent.travel_mode = values.daily_cap, values.travel_mode
+            if active is not None:
+                agent.active = active
+            after = _fields(session, agent)
+            # Compared as they are (two numbers may mask alike), masked only in the audit.
+            changed = [k for k in CHANGEABLE if before[k] != after[k]]
+            old = _masked({k: before[k] for k in changed})
+            new = _masked({k: after[k] for k in changed})
+            if changed:
+                session.add(agent)
+                audit.record(
+                    session=session,
+                    actor=actor,
+                    entity=ENTITY,
+                    entity_id=agent_id,
+                    action="update",
+                    before=old,
+                    after=new,
+                )
+            session.flush()
+    except sa.exc.IntegrityError:
+        # The one unique field an update sets: the phone, taken since it was checked.
+        taken = select(Agent.id).where(Agent.phone == values.phone, Agent.id != agent_id)
+        if session.exec(taken).first() is None:
+            raise
+        raise InvalidAgent({"phone": "another agent has this phone"}) from None
     return Changes(agent, old, new)
 
 
@@ -271,10 +286,15 @@ class Changes:
 
 def snapshot(session: Session, agent: Agent) -> dict[str, Any]:
     """The agent's changeable fields as the audit log records them (the phone masked)."""
+    return _masked(_fields(session, agent))
+
+
+def _fields(session: Session, agent: Agent) -> dict[str, Any]:
+    """The agent's changeable fields as they are (the phone in full: for comparing)."""
     block = session.get(Block, agent.block_id)
     return {
         "name": agent.name,
-        "phone": validation.mask_phone(agent.phone),
+        "phone": agent.phone,
         "block": block.code if block is not None else agent.block_id,
         "lat": agent.lat,
         "lon": agent.lon,
@@ -289,6 +309,13 @@ def snapshot(session: Session, agent: Agent) -> dict[str, Any]:
         "travel_mode": TravelMode(agent.travel_mode).value,
         "active": agent.active,
     }
+
+
+def _masked(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with a phone number in them masked (personal data stays out of the log)."""
+    if "phone" in fields:
+        return {**fields, "phone": validation.mask_phone(fields["phone"])}
+    return fields
 
 
 def _checked(

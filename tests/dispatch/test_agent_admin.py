@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from dispatch import validation
 from dispatch.agents import rules
 from dispatch.agents import service as agent_service
 from dispatch.agents.models import WEEKDAYS, Agent, AgentLeave
@@ -338,6 +339,52 @@ def test_a_new_block_moves_the_agents_start_and_the_phone_is_masked_in_the_audit
     assert (agent.lat, agent.lon, agent.phone) == (block.lat, block.lon, "+917000099123")
     assert made.after["block"] == "SXR03" and made.before["block"] == "SXR01"
     assert "99123" not in str(made.after) and made.after["phone"].endswith("123")
+
+
+def test_a_new_phone_that_masks_like_the_old_one_is_a_change_and_audited(
+    session: Session,
+) -> None:
+    """Changes are found on the values as they are: only the audit's copy is masked."""
+    agent = _agent(session)
+    old_phone = f"+91700{(int(agent.phone[-7:]) + 1000) % 10**7:07d}"  # same last three digits
+    agent_service.update(session=session, agent_id=agent.id or 0, actor="t", phone=old_phone)
+    new_phone = f"+91700{(int(old_phone[-7:]) + 1000) % 10**7:07d}"
+    assert validation.mask_phone(new_phone) == validation.mask_phone(old_phone)
+
+    made = agent_service.update(
+        session=session, agent_id=agent.id or 0, actor="staff:admin1", phone=new_phone
+    )
+
+    assert made.after == {"phone": validation.mask_phone(new_phone)}
+    assert made.before == {"phone": validation.mask_phone(old_phone)}
+    entry = _audits(session, "agent", agent.id, "update")[-1]
+    assert entry.actor == "staff:admin1" and entry.detail["after"] == made.after
+    assert new_phone not in str(entry.detail) and old_phone not in str(entry.detail)
+    session.expire_all()
+    assert agent_service.get(session=session, agent_id=agent.id or 0).phone == new_phone
+
+
+def test_a_phone_taken_by_another_save_since_the_check_leaves_the_agent_unchanged(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two admins giving two agents one number: the second save's flush fails; its fields,
+    already set on the agent, must not be written by the caller's commit."""
+    agent, other = _agent(session), _agent(session)
+    phone = agent.phone
+    monkeypatch.setattr(agent_service, "_phone_taken", lambda *_args: False)  # the race
+
+    with pytest.raises(InvalidAgent) as caught:
+        agent_service.update(
+            session=session, agent_id=agent.id or 0, actor="t", phone=other.phone, daily_cap=12
+        )
+
+    assert caught.value.problems == {"phone": "another agent has this phone"}
+    assert (agent.phone, agent.daily_cap) == (phone, 8)  # expired: read back as stored
+    session.flush()
+    session.expire_all()
+    fresh = agent_service.get(session=session, agent_id=agent.id or 0)
+    assert (fresh.phone, fresh.daily_cap) == (phone, 8)
+    assert _audits(session, "agent", agent.id, "update") == []
 
 
 # --- leave over the live plan -------------------------------------------------------------------
