@@ -9,9 +9,11 @@
   English, Hindi and Urdu, department, category, the doorstep and government fees typed in
   rupees ("30" or "30.50", read as exact paise), time limit in days (empty: none), visit
   minutes, the skill it needs, documents in English and Hindi one per line, spoken aliases one
-  per line, switched on (`catalogue_service.update`). Every bad field gets its message beside
-  it and the form comes back as typed (422). A new fee applies to requests logged from then
-  on: each request keeps the fee its citizen was told.
+  per line, switched on (`dispatch.visits.catalogue_admin.update_service`: a change to the
+  visit minutes, the skill or being offered has the days with its visits planned re-planned).
+  Every bad field gets its message beside it and the form comes back as typed (422). A new fee
+  applies to requests logged from then on: each request keeps the fee its citizen was told.
+  The code cannot change once a request was made for the service (channels book by code).
 - the service's history from the audit log, each change before → after.
 
 Not here: the checks (`dispatch.catalogue.rules`, `dispatch.catalogue.service`).
@@ -23,7 +25,7 @@ import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -34,9 +36,12 @@ from dispatch.catalogue.rules import InvalidService
 from dispatch.catalogue.service import SKILLS
 from dispatch.errors import NotFound
 from dispatch.money import plain
+from dispatch.ports import Clock
 from dispatch.staff.models import StaffUser
 from dispatch.staff.service import actor_of
 from dispatch.states import service as state_service
+from dispatch.visits import catalogue_admin
+from ivr.deps import get_clock
 from web import admin_history
 from web.auth import Administrator
 from web.deps import ReadSessionDep, RowId, WriteSessionDep
@@ -44,6 +49,7 @@ from web.templating import templates
 
 router = APIRouter()
 
+ClockDep = Annotated[Clock, Depends(get_clock)]
 Name = Annotated[str, Form(max_length=200)]
 Money = Annotated[str, Form(max_length=20)]
 Number = Annotated[str, Form(max_length=6)]
@@ -69,6 +75,8 @@ LABELS = {
 NOTICES = {
     "created": "The service is added to the catalogue: callers can ask for it now.",
     "saved": "Saved. A new fee is charged to requests logged from now on.",
+    "replanned": "Saved. A new fee is charged to requests logged from now on; the days with "
+    "visits of this service planned will be planned again with the change.",
     "unchanged": "Nothing was changed.",
 }
 
@@ -278,6 +286,7 @@ def service_update(
     service_id: RowId,
     user: Administrator,
     session: WriteSessionDep,
+    clock: ClockDep,
     code: Annotated[str, Form(max_length=60)] = "",
     name_en: Name = "",
     name_hi: Name = "",
@@ -313,10 +322,11 @@ def service_update(
         "active": active == "on",
     }
     try:
-        made = catalogue_service.update(
+        made = catalogue_admin.update_service(
             session=session,
             service_id=service_id,
             actor=actor_of(user),
+            now=clock.now(),
             code=code,
             name_en=name_en,
             name_hi=name_hi,
@@ -338,5 +348,7 @@ def service_update(
         session.expire_all()
         service = _service_of(session, user, service_id)
         return _page(request, _context(session, user, service, typed, exc.problems), 422)
-    done = "saved" if made.after else "unchanged"
+    done = "unchanged"
+    if made.after:
+        done = "replanned" if catalogue_admin.PLANNING_FIELDS & set(made.after) else "saved"
     return RedirectResponse(f"/admin/services/{service_id}?done={done}", status_code=303)

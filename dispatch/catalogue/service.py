@@ -17,6 +17,7 @@ from dispatch.audit.models import AuditEntry
 from dispatch.catalogue import rules
 from dispatch.catalogue.models import Service, ServiceCategory
 from dispatch.errors import NotFound
+from dispatch.requests.models import DoorstepRequest
 from dispatch.states import service as state_service
 from dispatch.states.models import State
 
@@ -127,7 +128,12 @@ def update(
     "no limit", for the skill "none"), after checking the service as it would be: every bad
     field named at once (`InvalidService`), nothing changed then. Fees are paise, or rupees as
     typed (text); a new fee is charged to requests logged from now on (a request keeps the fee
-    it was told). Audited with the changed fields' values before and after."""
+    it was told). The code stays as it is once any request was made for the service (channels
+    book by code). Audited with the changed fields' values before and after.
+
+    What a change to the visit's minutes, skill or being offered does to the live plans is not
+    here but in the use case `dispatch.visits.catalogue_admin.update_service`, which calls
+    this."""
     service = get(session=session, service_id=service_id)
     state = state_service.get(session=session, code=service.state_code)
     before = snapshot(service)
@@ -228,6 +234,20 @@ def _checked(
         same = same.where(Service.id != service_id)
     if code and session.exec(same).first() is not None:
         problems.setdefault("code", "a service with this code exists")
+    current = session.get(Service, service_id) if service_id is not None else None
+    if current is not None and code and code != current.code:
+        # Channels book by code (/api/v1): a code requests were made under is in their use.
+        made = session.exec(
+            select(func.count())
+            .select_from(DoorstepRequest)
+            .where(DoorstepRequest.service_id == service_id)
+        ).one()
+        if made:
+            problems.setdefault(
+                "code",
+                f"cannot change: {made} request(s) were made for {current.code}, and channels "
+                "book by this code (add a new service instead)",
+            )
     if problems or values is None:
         raise rules.invalid_service(problems, given)
     return values

@@ -1,11 +1,15 @@
 """Administering the catalogue: rupees as typed read as exact paise (property tests), a
 service's form checked field by field, a new service and a changed one audited with before and
-after, a code unique in its state, and a fee change that leaves requests already logged with
-the fee they were told."""
+after, a code unique in its state and kept once requests were made for it, a fee change that
+leaves requests already logged with the fee they were told, and a change the planner sees
+making the plans of the service's visits outdated and re-planned."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -17,12 +21,20 @@ from dispatch.catalogue import rules
 from dispatch.catalogue import service as catalogue_service
 from dispatch.catalogue.models import Service
 from dispatch.catalogue.rules import InvalidService, ServiceForm
+from dispatch.citizens import service as citizen_service
 from dispatch.errors import InvalidFee, InvalidInput
+from dispatch.geography.models import District
 from dispatch.money import plain
+from dispatch.planning import service as planning
+from dispatch.planning import zone
+from dispatch.planning.models import ZonePlan
 from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
+from dispatch.visits import catalogue_admin
 from tests import factories
 
 SKILLS = {"biometric", "land_records"}
+IST = ZoneInfo("Asia/Kolkata")
 
 
 def _form(**changes: object) -> ServiceForm:
@@ -244,3 +256,125 @@ def test_listing_finds_by_code_or_name_and_by_whether_active(session: Session) -
     assert [s.id for s in by_code] == [service.id]
     active = catalogue_service.listing(session=session, state_code="JK", active=True)
     assert service.id not in {s.id for s in active} and active
+
+
+# --- a change the plans see, and the code channels book by ---------------------------------------
+
+#: A Monday no other test plans on (Srinagar), and early that morning.
+PLAN_DAY = dt.date(2043, 4, 6)
+PLAN_NOW = dt.datetime.combine(PLAN_DAY, dt.time(7, 0), ZoneInfo("Asia/Kolkata"))
+
+
+@pytest.fixture
+def fresh_cache() -> Iterator[None]:
+    planning.clear_cache()
+    yield
+    planning.clear_cache()
+
+
+def _booked(session: Session, service: Service) -> DoorstepRequest:
+    """A visit of `service` booked in Srinagar on PLAN_DAY through the use case."""
+    probe = factories.citizen(session, district_code="SXR")
+    address = citizen_service.last_address(session=session, citizen_id=probe.id or 0)
+    assert address is not None and address.id is not None and service.id is not None
+    offer = planning.offer_windows(
+        session=session,
+        settings=factories.SETTINGS,
+        address_id=address.id,
+        service_id=service.id,
+        language="hi",
+        now=PLAN_NOW,
+    )[0]
+    request = factories.request(session, service_code=service.code, offer=offer)
+    assert request.window_start is not None
+    return request
+
+
+def _srinagar(session: Session) -> int:
+    district = session.exec(select(District).where(District.code == "SXR")).one()
+    assert district.id is not None
+    return district.id
+
+
+@pytest.mark.usefixtures("fresh_cache")
+@pytest.mark.parametrize(
+    "change",
+    [{"visit_minutes": "60"}, {"required_skill": "biometric"}, {"active": False}],
+    ids=["minutes", "skill", "offered"],
+)
+def test_a_change_the_planner_sees_makes_the_plans_of_its_visits_outdated_and_replanned(
+    session: Session, change: dict[str, object]
+) -> None:
+    """The planner reads a service's minutes and skill live: a plan or offer computed before
+    the change must not be saved or booked on, and the scheduled re-plan must look again."""
+    service = _new(session)
+    _booked(session, service)
+    district = _srinagar(session)
+    version = zone.current_version(session, district, PLAN_DAY)
+    assert catalogue_admin.planned_days(
+        session=session, service_id=service.id or 0, today=PLAN_DAY, tz=IST
+    ) == [(district, PLAN_DAY)]
+
+    made = catalogue_admin.update_service(
+        session=session, service_id=service.id or 0, actor="staff:admin1", now=PLAN_NOW, **change
+    )
+
+    assert set(made.after) == set(change)
+    plan = session.get(ZonePlan, (district, PLAN_DAY), populate_existing=True)
+    assert plan is not None and plan.version == version + 1  # the same stops, a new version
+    assert plan.improved_version < plan.version  # marked for the scheduled re-plan
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_a_change_the_planner_does_not_see_leaves_the_plans_alone(session: Session) -> None:
+    service = _new(session)
+    _booked(session, service)
+    district = _srinagar(session)
+    before = session.get(ZonePlan, (district, PLAN_DAY), populate_existing=True)
+    assert before is not None
+    version, improved = before.version, before.improved_version
+
+    made = catalogue_admin.update_service(
+        session=session,
+        service_id=service.id or 0,
+        actor="staff:admin1",
+        now=PLAN_NOW,
+        name_en="Renamed Test Service",
+        doorstep_fee_paise="75",
+        visit_minutes="45",  # as it was
+    )
+
+    assert set(made.after) == {"name_en", "doorstep_fee_paise"}
+    plan = session.get(ZonePlan, (district, PLAN_DAY), populate_existing=True)
+    assert plan is not None and (plan.version, plan.improved_version) == (version, improved)
+
+
+def test_a_service_with_requests_keeps_its_code_and_one_without_may_change_it(
+    session: Session,
+) -> None:
+    """Channels book by code (/api/v1): a code in use cannot be changed under them."""
+    used, unused = _new(session), _new(session)
+    factories.request(session, service_code=used.code)  # logged, no visit yet
+    new_code = f"T_{uuid.uuid4().hex[:8]}".upper()
+
+    with pytest.raises(InvalidService) as caught:
+        catalogue_service.update(
+            session=session, service_id=used.id or 0, actor="t", code=new_code, name_en="Other"
+        )
+
+    assert set(caught.value.problems) == {"code"}
+    assert "1 request(s) were made" in caught.value.problems["code"]
+    session.refresh(used)
+    assert used.name_en == "Test Service" and _audits(session, used.id or 0, "update") == []
+    # The code as typed in another case is the same code: not a change, so not refused.
+    same = catalogue_service.update(
+        session=session, service_id=used.id or 0, actor="t", code=used.code.lower()
+    )
+    assert same.after == {}
+    moved = catalogue_service.update(
+        session=session, service_id=unused.id or 0, actor="t", code=new_code.lower()
+    )
+    assert moved.after == {"code": new_code}
+    assert catalogue_service.get_by_code(session=session, state_code="JK", code=new_code).id == (
+        unused.id
+    )
