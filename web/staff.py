@@ -1,10 +1,13 @@
 """Managing the console's staff (admins only): the accounts, a new account, a role changed, an
 account switched off or given a new password. Each change is audited by `dispatch.staff` with
 its fields before and after, and the latest changes are listed under the accounts. A refused
-form comes back as typed (422) with the message beside the field it is about."""
+form comes back as typed (422) with the message beside the field it is about. Each form carries
+a hidden random key drawn with the page: the same form sent again (a double click, a retried
+request) answers as the first did and changes nothing again."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ from web.templating import templates
 router = APIRouter()
 
 LABELS = {"role": "Role", "active": "Active", "password": "Password"}
+FormKey = Annotated[str, Form(max_length=64)]
 
 
 def _page(
@@ -47,6 +51,9 @@ def _page(
         "error": "",
         "errors": {},
         "history": admin_history.rows(changes, tz, LABELS, lambda e: names.get(e.entity_id, "")),
+        # A fresh key per form drawn: the new account's, and each account row's.
+        "form_key": str(uuid.uuid4()),
+        "row_keys": {u.id: str(uuid.uuid4()) for u in users},
         **extra,
     }
     status = 422 if context["error"] or context["errors"] else 200
@@ -69,7 +76,13 @@ def staff_create(
     username: Annotated[str, Form(max_length=64)] = "",
     name: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    key: FormKey = "",
 ) -> Response:
+    again = staff_service.made_by_form(
+        session=session, state_code=user.state_code, username=username, form_key=key
+    )
+    if again is not None:  # the same form sent again: the first one's answer
+        return RedirectResponse(f"/admin/staff?done=created+{again.username}", status_code=303)
     try:
         made = staff_service.create(
             session=session,
@@ -79,6 +92,7 @@ def staff_create(
             role=role,
             password=password,
             actor=staff_service.actor_of(user),
+            form_key=key or None,
         )
     except DispatchError as exc:
         session.rollback()
@@ -94,6 +108,7 @@ def staff_create(
             user.state_code,
             errors=errors,
             form={"username": username, "name": name, "role": role},
+            form_key=key or str(uuid.uuid4()),
         )
     return RedirectResponse(f"/admin/staff?done=created+{made.username}", status_code=303)
 
@@ -108,6 +123,7 @@ def staff_update(
     active: Annotated[str, Form()] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     unlock: Annotated[str, Form()] = "",
+    key: FormKey = "",
 ) -> Response:
     target = session.get(StaffUser, user_id)
     if target is None or target.state_code != user.state_code:  # another state's: not ours
@@ -119,14 +135,26 @@ def staff_update(
         return _page(
             request, session, user.state_code, error="You cannot switch off or demote yourself."
         )
+    switch = {"on": True, "off": False}.get(active)
     try:
+        again = staff_service.updated_by_form(
+            session=session,
+            user_id=user_id,
+            form_key=key,
+            role=role,
+            active=switch,
+            password=password or None,
+        )
+        if again is not None:  # the same form sent again: the first one's answer
+            return RedirectResponse(f"/admin/staff?done=updated+{again.username}", status_code=303)
         changed = staff_service.update(
             session=session,
             user_id=user_id,
             actor=staff_service.actor_of(user),
             role=role,
-            active={"on": True, "off": False}.get(active),
+            active=switch,
             password=password or None,
+            form_key=key or None,
         )
     except DispatchError as exc:
         session.rollback()

@@ -116,8 +116,11 @@ def create(
     password: str,
     actor: str,
     demo: bool = False,
+    form_key: str | None = None,
 ) -> StaffUser:
-    """A new account. `demo=True` is the seed's only way to the demo password."""
+    """A new account. `demo=True` is the seed's only way to the demo password. `form_key` (a
+    console form's random token) is kept with the creation, so that a form sent twice finds
+    the account it made (`made_by_form`) instead of being told the username is taken."""
     username = _normal(username)
     if not username or not username.replace(".", "").replace("_", "").isalnum():
         raise InvalidInput("username", username, "letters, digits, dots and underscores")
@@ -142,8 +145,62 @@ def create(
         username=username,
         role=role.value,
         after={"username": username, "name": user.name, "role": role.value, "active": True},
+        key=form_key,
     )
     return user
+
+
+def made_by_form(
+    *, session: Session, state_code: str, username: str, form_key: str
+) -> StaffUser | None:
+    """The account of the state a form with this token created (a retried form), if it was
+    that form."""
+    user = session.exec(select(StaffUser).where(StaffUser.username == _normal(username))).first()
+    if user is None or user.state_code != state_code or not form_key:
+        return None
+    created = audit.history(session=session, entity=STAFF, entity_id=user.id)
+    return user if any(_keyed(e, "created", form_key) for e in created) else None
+
+
+def _keyed(entry: AuditEntry, action: str, form_key: str) -> bool:
+    return entry.action == action and entry.detail.get("key") == form_key
+
+
+class FormSentAgain(Conflict):
+    """A form's token already used for another change of the account (a page sent again after
+    being edited): nothing done; the form must be drawn again."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(STAFF, user_id, "this form was already sent: reload the page")
+
+
+def _asked(role: Role | None, active: bool | None, password: str | None) -> str:
+    """What an update asked for, to tell a retry from another change under the same token:
+    the role and switch as asked, a password only as asked for (never the password itself)."""
+    return f"role={role.value if role else ''};active={active};password={password is not None}"
+
+
+def updated_by_form(
+    *,
+    session: Session,
+    user_id: int,
+    form_key: str,
+    role: Role | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> StaffUser | None:
+    """The account if a form with this token already changed it (a retried form: answer as
+    the first did, changing nothing again); `FormSentAgain` if that form asked for another
+    change; None when the token is new."""
+    if not form_key:
+        return None
+    user = get(session=session, user_id=user_id)
+    for entry in audit.history(session=session, entity=STAFF, entity_id=user_id):
+        if _keyed(entry, "updated", form_key):
+            if entry.detail.get("asked") != _asked(role, active, password):
+                raise FormSentAgain(user_id)
+            return user
+    return None
 
 
 def get(*, session: Session, user_id: int) -> StaffUser:
@@ -166,10 +223,13 @@ def update(
     role: Role | None = None,
     active: bool | None = None,
     password: str | None = None,
+    form_key: str | None = None,
 ) -> StaffUser:
     """Change an account's role, switch it on or off, or set a new password (a bad one changes
     nothing: `InvalidInput`). Switching off or a new password ends the account's sessions.
-    Audited with the changed fields before and after (a password only as changed)."""
+    Audited with the changed fields before and after (a password only as changed), and with
+    `form_key` (a console form's random token) and what it asked, so that the form sent again
+    finds it (`updated_by_form`) rather than running twice."""
     user = get(session=session, user_id=user_id)
     hashed = _check_password(password) if password is not None else None  # before any change
     before: dict[str, Any] = {}
@@ -200,6 +260,8 @@ def update(
         action="updated",
         before=before,
         after=after,
+        key=form_key,
+        asked=_asked(role, active, password),
     )
     session.flush()
     return user

@@ -231,3 +231,64 @@ def test_a_demo_account_switched_off_still_counts_for_the_production_check(
     assert admin.id is not None
     staff_service.update(session=session, user_id=admin.id, actor="test", active=False)
     assert "admin" in staff_service.demo_password_holders(session=session)
+
+
+def test_a_form_key_finds_the_account_it_made_and_only_that_one(session: Session) -> None:
+    key = str(uuid.uuid4())
+    username = f"u_{uuid.uuid4().hex[:10]}"
+    assert (
+        staff_service.made_by_form(
+            session=session, state_code="JK", username=username, form_key=key
+        )
+        is None
+    )
+    made = staff_service.create(
+        session=session,
+        state_code="JK",
+        username=username,
+        name="Form Person",
+        role=Role.DISPATCHER,
+        password=PASSWORD,
+        actor="test",
+        form_key=key,
+    )
+
+    found = staff_service.made_by_form
+    assert found(session=session, state_code="JK", username=username.upper(), form_key=key) == made
+    assert found(session=session, state_code="JK", username=username, form_key="other") is None
+    assert found(session=session, state_code="PB", username=username, form_key=key) is None
+    assert found(session=session, state_code="JK", username=username, form_key="") is None
+
+
+def test_an_update_sent_again_with_its_key_is_found_and_another_change_under_it_refused(
+    session: Session,
+) -> None:
+    """A retried password change must not run twice (sessions ended, lockout lifted and
+    audited again); a page edited and sent with the same key is refused, not ignored."""
+    user = _user(session)
+    assert user.id is not None
+    key = str(uuid.uuid4())
+    asked = {"role": Role.CALL_AGENT, "active": None, "password": "another long one"}
+    assert (
+        staff_service.updated_by_form(session=session, user_id=user.id, form_key=key, **asked)
+        is None
+    )
+    staff_service.update(session=session, user_id=user.id, actor="test", form_key=key, **asked)
+
+    again = staff_service.updated_by_form(session=session, user_id=user.id, form_key=key, **asked)
+
+    assert again == user
+    [entry] = [
+        e
+        for e in audit_service.history(session=session, entity="staff_user", entity_id=user.id)
+        if e.action == "updated"
+    ]
+    assert "another long one" not in str(entry.detail)  # what was asked, never the password
+    with pytest.raises(staff_service.FormSentAgain):
+        staff_service.updated_by_form(
+            session=session, user_id=user.id, form_key=key, **{**asked, "active": False}
+        )
+    assert (
+        staff_service.updated_by_form(session=session, user_id=user.id, form_key="new", **asked)
+        is None
+    )

@@ -20,9 +20,13 @@ from dispatch.agents import service as agent_service
 from dispatch.agents.models import Agent, AgentLeave
 from dispatch.audit.models import AuditEntry
 from dispatch.catalogue.models import Service
+from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography.models import Block, District
+from dispatch.planning import service as planning
+from dispatch.planning import zone
+from dispatch.planning.models import ZonePlan
 from dispatch.requests.models import DoorstepRequest
 from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
@@ -450,6 +454,77 @@ def test_a_bad_service_edit_changes_nothing(settings: Settings, engine: Engine) 
         assert service.doorstep_fee_paise == 5000
 
 
+def _book_service_in_kathua(engine: Engine, service_id: int) -> DoorstepRequest:
+    """A visit of the service booked (committed) in Kathua on DAY through the use case."""
+    with write_session(engine) as s:
+        service = s.get(Service, service_id)
+        probe = factories.citizen(s, district_code="KTH")
+        address = citizen_service.last_address(session=s, citizen_id=probe.id or 0)
+        assert service is not None and address is not None and address.id is not None
+        offer = planning.offer_windows(
+            session=s,
+            settings=factories.SETTINGS,
+            address_id=address.id,
+            service_id=service_id,
+            language="hi",
+            now=NOW,
+        )[0]
+        booked = factories.request(s, district_code="KTH", service_code=service.code, offer=offer)
+        s.refresh(booked)
+        return booked
+
+
+def test_a_service_edit_the_planner_sees_has_its_planned_days_replanned(
+    settings: Settings, engine: Engine
+) -> None:
+    client = _admin(settings, engine)
+    service_id = _new_service(client, visit_minutes="30")
+    booked = _book_service_in_kathua(engine, service_id)
+    with read_session(engine) as s:
+        version = zone.current_version(s, booked.district_id, DAY)
+    form = _ctx(client.get(f"/admin/services/{service_id}"))["form"]
+
+    response = client.submit(
+        f"/admin/services/{service_id}", {**form, "visit_minutes": "50", "active": "on"}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("?done=replanned")
+    with read_session(engine) as s:
+        plan = s.get(ZonePlan, (booked.district_id, DAY))
+        assert plan is not None and plan.version == version + 1
+        assert plan.improved_version < plan.version
+    shown = client.get(response.headers["location"])
+    assert "planned again" in _ctx(shown)["notice"]
+
+
+def test_a_service_with_requests_keeps_its_code_beside_the_field(
+    settings: Settings, engine: Engine
+) -> None:
+    client = _admin(settings, engine)
+    service_id = _new_service(client)
+    with write_session(engine) as s:
+        service = s.get(Service, service_id)
+        assert service is not None
+        factories.request(s, district_code="KTH", service_code=service.code)
+        code = service.code
+    form = _ctx(client.get(f"/admin/services/{service_id}"))["form"]
+
+    response = client.submit(
+        f"/admin/services/{service_id}",
+        {**form, "code": f"{code}_NEW", "name_en": "Renamed", "active": "on"},
+    )
+
+    assert response.status_code == 422
+    ctx = _ctx(response)
+    assert set(ctx["errors"]) == {"code"} and "channels book by this code" in ctx["errors"]["code"]
+    assert ctx["form"]["code"] == f"{code}_NEW" and ctx["form"]["name_en"] == "Renamed"
+    assert 'id="code-error"' in response.text
+    with read_session(engine) as s:
+        service = s.get(Service, service_id)
+        assert service is not None and (service.code, service.name_en) == (code, "Web Test Service")
+
+
 # --- staff accounts ------------------------------------------------------------------------------
 
 
@@ -495,3 +570,70 @@ def test_a_refused_new_account_names_the_field_and_keeps_what_was_typed(
     assert 'value="supervisor" selected' in response.text
     with read_session(engine) as s:
         assert s.exec(select(StaffUser).where(StaffUser.username == "new_person")).first() is None
+
+
+def _staff_audits(engine: Engine, user_id: int, action: str) -> int:
+    with read_session(engine) as s:
+        return s.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.entity == "staff_user",
+                AuditEntry.entity_id == str(user_id),
+                AuditEntry.action == action,
+            )
+        ).one()
+
+
+def test_a_new_account_form_sent_twice_creates_once_and_answers_as_the_first(
+    settings: Settings, engine: Engine
+) -> None:
+    client = _admin(settings, engine)
+    page = client.get("/admin/staff")
+    key = _ctx(page)["form_key"]
+    assert f'name="key" value="{key}"' in page.text
+    username = f"twice_{uuid.uuid4().hex[:8]}"
+    form = {
+        "username": username,
+        "name": "Twice Sent",
+        "role": "dispatcher",
+        "password": "correct horse battery",
+        "key": key,
+    }
+
+    first = client.submit("/admin/staff", form)
+    again = client.submit("/admin/staff", form)
+
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    with read_session(engine) as s:
+        [made] = s.exec(select(StaffUser).where(StaffUser.username == username)).all()
+    assert _staff_audits(engine, made.id or 0, "created") == 1
+    # Another form (another key) for the same username is still refused.
+    other = client.submit("/admin/staff", {**form, "key": str(uuid.uuid4())})
+    assert other.status_code == 422 and "taken" in _ctx(other)["errors"]["username"]
+
+
+def test_a_password_change_sent_twice_runs_once(settings: Settings, engine: Engine) -> None:
+    client = _admin(settings, engine)
+    other = make_user(engine, Role.CALL_AGENT)
+    page = client.get("/admin/staff")
+    key = _ctx(page)["row_keys"][other.id]
+    assert f'name="key" value="{key}"' in page.text
+    form = {"role": "call_agent", "active": "", "password": "a brand new password", "key": key}
+
+    first = client.submit(f"/admin/staff/{other.id}", form)
+    with read_session(engine) as s:
+        changed_at = s.get(StaffUser, other.id).password_changed_at  # type: ignore[union-attr]
+    again = client.submit(f"/admin/staff/{other.id}", form)
+
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert _staff_audits(engine, other.id or 0, "updated") == 1
+    with read_session(engine) as s:
+        assert s.get(StaffUser, other.id).password_changed_at == changed_at  # type: ignore[union-attr]
+    # The page edited and sent with the same key: refused, nothing changed.
+    edited = client.submit(f"/admin/staff/{other.id}", {**form, "active": "off"})
+    assert edited.status_code == 422 and "reload the page" in _ctx(edited)["error"]
+    with read_session(engine) as s:
+        assert s.get(StaffUser, other.id).active  # type: ignore[union-attr]
