@@ -310,8 +310,8 @@ def _rates_chart(weeks: Sequence[WeekRate]) -> Markup:
         },
         description=(
             "Lines: the share of requests completed each week that were within their legal "
-            "time limit, and whose agent arrived within the promised window. The numbers are "
-            "in the table below."
+            "time limit, and whose agent arrived by the end of the promised window. The "
+            "numbers are in the table below."
         ),
         percent=True,
     )
@@ -520,8 +520,8 @@ WEEK_HEADER = [
     "Within the time limit",
     "Within the time limit (%)",
     "With a window and an arrival",
-    "Arrived within the window",
-    "Arrived within the window (%)",
+    "Arrived by the window's end",
+    "Arrived by the window's end (%)",
 ]
 
 

@@ -17,7 +17,8 @@ clock: every moment, calendar and request is passed in).
   long the citizen has been waiting, as they count it. Only the legal clock counts working
   days, because the law does.
 - **On time.** A completed request was on time for the law if completed on or before its due
-  date, and kept its promise if the agent arrived within its window.
+  date, and kept its promise if the agent arrived by the end of its window (`promise_kept`:
+  early counts as kept).
 
 Not here: the queries (`dispatch.pendency.service`, which applies these same rules in SQL for
 many requests at once), the pages.
@@ -37,9 +38,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 #: "Due soon" means this many working days left or fewer. Two, because a request with two
 #: working days left can still be visited on the next one with a day to spare for a visit
-#: that fails at the door (a missing document) to be made again; and because the planner
-#: raises a visit's priority at the same point (`dispatch.requests.rules.visit_priority`), so
-#: the page warns about the requests the plan is already hurrying.
+#: that fails at the door (a missing document) to be made again. Not the planner's measure:
+#: `dispatch.requests.rules.visit_priority` counts calendar days (two or fewer raise a
+#: visit's priority) and is worked out once, when the request is logged, so a request that
+#: becomes due soon while it waits is not hurried by the plan; this page is what shows it.
 DUE_SOON_WORKING_DAYS = 2
 #: A request with no usable window needs at least this many working days left to be visited
 #: in time: the day's plans are made and the agents have their itineraries by morning, so the
@@ -346,10 +348,14 @@ def legal_on_time(completed_day: dt.date, due: dt.date) -> bool:
 def promise_kept(
     arrived_at: dt.datetime | None, window_start: dt.datetime | None, window_end: dt.datetime | None
 ) -> bool | None:
-    """The agent arrived within the window (None: nothing to judge, no window or arrival)."""
+    """The agent arrived no later than the window's end (None: nothing to judge, no window or
+    no arrival). Arriving before the window's start counts as kept: the promise to the citizen
+    is that someone comes by the end of the window they were given, and an early agent either
+    waits or finds the citizen at home; what a citizen complains of is an agent who came after
+    it, or never (an early arrival that found nobody home is a no-show, not a completion)."""
     if arrived_at is None or window_start is None or window_end is None:
         return None
-    return window_start <= arrived_at <= window_end
+    return arrived_at <= window_end
 
 
 def week_of(day: dt.date) -> dt.date:

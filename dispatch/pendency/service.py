@@ -480,11 +480,7 @@ def weekly_rates(
         done.c.window_start.is_not(None),
         done.c.window_end.is_not(None),
     )
-    kept = sa.and_(
-        judged,
-        done.c.arrived_at >= done.c.window_start,
-        done.c.arrived_at <= done.c.window_end,
-    )
+    kept = sa.and_(judged, done.c.arrived_at <= done.c.window_end)  # `rules.promise_kept`
     on_time = sa.and_(has_limit, m.local_date(done.c.completed_at) <= done.c.due_date)
     classified = sa.select(
         week.label("week"),

@@ -401,6 +401,7 @@ def test_on_time_by_hand() -> None:
     start, end = at(due, 9), at(due, 11)
     assert rules.promise_kept(start, start, end) and rules.promise_kept(end, start, end)
     assert rules.promise_kept(end + dt.timedelta(minutes=1), start, end) is False
+    assert rules.promise_kept(start - dt.timedelta(minutes=30), start, end), "early is kept"
     assert rules.promise_kept(None, start, end) is None
     week = rules.weekly_rates(
         [

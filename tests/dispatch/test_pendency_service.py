@@ -334,18 +334,26 @@ def test_nothing_open_counts_nothing(session: Session) -> None:
 
 
 def test_weekly_rates_count_what_the_rules_count(session: Session) -> None:
-    """Four visits over three weeks: on time on both clocks; the agent arriving after the
-    window; delivered after the due date (applied for long before, given a window late);
+    """Five visits over three weeks: on time on both clocks; the agent arriving after the
+    window; the agent arriving before the window (kept: the citizen was promised a visit by
+    its end); delivered after the due date (applied for long before, given a window late);
     and one completed before the twelve weeks. The SQL counts equal the rules' on the same
     completions, read back from the request events."""
     on_time, _ = book(session, at=local(dt.date(2019, 6, 3), 7))
     late_arrival, _ = book(session, at=local(dt.date(2019, 6, 11), 7))
+    early_arrival, _ = book(session, at=local(dt.date(2019, 6, 12), 7))
     waited, person = book(session, at=local(dt.date(2019, 5, 20), 10), window=None)
     waited = history.reschedule(
         session, waited, person, at=local(dt.date(2019, 6, 19), 7), window=0
     )
     ancient, _ = book(session, at=local(dt.date(2019, 2, 5), 7))
-    for request, minutes in ((on_time, 15), (late_arrival, 150), (waited, 30), (ancient, 5)):
+    for request, minutes in (
+        (on_time, 15),
+        (late_arrival, 150),
+        (early_arrival, -20),
+        (waited, 30),
+        (ancient, 5),
+    ):
         assert request.window_start is not None
         history.visit_done(
             session, request, arrived=request.window_start + dt.timedelta(minutes=minutes)
@@ -353,7 +361,7 @@ def test_weekly_rates_count_what_the_rules_count(session: Session) -> None:
     where = Filters(district_id=doda(session))
     got = pendency.weekly_rates(session=session, state_code="JK", filters=where, now=NOW)
 
-    mine = [on_time, late_arrival, waited, ancient]
+    mine = [on_time, late_arrival, early_arrival, waited, ancient]
     completions = []
     for request in mine:
         fresh = request_service.get(session=session, request_id=request.id or 0)
@@ -379,7 +387,7 @@ def test_weekly_rates_count_what_the_rules_count(session: Session) -> None:
     first = by_week[dt.date(2019, 6, 3)]
     assert (first.completed, first.legal_rate, first.promise_rate) == (1, 100.0, 100.0)
     second = by_week[dt.date(2019, 6, 10)]
-    assert (second.completed, second.legal_rate, second.promise_rate) == (1, 100.0, 0.0)
+    assert (second.completed, second.legal_rate, second.promise_rate) == (2, 100.0, 50.0)
     third = by_week[dt.date(2019, 6, 17)]
     assert (third.completed, third.legal_rate, third.promise_rate) == (1, 0.0, 100.0)
-    assert rules.overall(got).completed == 3  # February's is outside the twelve weeks
+    assert rules.overall(got).completed == 4  # February's is outside the twelve weeks
