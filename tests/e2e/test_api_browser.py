@@ -14,31 +14,24 @@ photographed into `var/test-artifacts/api/` (or `$DOORSTEP_SCREENSHOTS`)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.engine import Engine
 
-from dispatch.config import REPO_ROOT, Settings
 from dispatch.db import read_session
 from dispatch.requests import service as request_service
 from dispatch.requests.rules import Channel
-from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
-from ivr.deps import get_clock
 from tests import factories
 from tests.api.conftest import make_client
 from tests.conftest import unique_phone
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import FixedClock
-from web.app import create_app
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -46,73 +39,7 @@ IST = ZoneInfo("Asia/Kolkata")
 #: A Monday no other test books on, in a district of its own for this file.
 NOW = dt.datetime(2039, 8, 8, 7, 30, tzinfo=IST)
 DISTRICT = "RMB"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "api"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
-    with served(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _sign_in(page: Page, url: str, user: StaffUser) -> None:
-    page.goto(f"{url}/login")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    wide = page.evaluate(
-        """w => [...document.querySelectorAll('main *, header *')]
-            .filter(e => e.getBoundingClientRect().right > w + 1)
-            .slice(0, 5).map(e => `${e.tagName}.${e.className}#${e.id}`)""",
-        width,
-    )
-    page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen: {wide}"
+SCREENSHOTS = "api"
 
 
 def _channel_books(url: str, key: str, village_id: int) -> str:
@@ -142,10 +69,10 @@ def test_an_admin_makes_a_key_a_channel_books_with_it_and_the_admin_revokes_it(
     live_url: str, engine: Engine, browser: Browser, shots: Path
 ) -> None:
     admin = make_user(engine, Role.ADMIN)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, admin)
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, admin)
     page.goto(f"{live_url}/admin/api-clients")
-    _looked_at(page, shots, "api-clients-list")
+    looked_at(page, shots, "api-clients-list")
 
     # A wrong form comes back with the problem next to its field, what was typed kept.
     page.locator("#client-name").fill("bad/name")
@@ -154,7 +81,7 @@ def test_an_admin_makes_a_key_a_channel_books_with_it_and_the_admin_revokes_it(
     expect(page.locator("#name-error")).to_be_visible()
     expect(page.locator("#rate-error")).to_be_visible()
     expect(page.locator("#client-name")).to_have_value("bad/name")
-    _looked_at(page, shots, "api-clients-invalid")
+    looked_at(page, shots, "api-clients-invalid")
 
     name = f"whatsapp-bot-{uuid.uuid4().hex[:6]}"
     page.locator("#client-name").fill(name)
@@ -166,7 +93,7 @@ def test_an_admin_makes_a_key_a_channel_books_with_it_and_the_admin_revokes_it(
     key = key_field.input_value()
     assert key.startswith("dsk_")
     expect(page.locator("#copy-key")).to_be_visible()
-    _looked_at(page, shots, "api-clients-key-once")
+    looked_at(page, shots, "api-clients-key-once")
 
     with read_session(engine) as session:
         village = factories.village_in(session, DISTRICT)
@@ -186,29 +113,29 @@ def test_an_admin_makes_a_key_a_channel_books_with_it_and_the_admin_revokes_it(
     expect(row).not_to_contain_text("never")  # its last use is noted
     row.get_by_role("link", name="Revoke…").click()
     expect(page.locator("#revoke-title")).to_contain_text(name)
-    _looked_at(page, shots, "api-clients-revoke-confirm")
+    looked_at(page, shots, "api-clients-revoke-confirm")
     page.locator("#confirm-revoke").click()
     expect(page.locator("#done")).to_contain_text(f"revoked {name}")
     expect(page.locator("#api-clients tr", has_text=name)).to_contain_text("revoked")
     expect(page.locator("#api-clients tr", has_text=portal.name)).to_contain_text("active")
-    _looked_at(page, shots, "api-clients-revoked")
+    looked_at(page, shots, "api-clients-revoked")
 
     refused = httpx.get(f"{live_url}/api/v1/catalogue", headers={"X-API-Key": key})
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
 
-    narrow = _page(browser, PHONE)
-    _sign_in(narrow, live_url, admin)
+    narrow = open_page(browser, PHONE)
+    sign_in(narrow, live_url, admin)
     narrow.goto(f"{live_url}/admin/api-clients")
     expect(narrow.locator("#api-clients")).to_contain_text(name)
-    _looked_at(narrow, shots, "api-clients-list")
+    looked_at(narrow, shots, "api-clients-list")
 
 
 def test_a_supervisor_is_refused_the_api_clients(
     live_url: str, engine: Engine, browser: Browser
 ) -> None:
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, make_user(engine, Role.SUPERVISOR))
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, make_user(engine, Role.SUPERVISOR))
     response = page.goto(f"{live_url}/admin/api-clients")
     assert response is not None and response.status == 403
     expect(page.locator("nav")).not_to_contain_text("API clients")
@@ -217,7 +144,7 @@ def test_a_supervisor_is_refused_the_api_clients(
 def test_the_docs_page_draws_every_operation_from_the_vendored_swagger_ui(
     live_url: str, browser: Browser, shots: Path
 ) -> None:
-    page = _page(browser, DESKTOP)
+    page = open_page(browser, DESKTOP)
     outside: list[str] = []
     page.on(
         "request",

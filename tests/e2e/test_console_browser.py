@@ -13,34 +13,27 @@ at a phone's 390 px, and photographed: the screenshots are the test's artefacts,
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dispatch import scheduled
 from dispatch.calls import service as call_service
 from dispatch.calls.models import Callback, CallbackReason, CallbackStatus
-from dispatch.config import REPO_ROOT, Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography.models import District
 from dispatch.planning.models import ReplanRun, ReplanStatus
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
-from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
-from ivr.deps import get_clock
 from tests.conftest import unique_phone
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import FixedClock
-from web.app import create_app
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in_by_keyboard
 
 pytestmark = pytest.mark.browser
 
@@ -49,56 +42,7 @@ IST = ZoneInfo("Asia/Kolkata")
 DAY = dt.date(2033, 5, 3)
 NOW = dt.datetime.combine(DAY, dt.time(7, 30), IST)
 DISTRICT = "GBL"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "console"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
-    with served(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _sign_in(page: Page, url: str, user: StaffUser) -> None:
-    """By the keyboard alone: the username has the focus, Tab to the password, Enter."""
-    page.goto(f"{url}/login")
-    page.wait_for_function(
-        "() => document.activeElement && document.activeElement.id === 'username'"
-    )
-    page.keyboard.type(user.username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
+SCREENSHOTS = "console"
 
 
 def _settled(page: Page) -> None:
@@ -110,32 +54,15 @@ def _settled(page: Page) -> None:
     page.wait_for_timeout(50)
 
 
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """The page as its user sees it: every control labelled, nothing wider than the screen;
-    photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
-    page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-
-
 def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map(
     live_url: str, engine: Engine, browser: Browser, shots: Path
 ) -> None:
     agent, dispatcher = make_user(engine, Role.CALL_AGENT), make_user(engine, Role.DISPATCHER)
     phone = unique_phone()
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, agent)
+    page = open_page(browser, DESKTOP)
+    sign_in_by_keyboard(page, live_url, agent)
     assert page.url.endswith("/intake")
-    _looked_at(page, shots, "intake-empty")
+    looked_at(page, shots, "intake-empty")
 
     page.locator("#phone").fill(phone)
     expect(page.locator("#citizen .new-caller")).to_be_visible()
@@ -157,12 +84,12 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
     first_window = page.locator("#windows input[name=offer]").first
     expect(first_window).to_be_visible()
     first_window.check()
-    _looked_at(page, shots, "intake-windows")
+    looked_at(page, shots, "intake-windows")
     page.locator("#confirm").click()
     reference = page.locator("#result-reference").inner_text().strip()
     code = page.locator("#result-code").inner_text().strip()
     assert reference.startswith("JK-") and len(code) == 4 and code.isdigit()
-    _looked_at(page, shots, "intake-booked")
+    looked_at(page, shots, "intake-booked")
 
     with read_session(engine) as session:
         request = session.exec(
@@ -171,8 +98,8 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
     assert request.channel is Channel.CONSOLE and request.visit_code == code
     assert request.district_id == district.id and request.agent_id is not None
 
-    board = _page(browser, DESKTOP)
-    _sign_in(board, live_url, dispatcher)
+    board = open_page(browser, DESKTOP)
+    sign_in_by_keyboard(board, live_url, dispatcher)
     board.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
     expect(board.locator(f"#route-{request.agent_id}")).to_contain_text(reference)
     # The map: the visit is drawn (a numbered marker) on the agent's route, with no tile
@@ -184,12 +111,12 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
     visits = [v for v in data["visits"] if v.get("reference") == reference]
     assert visits and visits[0]["lat"] and visits[0]["lon"], data.keys()
     assert board.locator("#board-map img.leaflet-tile").count() == 0
-    _looked_at(board, shots, "board")
-    narrow = _page(browser, PHONE)
-    _sign_in(narrow, live_url, dispatcher)
+    looked_at(board, shots, "board")
+    narrow = open_page(browser, PHONE)
+    sign_in_by_keyboard(narrow, live_url, dispatcher)
     narrow.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
     expect(narrow.locator(f"#route-{request.agent_id}")).to_contain_text(reference)
-    _looked_at(narrow, shots, "board")
+    looked_at(narrow, shots, "board")
 
     # The request's own page, found by its reference, on a wide screen and a phone.
     for viewer in (board, narrow):
@@ -198,10 +125,10 @@ def test_a_call_agent_books_a_caller_and_the_dispatcher_sees_it_on_board_and_map
         viewer.locator("input[name=q]").press("Enter")
         viewer.wait_for_url(f"**/requests/{request.id}**")
         expect(viewer.locator("main")).to_contain_text("via console")
-        _looked_at(viewer, shots, "request")
-    phone_intake = _page(browser, PHONE)
-    _sign_in(phone_intake, live_url, agent)
-    _looked_at(phone_intake, shots, "intake-empty")
+        looked_at(viewer, shots, "request")
+    phone_intake = open_page(browser, PHONE)
+    sign_in_by_keyboard(phone_intake, live_url, agent)
+    looked_at(phone_intake, shots, "intake-empty")
 
 
 def _open_callback(engine: Engine) -> Callback:
@@ -229,29 +156,29 @@ def test_a_call_back_is_claimed_rung_and_closed(
 ) -> None:
     callback = _open_callback(engine)
     agent = make_user(engine, Role.CALL_AGENT)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, agent)
+    page = open_page(browser, DESKTOP)
+    sign_in_by_keyboard(page, live_url, agent)
     page.goto(f"{live_url}/callbacks")
     row = page.locator(f"#row-callback-{callback.id}")
     expect(row).to_be_visible()
     assert callback.phone not in row.inner_text()  # masked until claimed
-    _looked_at(page, shots, "callbacks")
+    looked_at(page, shots, "callbacks")
     page.locator(f"#claim-{callback.id}").click()
     ring = page.locator(f"#ring-{callback.id}")
     expect(ring).to_have_attribute("href", f"tel:{callback.phone}")
     page.locator(f"#outcome-{callback.id}").select_option("no_answer")
     page.locator(f"#note-{callback.id}").fill("rang twice, no answer")
-    _looked_at(page, shots, "callbacks-claimed")
+    looked_at(page, shots, "callbacks-claimed")
     page.locator(f"#close-{callback.id}").click()
     expect(page.locator(f"#callback-{callback.id}")).to_have_count(0)
     with read_session(engine) as session:
         closed = session.get(Callback, callback.id)
     assert closed is not None and closed.status is CallbackStatus.DONE
     assert closed.outcome == "no_answer" and closed.done_by == f"staff:{agent.username}"
-    narrow = _page(browser, PHONE)
-    _sign_in(narrow, live_url, agent)
+    narrow = open_page(browser, PHONE)
+    sign_in_by_keyboard(narrow, live_url, agent)
     narrow.goto(f"{live_url}/callbacks")
-    _looked_at(narrow, shots, "callbacks")
+    looked_at(narrow, shots, "callbacks")
 
 
 def test_a_dispatcher_re_plans_a_district_and_sees_the_result(
@@ -263,8 +190,8 @@ def test_a_dispatcher_re_plans_a_district_and_sees_the_result(
         with write_session(engine) as session:
             factories.booked_request(session, district_code=DISTRICT, now=NOW)
     dispatcher = make_user(engine, Role.DISPATCHER)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, dispatcher)
+    page = open_page(browser, DESKTOP)
+    sign_in_by_keyboard(page, live_url, dispatcher)
     page.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
     page.locator("#replan-now").click()
     expect(page.locator("#replan-status")).to_contain_text("queued", ignore_case=True)
@@ -277,7 +204,7 @@ def test_a_dispatcher_re_plans_a_district_and_sees_the_result(
     assert finished.status is ReplanStatus.DONE, finished.message
     expect(page.locator("#replan-figures")).to_be_visible()
     expect(page.locator("#replan-status")).to_contain_text("moved", ignore_case=True)
-    _looked_at(page, shots, "board-replanned")
+    looked_at(page, shots, "board-replanned")
 
 
 def test_a_call_agent_cannot_open_the_staff_admin_page(
@@ -285,10 +212,10 @@ def test_a_call_agent_cannot_open_the_staff_admin_page(
 ) -> None:
     agent = make_user(engine, Role.CALL_AGENT)
     for viewport in (DESKTOP, PHONE):
-        page = _page(browser, viewport)
-        _sign_in(page, live_url, agent)
+        page = open_page(browser, viewport)
+        sign_in_by_keyboard(page, live_url, agent)
         assert page.locator("header nav a[href='/admin/staff']").count() == 0
         response = page.goto(f"{live_url}/admin/staff")
         assert response is not None and response.status == 403
         expect(page.locator(".error")).to_contain_text("may not manage staff")
-        _looked_at(page, shots, "admin-refused")
+        looked_at(page, shots, "admin-refused")

@@ -4,7 +4,8 @@ use them:
 - a supervisor opens three days of a district's fees, finds the flagged agent-day, opens it,
   is refused a handover typed wrong (the field says why, what was typed stays) and records
   the right one, which clears the flag;
-- an agent, on a small phone, types the day's takings on their day page.
+- an agent, on a small phone, types the day's takings on their day page; once a supervisor
+  has counted the money at the handover, the page shows that count instead of the form.
 
 Every page is checked for labelled controls and for fitting its screen, and photographed
 (`var/test-artifacts/fees/`, or `$DOORSTEP_SCREENSHOTS`)."""
@@ -12,17 +13,16 @@ Every page is checked for labelled controls and for fitting its screen, and phot
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.engine import Engine
 
 from dispatch.agents import service as agent_service
-from dispatch.config import REPO_ROOT, Settings
+from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import access
 from dispatch.fieldwork import service as field
@@ -32,12 +32,9 @@ from dispatch.ledger import service as ledger_service
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.service import OutboxSender
 from dispatch.staff.rules import Role
-from ivr.deps import get_clock
 from tests import factories
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import FixedClock
-from web.app import create_app
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -46,60 +43,10 @@ IST = ZoneInfo("Asia/Kolkata")
 DISTRICT = "SPN"
 DAYS = [dt.date(2037, 5, 4), dt.date(2037, 5, 5), dt.date(2037, 5, 6)]
 NOW = dt.datetime.combine(DAYS[-1], dt.time(18, 0), IST)
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 640}
+SCREENSHOTS = "fees"
 
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "fees"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
-    with served(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+_looked_at = partial(looked_at, file="{name}")
 
 
 def _days_of_work(engine: Engine) -> tuple[int, int]:
@@ -156,21 +103,13 @@ def _days_of_work(engine: Engine) -> tuple[int, int]:
     return wrong, district
 
 
-def _sign_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
 def test_a_supervisor_finds_a_flagged_agent_day_and_records_the_handover(
     live_url: str, engine: Engine, browser: Browser, shots: Path
 ) -> None:
     wrong, district = _days_of_work(engine)
     supervisor = make_user(engine, Role.SUPERVISOR)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, supervisor.username)
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, supervisor)
     page.goto(f"{live_url}/fees?first={DAYS[0]}&last={DAYS[-1]}&district={district}")
     flagged = page.locator(f"#row-{wrong}-{DAYS[1]}")
     expect(flagged).to_have_class("flagged")
@@ -180,8 +119,8 @@ def test_a_supervisor_finds_a_flagged_agent_day_and_records_the_handover(
     expect(page.locator("#per-day tbody tr")).to_have_count(3)
     _looked_at(page, shots, "fees-list")
 
-    narrow = _page(browser, PHONE)
-    _sign_in(narrow, live_url, supervisor.username)
+    narrow = open_page(browser, PHONE)
+    sign_in(narrow, live_url, supervisor)
     narrow.goto(page.url)
     expect(narrow.locator(f"#row-{wrong}-{DAYS[1]}")).to_contain_text("check")
     _looked_at(narrow, shots, "fees-list-phone")
@@ -236,7 +175,7 @@ def test_an_agent_types_the_days_takings_on_a_small_phone(
         notification_service.send(engine=engine, message_id=message_id, sender=OutboxSender())
     assert agent.id is not None
     token = access.day_token(settings=settings, agent_id=agent.id, day=DAYS[-1])
-    page = _page(browser, SMALL_PHONE)
+    page = open_page(browser, SMALL_PHONE)
     page.goto(f"{live_url}/a/{token}")
     page.locator("input[name=cash]").fill("1,250.50")
     page.locator("input[name=upi]").fill("300")
@@ -245,5 +184,24 @@ def test_an_agent_types_the_days_takings_on_a_small_phone(
     expect(page.locator("p.msg.ok")).to_contain_text("Takings saved: cash ₹1,250.50, UPI ₹300")
     _looked_at(page, shots, "fees-agent-takings-saved")
     with read_session(engine) as s:
-        saved = ledger_service.latest_declaration(session=s, agent_id=agent.id, day=DAYS[-1])
+        saved = ledger_service.counting_declaration(session=s, agent_id=agent.id, day=DAYS[-1])
     assert saved is not None and (saved.cash_paise, saved.upi_paise) == (125050, 30000)
+
+    with write_session(engine) as s:  # the supervisor counts ₹50 less UPI at the handover
+        ledger_service.declare(
+            session=s,
+            agent_id=agent.id,
+            day=DAYS[-1],
+            cash_paise=125050,
+            upi_paise=25000,
+            actor="staff:rekha",
+            today=DAYS[-1],
+            idempotency_key=f"test-fees-browser:handover:{agent.id}",
+            now=NOW + dt.timedelta(minutes=30),
+        )
+    page.goto(f"{live_url}/a/{token}")
+    expect(page.locator("#counted")).to_contain_text(
+        "Counted by a supervisor at the handover: cash ₹1,250.50, UPI ₹250"
+    )
+    expect(page.locator("input[name=cash]")).to_have_count(0)
+    _looked_at(page, shots, "fees-agent-takings-counted")

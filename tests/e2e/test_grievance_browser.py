@@ -11,16 +11,15 @@ Every page is checked for labelled controls and for fitting the screen (1280 px 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -28,7 +27,7 @@ from dispatch.agents.models import Agent
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
-from dispatch.config import REPO_ROOT, Settings
+from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import replies
 from dispatch.fieldwork import service as fieldwork
@@ -38,14 +37,14 @@ from dispatch.notifications.models import OutboxMessage
 from dispatch.planning import service as planning
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
-from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
 from dispatch.visits import service as visits
 from ivr.deps import get_clock
 from ivr.standin import signed_headers
 from tests import factories
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in
+from tests.e2e.served import served
 from tests.ivr.conftest import FixedClock
 from web.app import create_app
 
@@ -65,17 +64,9 @@ HISTORY = {
     "SPN": (3, 4, 2, 4, 5, 3, 4, 4),
 }
 COMMENTS = {1: "agent never came inside", 2: "had to wait two hours", 5: "very helpful, thank you"}
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = "feedback"
 
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "feedback"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+_looked_at = partial(looked_at, file="feedback-{name}-{width}")
 
 
 @pytest.fixture
@@ -88,48 +79,6 @@ def app(engine: Engine, settings: Settings, clock: FixedClock) -> FastAPI:
     application = create_app(settings=settings, engine=engine)
     application.dependency_overrides[get_clock] = lambda: clock
     return application
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _sign_in(page: Page, url: str, user: StaffUser) -> None:
-    page.goto(f"{url}/login")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
-    page.screenshot(path=str(shots / f"feedback-{name}-{width}.png"), full_page=True)
 
 
 def _rated_in_the_past(session: Session, district: str, day: dt.date, stars: int, n: int) -> None:
@@ -256,8 +205,8 @@ def test_a_grievance_opened_by_a_poor_rating_is_closed_with_a_note(
     clock.at = LOOKED_AT.astimezone(dt.UTC)
     supervisor = make_user(engine, Role.SUPERVISOR)
     with served(app) as url:
-        page = _page(browser, DESKTOP)
-        _sign_in(page, url, supervisor)
+        page = open_page(browser, DESKTOP)
+        sign_in(page, url, supervisor)
         page.goto(f"{url}/feedback")
         expect(page.locator("#chart-weekly svg")).to_be_visible()
         expect(page.locator("#table-recent")).to_contain_text("agent asked me to come")
@@ -294,8 +243,8 @@ def test_a_grievance_opened_by_a_poor_rating_is_closed_with_a_note(
         expect(page.locator("#grievance-told")).to_contain_text(reference)
         _looked_at(page, shots, "grievance-closed")
 
-        narrow = _page(browser, PHONE)
-        _sign_in(narrow, url, supervisor)
+        narrow = open_page(browser, PHONE)
+        sign_in(narrow, url, supervisor)
         for path, name in (
             ("/feedback", "page"),
             ("/grievances", "grievances"),

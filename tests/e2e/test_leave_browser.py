@@ -14,32 +14,26 @@ Every page is checked for labelled controls and for fitting the screen, and phot
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.citizens import service as citizen_service
-from dispatch.config import REPO_ROOT, Settings
 from dispatch.db import read_session, write_session
 from dispatch.planning import service as planning
 from dispatch.requests.models import DoorstepRequest
-from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
 from dispatch.visits import desk
-from ivr.deps import get_clock
 from tests import factories
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import FixedClock
-from web.app import create_app
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -49,67 +43,9 @@ DAY = dt.date(2043, 9, 7)
 NOW = dt.datetime.combine(DAY, dt.time(7, 30), IST)
 DISTRICT = "DOD"
 LAND_SERVICE = "FARD_COPY"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = "admin"
 
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "admin"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
-    with served(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _sign_in(page: Page, url: str, user: StaffUser) -> None:
-    page.goto(f"{url}/login")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
-    page.screenshot(path=str(shots / f"admin-{name}-{width}.png"), full_page=True)
+_looked_at = partial(looked_at, file="admin-{name}-{width}")
 
 
 def _book(session: Session, service_code: str | None, choice: int = 0) -> DoorstepRequest:
@@ -163,8 +99,8 @@ def test_an_admin_puts_an_agent_on_leave_and_the_board_shows_the_visits_re_offer
 ) -> None:
     keeper, ordinary, land = _a_day_of_visits(engine)
     admin, dispatcher = make_user(engine, Role.ADMIN), make_user(engine, Role.DISPATCHER)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, admin)
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, admin)
 
     # The list, narrowed to Doda; the agent's load today is their three visits.
     page.goto(f"{live_url}/admin/agents")
@@ -210,8 +146,8 @@ def test_an_admin_puts_an_agent_on_leave_and_the_board_shows_the_visits_re_offer
     assert new_day > DAY
 
     # The dispatcher's board: the visits on other agents' routes, none on the agent on leave.
-    board = _page(browser, DESKTOP)
-    _sign_in(board, live_url, dispatcher)
+    board = open_page(browser, DESKTOP)
+    sign_in(board, live_url, dispatcher)
     board.goto(f"{live_url}/board?district={DISTRICT}&day={DAY.isoformat()}")
     expect(board.locator("#board-routes")).to_be_visible()
     assert board.locator(f"#route-{keeper.id}").count() == 0
@@ -227,8 +163,8 @@ def test_an_admin_puts_an_agent_on_leave_and_the_board_shows_the_visits_re_offer
     _looked_at(board, shots, "board-new-day")
 
     # The same pages on a phone.
-    narrow = _page(browser, PHONE)
-    _sign_in(narrow, live_url, admin)
+    narrow = open_page(browser, PHONE)
+    sign_in(narrow, live_url, admin)
     narrow.goto(f"{live_url}/admin/agents?district=&q={keeper.csc_id}")
     _looked_at(narrow, shots, "agents")
     narrow.goto(page.url)
@@ -245,8 +181,8 @@ def test_an_admin_looks_up_a_service_and_its_form(
             select(Service).where(Service.state_code == "JK", Service.code == LAND_SERVICE)
         ).one()
     for viewport in (DESKTOP, PHONE):
-        page = _page(browser, viewport)
-        _sign_in(page, live_url, admin)
+        page = open_page(browser, viewport)
+        sign_in(page, live_url, admin)
         page.goto(f"{live_url}/admin/services")
         _looked_at(page, shots, "services")
         page.locator("#filter-q").fill("jamabandi")

@@ -12,48 +12,35 @@ for fitting a desktop and a phone screen, and photographed (`$DOORSTEP_SCREENSHO
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dispatch.agents.models import Agent
-from dispatch.config import REPO_ROOT, Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography.models import District
 from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
-from dispatch.staff.models import StaffUser
 from dispatch.staff.rules import Role
-from ivr.deps import get_clock
 from tests import pendency_history as history
-from tests.console import PASSWORD, make_user
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import FixedClock
+from tests.console import make_user
+from tests.e2e.browser import DESKTOP, PHONE, looked_at, open_page, sign_in
 from tests.pendency_history import local
-from web.app import create_app
 
 pytestmark = pytest.mark.browser
 
 #: Thursday 15 June 2017, noon.
 NOW = local(dt.date(2017, 6, 15), 12)
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = "pendency"
 
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(
-        os.environ.get("DOORSTEP_SCREENSHOTS") or REPO_ROOT / "var" / "test-artifacts" / "pendency"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+_looked_at = partial(looked_at, file="pendency-{name}{phone}")
 
 
 @pytest.fixture(scope="module")
@@ -115,57 +102,6 @@ def june(engine: Engine) -> Iterator[DoorstepRequest]:
     yield chosen
 
 
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
-    with served(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, viewport: dict[str, int]) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _sign_in(page: Page, url: str, user: StaffUser) -> None:
-    page.goto(f"{url}/login")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
-def _looked_at(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; photographed."""
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                         && !e.getAttribute('aria-labelledby'))
-            .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{name}: {scroll} px wide on a {width} px screen"
-    suffix = "-phone" if width < 700 else ""
-    page.screenshot(path=str(shots / f"pendency-{name}{suffix}.png"), full_page=True)
-
-
 def _district(engine: Engine, code: str = "DOD") -> int:
     with read_session(engine) as s:
         return s.exec(select(District).where(District.code == code)).one().id or 0
@@ -175,8 +111,8 @@ def test_a_supervisor_finds_a_breaching_request_and_gives_it_to_another_agent(
     live_url: str, engine: Engine, browser: Browser, shots: Path, june: DoorstepRequest
 ) -> None:
     supervisor = make_user(engine, Role.SUPERVISOR)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, supervisor)
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, supervisor)
     page.goto(f"{live_url}/pendency")
     expect(page.locator("h1")).to_have_text("Pendency")
     doda = page.locator(f'#table-districts tr[data-key="{_district(engine)}"]')
@@ -223,8 +159,8 @@ def test_the_pages_on_a_phone_and_filtered_and_the_csv(
     """The overview filtered to one district (its blocks drawn), the first lines of a
     download, a district with nothing pending, and the pages on a phone."""
     supervisor = make_user(engine, Role.SUPERVISOR)
-    page = _page(browser, DESKTOP)
-    _sign_in(page, live_url, supervisor)
+    page = open_page(browser, DESKTOP)
+    sign_in(page, live_url, supervisor)
     page.goto(f"{live_url}/pendency")
     page.locator("#filter-district").select_option(label="Doda")
     page.locator("#filter-submit").click()
@@ -244,15 +180,15 @@ def test_the_pages_on_a_phone_and_filtered_and_the_csv(
     expect(page.locator("#pendency-empty")).to_contain_text("Nothing pending")
     _looked_at(page, shots, "empty")
 
-    phone = _page(browser, PHONE)
-    _sign_in(phone, live_url, supervisor)
+    phone = open_page(browser, PHONE)
+    sign_in(phone, live_url, supervisor)
     phone.goto(f"{live_url}/pendency/requests?district={_district(engine)}")
     expect(phone.locator(f"#pending-{june.id}")).to_be_visible()
     _looked_at(phone, shots, "drill-down")
     phone.goto(f"{live_url}/pendency")
     _looked_at(phone, shots, "overview")
     other = make_user(engine, Role.CALL_AGENT)
-    refused = _page(browser, DESKTOP)
-    _sign_in(refused, live_url, other)
+    refused = open_page(browser, DESKTOP)
+    sign_in(refused, live_url, other)
     response = refused.goto(f"{live_url}/pendency")
     assert response is not None and response.status == 403

@@ -3,33 +3,21 @@ softphone page, its JavaScript and the signed webhooks behind it, end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dispatch.calls.models import CallSession, CallStatus
-from dispatch.config import Settings
 from dispatch.db import read_session
 from dispatch.ledger import service as ledger_service
 from dispatch.notifications import service as notification_service
 from dispatch.requests import service as request_service
-from ivr.deps import get_clock
 from tests.conftest import unique_phone
-from tests.e2e.served import CHROMIUM_ARGS, served
-from tests.ivr.conftest import MONDAY_MORNING, FixedClock
-from web.app import create_app
+from tests.ivr.conftest import MONDAY_MORNING
 
-
-@pytest.fixture
-def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on a free port, in a thread."""
-    app = create_app(settings=settings, engine=engine)
-    app.dependency_overrides[get_clock] = lambda: FixedClock(MONDAY_MORNING)
-    with served(app) as url:
-        yield url
+#: The served app's clock.
+NOW = MONDAY_MORNING
 
 
 def _turn(page: Page) -> int:
@@ -46,39 +34,32 @@ def _press(page: Page, keys: str) -> str:
 
 
 @pytest.mark.browser
-def test_booking_a_visit_by_clicking_the_keypad(live_url: str, engine: Engine) -> None:
+def test_booking_a_visit_by_clicking_the_keypad(
+    live_url: str, engine: Engine, browser: Browser
+) -> None:
     caller = unique_phone()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{live_url}/simulator")
-            page.uncheck("#aloud")
-            page.fill("#caller", caller)
-            page.click("#dial")
-            page.wait_for_function("document.getElementById('status').dataset.turn === '1'")
-            assert "For English, press 2" in page.inner_text("#transcript")
-            _press(page, "2")  # English
-            _press(page, "1")  # a new request
-            assert "Income Certificate" in _press(page, "2")
-            assert "That PIN code is in Anantnag" in _press(page, "192201")  # Achabal's
-            _press(page, "1")  # Achabal, the one village on that PIN code
-            page.fill("#speech", "near the post office")
-            before = _turn(page)
-            page.click("#say")
-            page.wait_for_function(
-                f"Number(document.getElementById('status').dataset.turn) > {before}"
-            )
-            offer = page.inner_text("#transcript")
-            assert "The earliest visit is" in offer and "To book this visit, press 1" in offer
-            assert "Your visit is booked" in _press(page, "1")  # the earliest window, and fee
-            page.click("#hangup")
-            page.wait_for_function("document.getElementById('status').dataset.ended === 'true'")
-            status = page.inner_text("#status")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.goto(f"{live_url}/simulator")
+    page.uncheck("#aloud")
+    page.fill("#caller", caller)
+    page.click("#dial")
+    page.wait_for_function("document.getElementById('status').dataset.turn === '1'")
+    assert "For English, press 2" in page.inner_text("#transcript")
+    _press(page, "2")  # English
+    _press(page, "1")  # a new request
+    assert "Income Certificate" in _press(page, "2")
+    assert "That PIN code is in Anantnag" in _press(page, "192201")  # Achabal's
+    _press(page, "1")  # Achabal, the one village on that PIN code
+    page.fill("#speech", "near the post office")
+    before = _turn(page)
+    page.click("#say")
+    page.wait_for_function(f"Number(document.getElementById('status').dataset.turn) > {before}")
+    offer = page.inner_text("#transcript")
+    assert "The earliest visit is" in offer and "To book this visit, press 1" in offer
+    assert "Your visit is booked" in _press(page, "1")  # the earliest window, and fee
+    page.click("#hangup")
+    page.wait_for_function("document.getElementById('status').dataset.ended === 'true'")
+    status = page.inner_text("#status")
     assert "logged as booked" in status and "request JK-30-" in status
     with read_session(engine) as session:
         call = session.exec(select(CallSession).where(CallSession.from_number == caller)).one()
