@@ -11,7 +11,8 @@ transaction, sends the SMS it queued after answering, and redirects back to the 
 short result (`?m=<result key>&r=<reference>`). At the foot, the day's takings: the cash and
 UPI the agent says they took in, typed in rupees, posted to `POST /a/<token>/takings` and
 recorded as the day's fee declaration (`dispatch.ledger.service.declare`), which the
-supervisors' fees pages compare with the ledger.
+supervisors' fees pages compare with the ledger. Once a supervisor has counted the day's money
+at a handover, the page shows that count instead of the form: the agent's own is refused.
 
 Made for cheap phones on poor coverage: one small page (inline CSS, no script, no font, no
 image; under 30 KB for a full day), each form works on its own, and a form sent twice (a
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from dispatch.agents.models import Agent
@@ -49,7 +51,7 @@ from dispatch.fieldwork import service as field
 from dispatch.fieldwork.commands import UPI_RRN_DIGITS, FailReason
 from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import EntryKind, FeeDeclaration, PaymentMethod
-from dispatch.ledger.rules import MOST_DECLARED_PAISE
+from dispatch.ledger.rules import MOST_DECLARED_PAISE, is_handover
 from dispatch.money import paise_of
 from dispatch.notifications import service as notification_service
 from dispatch.ports import Clock, SmsSender
@@ -184,9 +186,12 @@ def _page(
     )
     tries_left = max(settings.agent_failures_allowed - failures, 0)
     today = day.local_day(now, tz)
-    declared = ledger_service.latest_declaration(session=session, agent_id=agent.id, day=found.day)
+    declared = ledger_service.counting_declaration(
+        session=session, agent_id=agent.id, day=found.day
+    )
+    counted = declared if declared is not None and is_handover(declared.actor) else None
     if m == "takings":
-        result: Result | None = _takings_saved(declared)
+        result: Result | None = _takings_saved(declared) if counted is None else None
     else:
         result = _result(session, settings, visits, m, r, tries_left)
     context = {
@@ -206,6 +211,8 @@ def _page(
         "spaced": spaced_phone,
         "may_declare": found.day <= today,
         "declared": declared,
+        "counted": counted,
+        "counted_at": _when(counted.at, tz) if counted is not None else "",
         "takings": takings or Takings(),
     }
     return _private(
@@ -261,6 +268,7 @@ def _result(
         ),
         "reason_missing": "choose why the visit failed",
         "stale": "this page was out of date: check the visit and try again",
+        "counted": "not saved: a supervisor has already counted this day's money",
         "error": "could not save that: please press again",
     }
     return Result(fixed[key], ok=False) if key in fixed else None
@@ -292,6 +300,19 @@ class Takings:
     cash: str = ""
     upi: str = ""
     errors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _counted(session: Session, agent_id: int, on: dt.date) -> FeeDeclaration | None:
+    """The supervisor's count of the day's money at a handover, if there is one: it stands,
+    and the page shows it instead of the form."""
+    declared = ledger_service.counting_declaration(session=session, agent_id=agent_id, day=on)
+    return declared if declared is not None and is_handover(declared.actor) else None
+
+
+def _when(at: dt.datetime, tz: ZoneInfo) -> str:
+    """`Tue 5 May, 10:00` in the agent's zone (a handover is often the next day)."""
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
 
 
 def _takings_saved(declared: FeeDeclaration | None) -> Result | None:
@@ -331,7 +352,9 @@ def record_takings(
     """The agent's own count of what they took in on the link's day (cash and UPI, typed in
     rupees): recorded as the day's declaration (actor `agent:<id>`), then back to the page
     (303). A form that cannot be used is shown again with what was typed (422). The same form
-    sent twice with the same amounts records once."""
+    sent twice with the same amounts records once, also when both arrive at the same moment.
+    Refused (back to the page, which shows the count) once a supervisor has counted the day's
+    money at a handover."""
     now = clock.now()
     with read_session(engine) as session:
         found = _agent_day(session, settings, token, now)
@@ -360,11 +383,15 @@ def record_takings(
                 )
         except InvalidInput as exc:  # the checks above leave none: said, not a crash
             errors["cash"] = exc.reason
-        except Exception as exc:
+        except ledger_service.CountedAtHandover:  # the page shows the supervisor's count
+            return _back(token, "counted", "")
+        except OperationalError as exc:  # the database busy or unreachable: nothing was saved
             log.error("day page: agent %s could not declare takings: %s", agent_id, _trace(exc))
             return _back(token, "error", "")
     if errors:
         with read_session(engine) as session:
+            if _counted(session, agent_id, found.day) is not None:  # no form to show again
+                return _back(token, "counted", "")
             return _page(
                 request,
                 session,

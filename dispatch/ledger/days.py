@@ -1,5 +1,6 @@
 """Agents' days of money, read from the ledger: for each agent and local day, the visits they
-closed at the door, the collections and refunds they recorded, and their latest declaration,
+closed at the door, the collections and refunds they recorded, and the declaration that
+counts (a supervisor's count at a handover over the agent's own: `rules.counting`),
 reconciled (`dispatch.ledger.reconcile`) into expected, collected, refunded, outstanding and
 flags. `fee_days` gives the rows of a span of days (by state, district or agent);
 `agent_day` one agent-day in full, with its entries, visits and declarations.
@@ -25,7 +26,7 @@ from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.errors import InvalidInput, NotFound
 from dispatch.geography.models import Block, District
-from dispatch.ledger import reconcile
+from dispatch.ledger import reconcile, rules
 from dispatch.ledger.models import EntryKind, FeeDeclaration, LedgerEntry, PaymentMethod
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import RequestStatus
@@ -90,7 +91,8 @@ class AgentDayDetail:
     money: reconcile.AgentDay
     visits: list[VisitLine]
     entries: list[EntryLine]
-    declarations: list[FeeDeclaration]  # oldest first; the last one counts
+    declarations: list[FeeDeclaration]  # oldest first
+    counts: FeeDeclaration | None  # the one of them that counts (`rules.counting`)
 
 
 def _bounds(first: dt.date, last: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -268,11 +270,12 @@ def _declarations(
 
 
 def _declared(rows: list[FeeDeclaration]) -> reconcile.Declared | None:
-    if not rows:
+    """The takings of the declaration that counts among a day's (oldest first), if any."""
+    counts = rules.counting(rows)
+    if counts is None:
         return None
-    last = rows[-1]
     return reconcile.Declared(
-        cash_paise=last.cash_paise, upi_paise=last.upi_paise, actor=last.actor, at=last.at
+        cash_paise=counts.cash_paise, upi_paise=counts.upi_paise, actor=counts.actor, at=counts.at
     )
 
 
@@ -415,11 +418,13 @@ def agent_day(*, session: Session, agent_id: int, day: dt.date, today: dt.date) 
         )
         for line in money.lines
     ]
+    declarations = read.declarations.get((agent_id, day), [])
     return AgentDayDetail(
         agent=ref,
         day=day,
         money=money,
         visits=visits,
         entries=read.entries,
-        declarations=read.declarations.get((agent_id, day), []),
+        declarations=declarations,
+        counts=rules.counting(declarations),
     )

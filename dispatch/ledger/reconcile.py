@@ -8,7 +8,8 @@ make them by hand):
 - the money `Movement`s (ledger entries with their agent, request and local day);
 - the `ClosedVisit`s: the requests the agent completed, or closed unserved (failed,
   no-show), that day, each with its fee as the ledger has it (charged less waived);
-- the day's latest `Declared` takings (cash and UPI), if any;
+- the day's `Declared` takings (cash and UPI) that count, if any (a supervisor's count at a
+  handover over the agent's own: `dispatch.ledger.rules.counting`);
 - today's date, to know whether a missing declaration is late.
 
 Money is compared visit by visit, never only in total: ₹50 too much taken at one door and ₹50
@@ -93,7 +94,8 @@ class ClosedVisit:
 
 @dataclass(frozen=True)
 class Declared:
-    """What the agent says they took in that day (the latest declaration counts)."""
+    """What the agent took in that day, as the declaration that counts says (the latest count
+    at a handover, else the agent's latest: `dispatch.ledger.rules.counting`)."""
 
     cash_paise: int
     upi_paise: int

@@ -1,9 +1,11 @@
-"""Pure ledger arithmetic: balances from entries, and what closing a request settles."""
+"""Pure ledger arithmetic: balances from entries, what closing a request settles, and which of
+an agent-day's declarations counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from dispatch.ledger.models import EntryKind
 
@@ -54,3 +56,29 @@ def settlement_on_close(b: Balance) -> list[tuple[EntryKind, int]]:
     if b.due > 0:
         moves.append((EntryKind.WAIVE, b.due))
     return moves
+
+
+# --- which declaration of an agent-day counts ------------------------------------------------
+
+
+class _Said(Protocol):
+    @property
+    def actor(self) -> str: ...
+
+
+_D = TypeVar("_D", bound=_Said)
+
+
+def is_handover(actor: str) -> bool:
+    """Whether a declaration was counted by a supervisor when the money was handed over
+    (actor `staff:<username>`), rather than said by the agent (`agent:<id>`)."""
+    return actor.startswith("staff:")
+
+
+def counting(declarations: Sequence[_D]) -> _D | None:
+    """The declaration that counts among an agent-day's declarations (oldest first): the latest
+    count made at a handover if there is one — money a supervisor counted is not undone by
+    the agent declaring again — else the latest one."""
+    counted = [d for d in declarations if is_handover(d.actor)]
+    pool = counted or declarations
+    return pool[-1] if pool else None

@@ -1,8 +1,10 @@
 """Ledger service functions: charge, collect, waive, refund; balances per request, agent, day;
-agents' declarations of what they took in on a day (`declare`).
+agents' declarations of what they took in on a day (`declare`), the one that counts being a
+supervisor's count at a handover over the agent's own (`dispatch.ledger.rules.counting`).
 
 Entries and declarations are only ever added. An `idempotency_key` makes a retried command a
-no-op. Not here: agents' days of money, reconciled with their declarations
+no-op, a twin sent at the same moment too (the unique key picks one; the other answers as it
+did). Not here: agents' days of money, reconciled with their declarations
 (`dispatch.ledger.days`, over the pure `dispatch.ledger.reconcile`).
 """
 
@@ -18,7 +20,7 @@ from dispatch import validation
 from dispatch.agents.models import Agent
 from dispatch.audit import service as audit
 from dispatch.db import utcnow
-from dispatch.errors import InvalidFee, InvalidInput, NotFound
+from dispatch.errors import Conflict, InvalidFee, InvalidInput, NotFound
 from dispatch.ledger import rules
 from dispatch.ledger.models import EntryKind, FeeDeclaration, LedgerEntry, PaymentMethod
 from dispatch.ledger.rules import MOST_DECLARED_PAISE
@@ -180,14 +182,39 @@ def _sum(session: Session, *where: sa.ColumnElement[bool]) -> rules.Balance:
 # --- declarations: what agents say they took in ----------------------------------------------
 
 
-def latest_declaration(*, session: Session, agent_id: int, day: dt.date) -> FeeDeclaration | None:
-    """The declaration of the agent's day that counts (the latest), if any."""
+class CountedAtHandover(Conflict):
+    """The agent declaring a day whose money a supervisor has counted at a handover: refused,
+    the supervisor's count (`counted`) stands. Only another count at a handover replaces it."""
+
+    def __init__(self, counted: FeeDeclaration) -> None:
+        self.counted = counted
+        super().__init__(
+            "agent_day",
+            f"{counted.agent_id}:{counted.day.isoformat()}",
+            "the money of this day was counted by a supervisor at the handover",
+        )
+
+
+def declarations(*, session: Session, agent_id: int, day: dt.date) -> list[FeeDeclaration]:
+    """Every declaration of the agent's day, oldest first."""
     stmt = (
         select(FeeDeclaration)
         .where(FeeDeclaration.agent_id == agent_id, FeeDeclaration.day == day)
-        .order_by(col(FeeDeclaration.at).desc(), col(FeeDeclaration.id).desc())
+        .order_by(col(FeeDeclaration.at), col(FeeDeclaration.id))
     )
-    return session.exec(stmt).first()
+    return list(session.exec(stmt))
+
+
+def counting_declaration(*, session: Session, agent_id: int, day: dt.date) -> FeeDeclaration | None:
+    """The declaration of the agent's day that counts, if any: the latest count made at a
+    handover, else the agent's latest (`rules.counting`)."""
+    return rules.counting(declarations(session=session, agent_id=agent_id, day=day))
+
+
+def _declaration_by_key(session: Session, key: str | None) -> FeeDeclaration | None:
+    if key is None:
+        return None
+    return session.exec(select(FeeDeclaration).where(FeeDeclaration.idempotency_key == key)).first()
 
 
 def declare(
@@ -205,12 +232,13 @@ def declare(
 ) -> FeeDeclaration:
     """Record what the agent took in on `day` (cash and UPI, in paise): said by the agent
     (`agent:<id>`), or counted by a supervisor when the money is handed over (`staff:<name>`).
-    It replaces the day's earlier declaration for reconciliation (which stays, append-only);
-    audited with the declaration before and after. A retry under the same key is a no-op."""
-    if idempotency_key is not None:
-        stmt = select(FeeDeclaration).where(FeeDeclaration.idempotency_key == idempotency_key)
-        if (found := session.exec(stmt).first()) is not None:
-            return found
+    It replaces the declaration that counted for reconciliation (which stays, append-only),
+    except that once a supervisor has counted the day, only another count at a handover
+    does: anyone else's is refused (`CountedAtHandover`). Audited with the declaration that
+    counted before and the new one. A retry under the same key returns the first without
+    recording anything, also when both were sent at the same moment."""
+    if (found := _declaration_by_key(session, idempotency_key)) is not None:
+        return found
     agent = session.get(Agent, agent_id)
     if agent is None:
         raise NotFound("agent", agent_id)
@@ -221,7 +249,9 @@ def declare(
     if day > today:
         raise InvalidInput("day", day, "a day still to come has no takings yet")
     note = validation.text(note, field="note", max_length=200, required=False)
-    before = latest_declaration(session=session, agent_id=agent_id, day=day)
+    before = counting_declaration(session=session, agent_id=agent_id, day=day)
+    if before is not None and rules.is_handover(before.actor) and not rules.is_handover(actor):
+        raise CountedAtHandover(before)
     row = FeeDeclaration(
         agent_id=agent_id,
         day=day,
@@ -232,8 +262,16 @@ def declare(
         note=note,
         idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # flushed here: a twin under the same key fails now
+            session.add(row)
+            session.flush()
+    except sa.exc.IntegrityError:
+        # The same form sent twice at once: the other committed first while this one waited
+        # on the unique key. Answer as it did (it is audited; this records nothing).
+        if (twin := _declaration_by_key(session, idempotency_key)) is None:
+            raise
+        return twin
     audit.record(
         session=session,
         actor=actor,

@@ -1,7 +1,9 @@
 """The agent's day page records the day's takings: cash and UPI typed in rupees, read as exact
 paise, recorded as the day's fee declaration by the agent; a form that cannot be read is shown
 again with what was typed and why (422); the same form sent twice records once; no form for a
-day still to come. Through `create_app()` with a fixed clock, on SQLite and PostgreSQL."""
+day still to come, nor for a day whose money a supervisor has counted at a handover (the page
+shows that count, and the agent's own is refused). Through `create_app()` with a fixed clock,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from sqlmodel import col, select
 from dispatch.agents.models import Agent
 from dispatch.audit.models import AuditEntry
 from dispatch.config import Settings
-from dispatch.db import read_session
+from dispatch.db import read_session, write_session
 from dispatch.fieldwork import access
+from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import FeeDeclaration
 from tests.ivr.conftest import FixedClock
 
@@ -31,6 +34,7 @@ DAYS = {
     "refused": dt.date(2037, 4, 9),
     "future": dt.date(2037, 4, 10),
     "yesterday": dt.date(2037, 4, 11),
+    "counted": dt.date(2037, 4, 12),
 }
 
 
@@ -210,3 +214,50 @@ def test_yesterdays_link_declares_yesterdays_takings(
     assert sent.status_code == 303
     (saved,) = _declarations(engine, agent_id, day)
     assert saved.day == day and (saved.cash_paise, saved.upi_paise) == (8000, 2000)
+
+
+def test_once_a_supervisor_counted_the_money_the_page_shows_the_count_and_refuses_the_agents(
+    app: FastAPI, clock: FixedClock, settings: Settings, engine: Engine, agent_id: int
+) -> None:
+    """The agent saved ₹300 in the evening; the supervisor counted ₹250 at the handover the
+    next morning. Yesterday's link still opens: it shows the count, no form, and a form sent
+    from a page loaded before the count records nothing."""
+    day = DAYS["counted"]
+    client = _client(app, clock, _evening(day))
+    link = _link(settings, agent_id, day)
+    form = {"form_id": _form_id(client, link), "cash": "300", "upi": "0"}
+    assert client.post(f"{link}/takings", data=form, follow_redirects=False).status_code == 303
+    stale_form = {"form_id": _form_id(client, link), "cash": "320", "upi": "0"}
+    morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(10, 0), IST)
+    with write_session(engine) as s:
+        ledger_service.declare(
+            session=s,
+            agent_id=agent_id,
+            day=day,
+            cash_paise=25000,
+            upi_paise=0,
+            actor="staff:rekha",
+            today=morning.date(),
+            idempotency_key=f"test-takings-counted:{agent_id}:{day}",
+            now=morning,
+        )
+    client = _client(app, clock, morning + dt.timedelta(hours=1))
+    page = client.get(link)
+    assert page.status_code == 200
+    assert page.context["counted"].actor == "staff:rekha"  # type: ignore[attr-defined]
+    assert "Counted by a supervisor at the handover: cash ₹250, UPI ₹0" in page.text
+    assert f'action="{link}/takings"' not in page.text and 'name="cash"' not in page.text
+
+    for sent in (stale_form, {**stale_form, "cash": "3,2O"}):  # a readable one and not
+        refused = client.post(f"{link}/takings", data=sent, follow_redirects=False)
+        assert refused.status_code == 303
+        assert refused.headers["location"] == f"{link}?m=counted"
+    told = client.get(f"{link}?m=counted").context["result"]  # type: ignore[attr-defined]
+    assert not told.ok and "a supervisor has already counted" in told.text
+    retried = client.post(f"{link}/takings", data=form, follow_redirects=False)
+    assert retried.status_code == 303, "the first form's retry answers as the first did"
+    saved = _declarations(engine, agent_id, day)
+    assert [(d.actor, d.cash_paise) for d in saved] == [
+        (f"agent:{agent_id}", 30000),
+        ("staff:rekha", 25000),
+    ]

@@ -333,6 +333,21 @@ def test_a_supervisor_records_the_money_handed_over_once_audited_and_it_counts(
     assert money.declared.actor == recorded.actor
     differs = visit.fee_paise != 45050
     assert (FlagKind.CASH_DIFFERS in money.flag_kinds) == differs
+    assert context["d"].counts.id == recorded.id
+
+    # The agent can no longer replace the count; a supervisor's recount (a new form) does.
+    with pytest.raises(ledger_service.CountedAtHandover):
+        _declare(engine, visit.agent_id, day, cash=visit.fee_paise, upi=0)
+    key = _context(client.get(f"/fees/{visit.agent_id}/{day}"), "fees/agent_day.html")["key"]
+    recount = client.submit(url, {"cash": "460", "upi": "0", "note": "", "key": key})
+    assert recount.status_code == 303
+    first, second = _declarations(engine, visit.agent_id, day)
+    assert (first.id, second.cash_paise) == (recorded.id, 46000)
+    shown = client.get(f"/fees/{visit.agent_id}/{day}")
+    assert _context(shown, "fees/agent_day.html")["d"].counts.id == second.id
+    counts = re.search(r'<li class="counts">(.*?)</li>', shown.text, re.S)
+    assert counts is not None and "cash ₹460, UPI ₹0" in counts.group(1)
+    assert shown.text.count('<span class="pill ok">counts</span>') == 1
 
 
 @pytest.mark.parametrize(
