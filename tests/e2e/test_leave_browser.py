@@ -193,7 +193,7 @@ def test_an_admin_looks_up_a_service_and_its_form(
         expect(page.locator("#fee-note")).to_contain_text("new requests only")
         page.locator("#f-doorstep_fee").fill("30.505")
         page.locator("#service-save").click()
-        expect(page.locator("#doorstep_fee-error")).to_contain_text("rupees")
+        expect(page.locator("#doorstep_fee-error")).to_contain_text("two digits after the point")
         expect(page.locator("#f-doorstep_fee")).to_have_value("30.505")
         _looked_at(page, shots, "service-edit-error")
         page.goto(f"{live_url}/admin/services/{service.id}")
