@@ -335,6 +335,9 @@ def _common(
         "today": m.today,
         "working_week": _working_week(state.working_days),
         "holidays_this_year": len(holidays),
+        # No holiday on record after today: due dates ahead take none off (say so).
+        "holidays_run_out": not m.calendar.knows_holidays_after(m.today),
+        "last_holiday": m.calendar.last_holiday,
         "form": chosen.kept,
         "chosen": chosen,
         "names": known,

@@ -105,6 +105,17 @@ class WorkCalendar:
         return count - (bisect.bisect_right(days_off, end) - bisect.bisect_right(days_off, start))
 
     @cached_property
+    def last_holiday(self) -> dt.date | None:
+        """The latest holiday on record (None: none at all)."""
+        return max(self.holidays, default=None)
+
+    def knows_holidays_after(self, day: dt.date) -> bool:
+        """Whether a holiday on record falls after `day`. If none does, a due date counted
+        from `day` takes no holiday off: the state's gazetted holidays have run out (they are
+        loaded a year or two at a time) and every working weekday counts."""
+        return self.last_holiday is not None and self.last_holiday > day
+
+    @cached_property
     def _worked_after(self) -> tuple[tuple[int, ...], ...]:
         """[weekday][k]: working weekdays among the k days after a day of that weekday."""
         return tuple(

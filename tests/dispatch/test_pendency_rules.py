@@ -159,6 +159,18 @@ def test_christmas_eve_with_two_working_days_is_due_on_monday() -> None:
     assert rules.due_date(dt.date(2026, 12, 24), None, calendar) is None
 
 
+def test_a_calendar_knows_when_its_holidays_run_out() -> None:
+    """Holidays are loaded a year or two at a time: past the last one on record a due date
+    takes no holiday off, and the calendar says so."""
+    christmas, republic_day = dt.date(2027, 12, 25), dt.date(2027, 1, 26)
+    calendar = WorkCalendar.of(MON_SAT_NAMES, [republic_day, christmas])
+    assert calendar.last_holiday == christmas
+    assert calendar.knows_holidays_after(dt.date(2027, 12, 24))
+    assert not calendar.knows_holidays_after(christmas)
+    assert not calendar.knows_holidays_after(dt.date(2028, 1, 3))
+    assert MON_SAT.last_holiday is None and not MON_SAT.knows_holidays_after(republic_day)
+
+
 def test_the_request_rules_count_the_states_working_days() -> None:
     """`legal_due_date` is this arithmetic: with a calendar it counts working days; without
     one every day counts (the plain calendar days it counted before calendars existed)."""

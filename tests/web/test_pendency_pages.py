@@ -28,6 +28,7 @@ from dispatch.pendency.rules import LegalState, PromiseState
 from dispatch.planning import service as planning
 from dispatch.requests.models import DoorstepRequest
 from dispatch.staff.rules import Role
+from dispatch.states import service as state_service
 from ivr.deps import get_clock
 from tests import pendency_history as history
 from tests.console import Console, signed_in
@@ -226,6 +227,32 @@ def test_nothing_pending_says_so(
     assert 'id="table-districts"' not in html and 'id="rates-empty"' in html
     listed = client.get(f"/pendency/requests?district={district}").text
     assert 'id="pending-empty"' in listed
+
+
+def test_the_pages_say_when_the_states_holidays_have_run_out(
+    app: FastAPI, engine: Engine, shopian: dict[str, DoorstepRequest]
+) -> None:
+    """In 2018 the seeded holidays (2026-2027) lie ahead: no note. The day after the last
+    one on record, both pages say due dates now take no holiday off, naming that day."""
+    with write_session(engine) as s:
+        last = max(h.day for h in state_service.holidays(session=s, state_code="JK"))
+    app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    before = _context(client, "/pendency", "pendency/index.html")
+    assert before["holidays_run_out"] is False
+    assert 'id="holidays-run-out"' not in client.get("/pendency").text
+    after = local(last + dt.timedelta(days=1), 10)
+    app.dependency_overrides[get_clock] = lambda: FixedClock(after)
+    for url, template in (
+        ("/pendency", "pendency/index.html"),
+        ("/pendency/requests", "pendency/requests.html"),
+    ):
+        context = _context(client, url, template)
+        assert context["holidays_run_out"] is True and context["last_holiday"] == last
+        html = client.get(url).text
+        assert 'id="holidays-run-out"' in html, url
+        assert f"No gazetted holidays on record after {last:%a %d %b %Y}" in html
+        assert "due dates count every working day (Mon–Sat)" in html
 
 
 def test_the_pages_ask_the_database_a_fixed_number_of_questions(
