@@ -42,8 +42,9 @@ class LedgerEntry(SQLModel, table=True):
 
 class FeeDeclaration(SQLModel, table=True):
     """What an agent says they took in on one day (cash and UPI), recorded by the agent (day
-    page) or by a supervisor when the money is handed over. Append-only: the latest one of a
-    day counts; reconciliation compares it with the ledger (`dispatch.ledger.reconcile`)."""
+    page) or by a supervisor when the money is handed over. Append-only: the latest count at a
+    handover (`staff:`) counts, else the agent's latest (`dispatch.ledger.rules.counting`);
+    reconciliation compares it with the ledger (`dispatch.ledger.reconcile`)."""
 
     __tablename__ = "fee_declaration"
 
