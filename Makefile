@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test check bench setup migrate seed browser twilio-mock lock clean
 
@@ -45,7 +45,8 @@ browser:
 twilio-mock:
 	@test -d tools/twilio-mock/node_modules || npm ci --prefix tools/twilio-mock --no-audit --no-fund --loglevel=error
 
-## Set up and run every test (PostgreSQL too when DOORSTEP_TEST_POSTGRES_URL is set).
+## Set up and run every test (PostgreSQL too when DOORSTEP_TEST_POSTGRES_URL is set), in two
+## processes (pytest-xdist; each has its own databases): `make test PYTEST_ARGS=` runs one.
 test: setup browser twilio-mock
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -42,6 +42,10 @@ DAY = dt.date(2043, 6, 1)
 NOW = dt.datetime.combine(DAY, dt.time(7, 0), IST)
 
 
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), IST)
+
+
 def _app(settings: Settings, engine: Engine) -> FastAPI:
     app = create_app(settings=settings, engine=engine)
     app.dependency_overrides[get_clock] = lambda: FixedClock(NOW)
@@ -257,12 +261,14 @@ def test_leave_moves_the_visits_and_the_page_says_what_happened(
         for r in booked:
             s.refresh(r)
         away = booked[0].agent_id
-        # Every visit of theirs that day (other tests of this file book there too).
+        # Every visit of theirs that day (other tests book there too, on other days as well).
         theirs = set(
             s.exec(
                 select(DoorstepRequest.id).where(
                     DoorstepRequest.agent_id == away,
                     col(DoorstepRequest.status).in_(["scheduled", "assigned"]),
+                    col(DoorstepRequest.window_start) >= _start_of(DAY),
+                    col(DoorstepRequest.window_start) < _start_of(DAY + dt.timedelta(days=1)),
                 )
             )
         )
