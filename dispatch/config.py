@@ -76,6 +76,27 @@ class Settings(BaseSettings):
     replan_seconds: float = 2.0
     # The search engine of re-plans: our string-removal search ("sisr") or "ortools".
     solver_engine: str = "sisr"
+    # The dispatch loop (`dispatch.planning.loop`): a changed zone-day is re-planned once no
+    # change came for `replan_quiet_seconds`, or `replan_most_wait_seconds` after its first
+    # change however busy it is; a solve handed out and not finished within
+    # `solve_lease_seconds` (its solver died) is handed out again, up to `solve_attempts`.
+    replan_quiet_seconds: float = 5.0
+    replan_most_wait_seconds: float = 30.0
+    solve_lease_seconds: float = 120.0
+    solve_attempts: int = 5
+    # Zone solves run in this many local processes; with a broker URL (redis://...) they are
+    # Dramatiq messages instead, run by `doorstep solver-worker` on any number of machines.
+    solver_processes: int = 2
+    broker_url: str | None = None
+    # Tomorrow's plan of every zone is made in the evening (local time), with a longer search.
+    evening_plan_at: str = "19:00"
+    evening_plan_seconds: float = 20.0
+    # Legal time limits: the supervisor is warned once this share of a request's limit has
+    # gone (working days), alerted again on its due date, and the request is marked for the
+    # state's appeal once the limit has passed undelivered.
+    deadline_warn_share: float = 0.75
+    # Yesterday's fees are reconciled every morning at this local time (alerts for supervisors).
+    fees_reconcile_at: str = "06:00"
     # How long a phone webhook may wait for the database before the caller hears an apology
     # and is offered a person (Twilio gives up after 15 s).
     webhook_db_wait_seconds: float = 3.0

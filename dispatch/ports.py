@@ -13,7 +13,8 @@ sent" from "maybe sent" without knowing any provider:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 class SmsSendError(Exception):
@@ -83,3 +84,41 @@ class CallPlacer(Protocol):
     Returns the provider's call id; raises on failure (nothing was placed, or it is unknown)."""
 
     def place(self, *, to: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class SolveJob:
+    """One zone-day's re-plan handed to a solver (`dispatch.scheduled.hand_out_solves`): the
+    lease's token proves it is still this job's when the solver saves."""
+
+    district_id: int
+    day: dt.date
+    token: str
+    time_limit_s: float
+    evening: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "district_id": self.district_id,
+            "day": self.day.isoformat(),
+            "token": self.token,
+            "time_limit_s": self.time_limit_s,
+            "evening": self.evening,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SolveJob:
+        return cls(
+            int(data["district_id"]),
+            dt.date.fromisoformat(str(data["day"])),
+            str(data["token"]),
+            float(data["time_limit_s"]),
+            bool(data.get("evening", False)),
+        )
+
+
+class SolveQueue(Protocol):
+    """Where zone solves go: local processes (the default) or a queue that solver machines
+    read (`web.solving`). `submit` returns once the job is taken, not when it is solved."""
+
+    def submit(self, job: SolveJob) -> None: ...

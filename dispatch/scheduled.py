@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dispatch.calls import service as call_service
+from dispatch.config import Settings
 from dispatch.db import read_session, write_session
+from dispatch.geography.models import District
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus
+from dispatch.planning import loop
 from dispatch.planning import runs as replan_runs
 from dispatch.planning import service as planning
 from dispatch.planning.models import ReplanRun, ZonePlan
 from dispatch.planning.store import PlanOutdated
-from dispatch.ports import SmsSender
+from dispatch.ports import SmsSender, SolveJob
+from dispatch.states.models import State
+from dispatch.visits import replan
 
 log = logging.getLogger(__name__)
 IMPROVER = "planner:improve"
@@ -140,3 +147,115 @@ def forget_call_answers(*, engine: Engine, before: dt.datetime) -> int:
     retried webhook gets the same answer)."""
     with write_session(engine) as session:
         return call_service.forget_answers(session=session, before=before)
+
+
+# --- the dispatch loop ------------------------------------------------------------------------
+
+
+def hand_out_solves(
+    *,
+    engine: Engine,
+    settings: Settings,
+    now: dt.datetime,
+    submit: Callable[[SolveJob], None],
+    most: int = 20,
+) -> list[SolveJob]:
+    """Claim the zone-days whose changes have settled (`dispatch.planning.loop.due`) and hand
+    each to `submit` (a local process, or a queue for solver machines). A claim `submit` could
+    not take is released at once; one another dispatcher took first is skipped."""
+    timing = replan.timing_of(settings)
+    today = now.date() - dt.timedelta(days=1)  # any state's local today is at or after this
+    with read_session(engine) as session:
+        due = loop.due(session=session, now=now, today=today, timing=timing, most=most)
+    return _hand_out(engine, due, now, timing, submit, settings.replan_seconds, evening=False)
+
+
+def plan_tomorrow(
+    *,
+    engine: Engine,
+    settings: Settings,
+    now: dt.datetime,
+    submit: Callable[[SolveJob], None],
+) -> list[SolveJob]:
+    """From `settings.evening_plan_at` (each state's local time), tomorrow's plan of every
+    zone with visits is searched again at length (`evening_plan_seconds`), once per evening."""
+    timing = replan.timing_of(settings)
+    due: list[tuple[int, dt.date]] = []
+    with read_session(engine) as session:
+        for state in session.exec(select(State)):
+            tz = ZoneInfo(state.timezone)
+            local = now.astimezone(tz)
+            if local.time() < _at(settings.evening_plan_at):
+                continue
+            tomorrow = local.date() + dt.timedelta(days=1)
+            evening = dt.datetime.combine(local.date(), _at(settings.evening_plan_at), tz)
+            rows = session.exec(
+                select(col(ZonePlan.district_id))
+                .join(District, col(District.id) == col(ZonePlan.district_id))
+                .where(
+                    District.state_code == state.code,
+                    ZonePlan.day == tomorrow,
+                    sa.or_(
+                        col(ZonePlan.planned_ahead_at).is_(None),
+                        col(ZonePlan.planned_ahead_at) < evening.astimezone(dt.UTC),
+                    ),
+                )
+                .order_by(col(ZonePlan.district_id))
+            ).all()
+            due += [(int(d), tomorrow) for d in rows]
+    return _hand_out(engine, due, now, timing, submit, settings.evening_plan_seconds, evening=True)
+
+
+def _at(text: str) -> dt.time:
+    hours, minutes = text.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def _hand_out(
+    engine: Engine,
+    zone_days: list[tuple[int, dt.date]],
+    now: dt.datetime,
+    timing: loop.Timing,
+    submit: Callable[[SolveJob], None],
+    time_limit_s: float,
+    *,
+    evening: bool,
+) -> list[SolveJob]:
+    jobs: list[SolveJob] = []
+    for district_id, day in zone_days:
+        try:
+            with write_session(engine) as session:
+                claim = loop.claim(
+                    session=session,
+                    district_id=district_id,
+                    day=day,
+                    now=now,
+                    timing=timing,
+                    force=evening,
+                )
+            if claim is None:
+                continue
+            job = SolveJob(district_id, day, claim.token, time_limit_s, evening)
+            try:
+                submit(job)
+            except Exception:
+                log.exception("no solver took district %s on %s", district_id, day)
+                with write_session(engine) as session:
+                    loop.release(session=session, claim=claim)
+                continue
+            jobs.append(job)
+        except Exception:
+            log.exception("handing out district %s on %s failed", district_id, day)
+    return jobs
+
+
+def run_solve_job(*, engine: Engine, settings: Settings, job: SolveJob) -> replan.SolveOutcome:
+    """What a solver (a local process, a queue worker) runs for a job handed out."""
+    claim = loop.Claim(job.district_id, job.day, job.token)
+    return replan.solve_zone(
+        engine=engine,
+        settings=settings,
+        claim=claim,
+        time_limit_s=job.time_limit_s,
+        evening=job.evening,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from dispatch.agents import models as agents_models
+from dispatch.alerts import models as alerts_models
 from dispatch.audit import models as audit_models
 from dispatch.calls import models as calls_models
 from dispatch.catalogue import models as catalogue_models
@@ -19,6 +20,7 @@ from dispatch.planning import models as planning_models
 from dispatch.requests import models as requests_models
 from dispatch.staff import models as staff_models
 from dispatch.states import models as states_models
+from dispatch.taskruns import models as taskruns_models
 from dispatch.visits import models as visits_models
 
 MODULES = (
@@ -38,6 +40,8 @@ MODULES = (
     staff_models,
     grievances_models,
     channels_models,
+    alerts_models,
+    taskruns_models,
 )
 
 metadata = SQLModel.metadata

@@ -88,6 +88,7 @@ class CallbackReason(StrEnum):
     LONG_WAIT = "long_wait"  # the caller chose a call-back over a long wait for a person
     NO_WINDOW = "no_window"  # the live plan had no window in the horizon
     NO_AGENT = "no_agent"  # the call-agent queue could not take the call
+    REOFFER = "reoffer"  # the plan could no longer meet a promised window: ring to re-book
 
 
 class CallbackStatus(StrEnum):

@@ -28,6 +28,7 @@ from dispatch.calls.models import (
 )
 from dispatch.db import utcnow
 from dispatch.errors import InvalidPhone, InvalidTransition, NotFound
+from dispatch.requests.models import DoorstepRequest
 from dispatch.states import service as state_service
 
 #: How far back queue-wait observations count towards the estimate, and how many at most.
@@ -255,6 +256,45 @@ def request_callback(
     )
     session.add(callback)
     settle(session=session, call=call, status=CallStatus.CALLBACK)
+    return callback
+
+
+def find_callback(*, session: Session, key: str) -> Callback | None:
+    """The call-back opened under `key` (a call's SID, or a planner's key), if any."""
+    return session.exec(select(Callback).where(Callback.call_sid == key)).first()
+
+
+def callback_for_request(
+    *,
+    session: Session,
+    request: DoorstepRequest,
+    phone: str,
+    reason: CallbackReason,
+    key: str,
+    now: dt.datetime | None = None,
+) -> Callback | None:
+    """Open a call-back about `request` that no call asked for (the planner needs the citizen
+    to choose a time): once per `key` (asking again returns the first); None for a number the
+    state does not ring."""
+    existing = find_callback(session=session, key=key)
+    if existing is not None:
+        return existing
+    if not state_service.get(session=session, code=request.state_code).may_message(phone):
+        return None
+    callback = Callback(
+        state_code=request.state_code,
+        call_sid=key[:64],
+        phone=phone[:32],
+        citizen_id=request.citizen_id,
+        language=request.language,
+        reason=reason,
+        service_id=request.service_id,
+        address_id=request.address_id,
+        request_id=request.id,
+        created_at=now or utcnow(),
+    )
+    session.add(callback)
+    session.flush()
     return callback
 
 

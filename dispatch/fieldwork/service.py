@@ -452,6 +452,7 @@ def _follow(session: Session, request: DoorstepRequest, agent_id: int) -> None:
         district_id=request.district_id,
         day=day.local_day(request.window_start, tz),
         actor=actor_of(agent_id),
+        cause=f"{planning.REPORT}:{request.status.value}",
     )
 
 

@@ -44,7 +44,7 @@ KEYS = frozenset(
     | {"reply_arrived", "reply_done", "reply_failed", "reply_no_show", "reply_wrong_code"}
     | {"reply_not_found", "reply_not_today", "reply_closed", "reply_locked", "reply_help"}
     | {"reply_malformed"}
-    | {"grievance_opened", "grievance_closed"}
+    | {"grievance_opened", "grievance_closed", "reoffered", "reoffer_waiting"}
     | FRAGMENTS
 )
 

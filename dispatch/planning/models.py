@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import JSON, Field, SQLModel
 
 from dispatch.db import UTCDateTime, enum_type, utcnow
 
@@ -20,9 +21,21 @@ class ZonePlan(SQLModel, table=True):
     district_id: int = Field(foreign_key="district.id")
     day: dt.date
     version: int = 0
-    #: The last version the solver improved; below `version`, the scheduled task re-plans.
+    #: The last version the solver improved; below `version`, the zone-day waits for a re-plan.
     improved_version: int = 0
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: When the first change the solver has not seen yet was saved (the debounce's start:
+    #: `dispatch.planning.loop`); None while the plan is improved.
+    pending_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: A solve of this zone-day was handed to a solver (a process or a queue worker) at this
+    #: time, under this token: the lease. A solver that died leaves it to lapse, and the zone-day
+    #: is handed out again.
+    solve_claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    solve_token: str | None = Field(default=None, max_length=40)
+    #: Solves handed out since the plan was last improved (a zone-day that keeps failing stops).
+    solve_attempts: int = 0
+    #: The evening's full plan of this day was made (`dispatch.planning.loop.plan_tomorrow`).
+    planned_ahead_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PlanStop(SQLModel, table=True):
@@ -91,3 +104,39 @@ class ReplanRun(SQLModel, table=True):
     moved: int | None = None
     version: int | None = None
     message: str | None = None
+
+
+class PlanChangeKind(StrEnum):
+    ADDED = "added"  # into the plan (a booking, a visit moved in)
+    MOVED = "moved"  # to another agent
+    RETIMED = "retimed"  # same agent, arrival moved by more than a few minutes
+    DROPPED = "dropped"  # left out of the plan: no agent can make its window
+    REOFFERED = "reoffered"  # the citizen was told and given new windows
+    REMOVED = "removed"  # out of the plan (cancelled, rescheduled by the citizen)
+
+
+class PlanChange(SQLModel, table=True):
+    """What one saved plan version changed for one request, why, and who was told: the
+    request's timeline shows these (`dispatch.planning.changes`)."""
+
+    __tablename__ = "plan_change"
+    __table_args__ = (sa.Index("ix_plan_change_zone", "district_id", "day", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="doorstep_request.id", index=True)
+    district_id: int = Field(foreign_key="district.id")
+    day: dt.date
+    version: int
+    kind: PlanChangeKind = Field(sa_type=enum_type(PlanChangeKind))
+    #: Why the plan changed: a key (`booking`, `cancelled`, `rescheduled`, `leave`, `late`,
+    #: `failed`, `improved`, `evening`, `dispatcher`, ...) with free detail after a colon.
+    cause: str = Field(max_length=120)
+    actor: str = Field(max_length=80)
+    from_agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    to_agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    from_arrival: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    to_arrival: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Who was told, as added: [{"who": "citizen"|"agent"|"console", "how": "sms"|"callback",
+    #: "id": message or call-back id, "at": ISO time}].
+    notified: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

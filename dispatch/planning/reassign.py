@@ -52,6 +52,10 @@ MOST_URGENT = int(Priority.URGENT)
 ATTEMPTS = 3
 
 
+#: The cause of a plan change a dispatcher made (`PlanChange.cause`).
+DISPATCHER = "dispatcher"
+
+
 class AgentCannotTake(Conflict):
     """The chosen agent cannot fit the visit into their day within its window."""
 
@@ -131,8 +135,11 @@ def movable(request: DoorstepRequest) -> str | None:
     return None
 
 
-def move_visit(*, session: Session, request_id: int, agent_id: int, actor: str) -> DoorstepRequest:
-    """Move the request's planned visit to `agent_id` within its window and save the plan.
+def move_visit(
+    *, session: Session, request_id: int, agent_id: int, actor: str, cause: str = DISPATCHER
+) -> DoorstepRequest:
+    """Move the request's planned visit to `agent_id` within its window and save the plan
+    (the change recorded with `cause`).
 
     `InvalidTransition` for a visit the agent is already on the way to, `InvalidInput` for a
     request with no planned visit or an agent not on duty in its district that day,
@@ -140,14 +147,16 @@ def move_visit(*, session: Session, request_id: int, agent_id: int, actor: str) 
     for _attempt in range(ATTEMPTS):
         try:
             with session.begin_nested():
-                return _move_once(session, request_id, agent_id, actor)
+                return _move_once(session, request_id, agent_id, actor, cause)
         except PlanOutdated:
             session.expire_all()  # rows refreshed in the rolled-back savepoint are stale
     request = request_service.get(session=session, request_id=request_id)
     raise Conflict("plan", request.reference, "kept changing while the visit was moved")
 
 
-def _move_once(session: Session, request_id: int, agent_id: int, actor: str) -> DoorstepRequest:
+def _move_once(
+    session: Session, request_id: int, agent_id: int, actor: str, cause: str
+) -> DoorstepRequest:
     request = request_service.get(session=session, request_id=request_id)
     why_not = movable(request)
     if why_not is not None:
@@ -179,6 +188,7 @@ def _move_once(session: Session, request_id: int, agent_id: int, actor: str) -> 
             clock=zd.clock,
             requests=zd.requests,
             actor=actor,
+            cause=cause,
         )
     return keep_with(session=session, request_id=request_id, agent_id=agent_id, actor=actor)
 

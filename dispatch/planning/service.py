@@ -27,8 +27,8 @@ from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.geography import service as geography_service
-from dispatch.planning import locks, store, zone
-from dispatch.planning.models import ZonePlan
+from dispatch.planning import changes, locks, store, zone
+from dispatch.planning.models import PlanChangeKind, ZonePlan
 from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -54,6 +54,14 @@ __all__ = [
     "replan",
     "zone_day",
 ]
+
+
+#: Why a plan changed (`PlanChange.cause`), as the planning use cases say it.
+BOOKING = "booking"
+CANCELLED = "cancelled"
+RESCHEDULED = "rescheduled"
+IMPROVED = "improved"
+REPORT = "report"
 
 
 class WindowTaken(Conflict):
@@ -318,6 +326,7 @@ def _book_once(
         clock=zd.clock,
         requests=requests,
         actor=actor,
+        cause=BOOKING,
     )
     grown = replace(
         zd, version=version, problem=booking.problem, plan=booking.plan, requests=requests
@@ -327,8 +336,22 @@ def _book_once(
     return request
 
 
-def release(*, session: Session, request_id: int, actor: str) -> None:
-    """Take a request's visit out of its day's live plan (before cancelling or rescheduling)."""
+def local_day(*, session: Session, request: DoorstepRequest) -> dt.date:
+    """The local date of the request's window (its zone-day); `InvalidInput` without one."""
+    if request.window_start is None:
+        raise InvalidInput("request", request.reference, "has no window")
+    clock = zone.local_clock(session, request.district_id, request.window_start.date())
+    return request.window_start.astimezone(clock.tz).date()
+
+
+def current_version(*, session: Session, request: DoorstepRequest, day: dt.date) -> int:
+    """The current plan version of the request's district on `day`."""
+    return zone.current_version(session, request.district_id, day)
+
+
+def release(*, session: Session, request_id: int, actor: str, cause: str = "released") -> None:
+    """Take a request's visit out of its day's live plan (before cancelling or rescheduling),
+    recorded as removed for `cause`."""
     request = request_service.get(session=session, request_id=request_id)
     if request.window_start is None:
         return
@@ -348,7 +371,7 @@ def release(*, session: Session, request_id: int, actor: str) -> None:
     )
     plan = type(zd.plan)(routes, zd.plan.unassigned)
     others = {k: v for k, v in zd.requests.items() if k != vid}
-    store.save(
+    version = store.save(
         session=session,
         district_id=zd.district_id,
         day=day,
@@ -357,12 +380,23 @@ def release(*, session: Session, request_id: int, actor: str) -> None:
         clock=zd.clock,
         requests=others,
         actor=actor,
+        cause=cause,
     )
+    if request.agent_id is not None or request.planned_arrival is not None:
+        changes.record(
+            session=session,
+            request=request,
+            kind=PlanChangeKind.REMOVED,
+            version=version,
+            day=day,
+            cause=cause,
+            actor=actor,
+        )
 
 
 def cancel(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
     """Cancel a request: out of the plan, charge waived (or refunded), trail recorded."""
-    release(session=session, request_id=request_id, actor=actor)
+    release(session=session, request_id=request_id, actor=actor, cause=CANCELLED)
     return request_service.transition(
         session=session,
         request_id=request_id,
@@ -376,7 +410,7 @@ def cancel(*, session: Session, request_id: int, actor: str, reason: str) -> Doo
 
 def reschedule(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
     """Free the request's window; it then waits for a new one (`offer_windows` + `book`)."""
-    release(session=session, request_id=request_id, actor=actor)
+    release(session=session, request_id=request_id, actor=actor, cause=RESCHEDULED)
     return request_service.transition(
         session=session,
         request_id=request_id,
@@ -419,7 +453,12 @@ def improve(
 
 
 def save_replan(
-    *, session: Session, zd: zone.ZoneDay, result: Result, actor: str = store.ACTOR
+    *,
+    session: Session,
+    zd: zone.ZoneDay,
+    result: Result,
+    actor: str = store.ACTOR,
+    cause: str = IMPROVED,
 ) -> ReplanOutcome:
     """Save an improved plan if its zone-day has not moved on (no booking, no route locked or
     unlocked since it was read); else `PlanOutdated`."""
@@ -433,6 +472,7 @@ def save_replan(
         requests=zd.requests,
         actor=actor,
         improved=True,
+        cause=cause,
     )
     return ReplanOutcome(
         zd.district_id,
@@ -476,7 +516,9 @@ class Retimed:
     at_risk: list[int]
 
 
-def follow_progress(*, session: Session, district_id: int, day: dt.date, actor: str) -> Retimed:
+def follow_progress(
+    *, session: Session, district_id: int, day: dt.date, actor: str, cause: str = REPORT
+) -> Retimed:
     """Re-time the zone-day's plan from where its agents really are (`zone.progress`: their
     last report, where and when) and save it as the next version; every request's ETA follows.
 
@@ -487,14 +529,16 @@ def follow_progress(*, session: Session, district_id: int, day: dt.date, actor: 
     for _attempt in range(2):
         try:
             with session.begin_nested():
-                return _follow_once(session, district_id, day, actor)
+                return _follow_once(session, district_id, day, actor, cause)
         except PlanOutdated:
             _forget(session, district_id, day)
             session.expire_all()  # rows refreshed inside the rolled-back savepoint are stale
-    return _follow_once(session, district_id, day, actor)
+    return _follow_once(session, district_id, day, actor, cause)
 
 
-def _follow_once(session: Session, district_id: int, day: dt.date, actor: str) -> Retimed:
+def _follow_once(
+    session: Session, district_id: int, day: dt.date, actor: str, cause: str
+) -> Retimed:
     _forget(session, district_id, day)
     zd = zone.load(session, district_id, day)
     placed = {zone.request_id_of(v) for r in zd.plan.routes for v in r.visit_ids}
@@ -519,5 +563,6 @@ def _follow_once(session: Session, district_id: int, day: dt.date, actor: str) -
         clock=zd.clock,
         requests=zd.requests,
         actor=actor,
+        cause=cause,
     )
     return Retimed(version, late)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, delete, select
 from dispatch.audit import service as audit
 from dispatch.db import utcnow
 from dispatch.errors import Conflict
-from dispatch.planning import zone
+from dispatch.planning import changes, zone
 from dispatch.planning.models import PlanStop, ZonePlan
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -53,6 +53,7 @@ def bump_version(
                         version=1,
                         updated_at=utcnow(),
                         improved_version=1 if improved else 0,
+                        pending_since=None if improved else utcnow(),
                     )
                 )
             return 1
@@ -64,7 +65,19 @@ def bump_version(
         .values(
             version=based_on + 1,
             updated_at=utcnow(),
-            **({"improved_version": based_on + 1} if improved else {}),
+            **(
+                # Improved: nothing waits for the solver, and its lease is over.
+                {
+                    "improved_version": based_on + 1,
+                    "pending_since": None,
+                    "solve_claimed_at": None,
+                    "solve_token": None,
+                    "solve_attempts": 0,
+                }
+                if improved
+                # The first change the solver has not seen starts the debounce.
+                else {"pending_since": sa.func.coalesce(table.c.pending_since, utcnow())}
+            ),
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -88,13 +101,16 @@ def save(
     requests: dict[str, int],
     actor: str = ACTOR,
     improved: bool = False,
+    cause: str | None = None,
 ) -> int:
-    """Persist `plan` as the next version and bring request statuses in line with it.
+    """Persist `plan` as the next version and bring request statuses in line with it; what it
+    changed for each request is kept as a `PlanChange` with `cause` (the actor if not given).
 
     `improved` marks a plan the solver has improved: the zone-day needs no improvement until
-    the next booking or change.
+    the next booking or change; any other save marks it pending (`ZonePlan.pending_since`).
     """
     version = bump_version(session, district_id, day, based_on, improved=improved)
+    change = changes.Recorder(session, district_id, day, version, cause or actor, actor)
     for route in plan.routes:
         agent_id = zone.agent_id_of(route.agent_id)
         for position, stop in enumerate(route.stops):
@@ -111,7 +127,7 @@ def save(
             )
     placed = {s.visit_id: (r.agent_id, s) for r in plan.routes for s in r.stops}
     for vid, request_id in requests.items():
-        _align(session, request_id, placed.get(vid), clock, actor)
+        _align(session, request_id, placed.get(vid), clock, actor, change)
     audit.record(
         session=session,
         actor=actor,
@@ -179,10 +195,13 @@ def _align(
     placed: tuple[str, Stop] | None,
     clock: zone.Clock,
     actor: str,
+    change: changes.Recorder,
 ) -> None:
     """Set a request's agent and ETA from the plan; `scheduled` <-> `assigned` as needed."""
     current = session.get(DoorstepRequest, rid)
     assert current is not None
+    agent_id = zone.agent_id_of(placed[0]) if placed is not None else None
+    change.saw(current, agent_id, clock.at(placed[1].start) if placed is not None else None)
     if placed is None:
         if current.status is S.ASSIGNED:
             request_service.transition(
@@ -195,8 +214,7 @@ def _align(
                 planned_arrival=None,
             )
         return
-    agent_key, stop = placed
-    agent_id = zone.agent_id_of(agent_key)
+    stop = placed[1]
     arrival = clock.at(stop.start)
     if current.status is S.SCHEDULED:
         request_service.transition(

@@ -6,7 +6,9 @@ Fixed parts of routes become pins: the visits an agent is on the way to or at, a
 of a route a dispatcher locked (`dispatch.planning.locks`), are that agent's first stops in
 their stored order, so no re-plan moves them. A visit a dispatcher gave to an agent
 (`dispatch.planning.reassign`: the request's `pinned_agent_id`) is pinned to that agent with
-no position: a re-plan may reorder the route, not give the visit to someone else.
+no position: a re-plan may reorder the route, not give the visit to someone else. So is a
+visit already sent to an agent in their itinerary (`dispatch.fieldwork`), unless the agent is
+away that day or the visit is at risk (they can no longer make its window).
 It reads the database but never writes; `dispatch.planning.service` persists plans.
 """
 
@@ -23,6 +25,7 @@ from dispatch.agents import service as agent_service
 from dispatch.agents.models import Agent
 from dispatch.catalogue.models import Service
 from dispatch.citizens.models import Address
+from dispatch.fieldwork.models import Itinerary
 from dispatch.geography.models import Block, District, Village
 from dispatch.planning import locks
 from dispatch.planning.models import PlanStop, ZonePlan
@@ -205,7 +208,8 @@ def load(
 
     Visits en route or arrived are pinned to their agent as the first stops; so is the whole
     stored route of an agent whose route is locked, in its stored order. A visit a dispatcher
-    gave to an agent is pinned to them anywhere in their route. A pin to an agent who is not
+    gave to an agent, or sent to one in their itinerary (unless at risk), is pinned to them
+    anywhere in their route. A pin to an agent who is not
     on duty, or who lacks the visit's skills or language, is not kept (the visit is left free)."""
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
@@ -243,6 +247,7 @@ def load(
     position_of = {s.request_id: (s.agent_id, s.position) for s in stops}
     by_key = {a.id: a for a in agents}
     locked = locks.locked_agents(session=session, district_id=district_id, day=day)
+    sent = sent_visits(session, day)
     locked_route = {
         s.request_id: s.agent_id
         for s in stops
@@ -269,6 +274,10 @@ def load(
             owner = locked_route[req.id]
         elif req.pinned_agent_id is not None:
             owner, in_order = req.pinned_agent_id, False
+        elif req.id in sent and not req.at_risk:
+            # The agent was sent this visit in their day: it stays theirs (the order may
+            # change) unless they are away (no longer on duty) or cannot make it in time.
+            owner, in_order = sent[req.id], False
         # A pin the agent is not qualified for would make the problem invalid: left free.
         agent = by_key.get(agent_key(owner)) if owner is not None else None
         if owner is not None and agent is not None and visit.qualified(agent):
@@ -281,6 +290,17 @@ def load(
     problem = Problem.build(agents, visits, travel)
     plan = _plan_from_stops(problem, stops, clock, set(by_visit))
     return ZoneDay(district_id, day, version, clock, problem, plan, by_visit)
+
+
+def sent_visits(session: Session, day: dt.date) -> dict[int, int]:
+    """The agent each request was last sent to in an itinerary for `day`, by request id."""
+    out: dict[int, int] = {}
+    for agent_id, visits in session.exec(
+        select(Itinerary.agent_id, Itinerary.visits).where(Itinerary.day == day)
+    ):
+        for item in visits:
+            out[int(item["request_id"])] = agent_id
+    return out
 
 
 #: The reports that tell where an agent is: at the door, or just leaving it.

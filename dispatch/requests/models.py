@@ -48,6 +48,9 @@ class DoorstepRequest(SQLModel, table=True):
     pinned_agent_id: int | None = Field(default=None, foreign_key="agent.id")
     #: Who chose that agent (the audit actor, e.g. "staff:dispatcher").
     pinned_by: str | None = Field(default=None, max_length=80)
+    #: The legal time limit passed undelivered: listed for the state's appeal
+    #: (`dispatch.alerts.deadlines`).
+    appeal_marked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = 1
 
     @property

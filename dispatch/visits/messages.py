@@ -24,7 +24,18 @@ from dispatch.states import service as state_service
 #: Messages that go even to a citizen who replied STOP: what happened to their request and
 #: their money. Reminders, "on the way", the agent's name and feedback requests do not.
 ESSENTIAL = frozenset(
-    {"booked", "logged", "rescheduled", "cancelled", "receipt", "failed", "no_show", "stopped"}
+    {
+        "booked",
+        "logged",
+        "rescheduled",
+        "reoffered",
+        "reoffer_waiting",
+        "cancelled",
+        "receipt",
+        "failed",
+        "no_show",
+        "stopped",
+    }
 )
 
 

@@ -28,6 +28,7 @@ class UseCase(StrEnum):
     NO_SHOW = "no_show"
     REASSIGN = "reassign"
     RAISE_PRIORITY = "raise_priority"
+    REOFFER = "reoffer"
 
 
 class VisitCommand(SQLModel, table=True):

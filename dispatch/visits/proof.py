@@ -1,6 +1,6 @@
 """Who may act on a request, and the limit on guessing.
 
-Two kinds of actor change a citizen's request (`dispatch.visits.service`), and a use case is
+Three kinds of actor change a citizen's request (`dispatch.visits.service`), and a use case is
 told which one it is dealing with by the type of what it is shown:
 
 - `Proof`: the citizen themselves (the phone line).
@@ -8,6 +8,8 @@ told which one it is dealing with by the type of what it is shown:
   account itself (active, of the request's state, a role allowed to change requests), so a
   staff path cannot be opened by anything but a real account; the citizen's number or visit
   code play no part in it, and no failed proof is counted for it.
+- `PlannerActing`: the planner, moving a visit whose promised window it can no longer meet
+  (`dispatch.visits.reoffer`); made only by domain code, never from an adapter's input.
 
 A citizen proves they may see or change a request in one of two ways: by calling from the
 phone number registered for them (the caller ID the telephone network gives, never a number
@@ -58,8 +60,17 @@ class StaffActing:
     staff_user_id: int
 
 
-#: Whoever may change a citizen's request: the citizen with their proof, or staff for them.
-Acting = Proof | StaffActing
+@dataclass(frozen=True)
+class PlannerActing:
+    """The planner itself, moving a visit it can no longer make in its promised window
+    (`dispatch.visits.reoffer`). Only domain code makes one: no adapter takes it from outside."""
+
+    cause: str
+
+
+#: Whoever may change a citizen's request: the citizen with their proof, staff for them, or
+#: the planner when it cannot keep a promise.
+Acting = Proof | StaffActing | PlannerActing
 
 
 def caller_id_of(raw: str | None) -> str | None:
@@ -101,7 +112,9 @@ def authorised(*, session: Session, request_id: int, proof: Acting) -> DoorstepR
     request = session.get(DoorstepRequest, request_id)
     if request is None:
         raise NotFound("request", request_id)
-    if isinstance(proof, StaffActing):
+    if isinstance(proof, PlannerActing):
+        allowed = True
+    elif isinstance(proof, StaffActing):
         allowed = staff_may_change(session=session, request=request, staff=proof)
     else:
         allowed = may_act(session=session, request=request, proof=proof)

@@ -391,6 +391,7 @@ def _take_out(session: Session, district_id: int, day: dt.date, actor: str) -> N
                     clock=zd.clock,
                     requests=zd.requests,
                     actor=actor,
+                    cause=ON_LEAVE,
                 )
                 return
         except PlanOutdated:
@@ -416,7 +417,11 @@ def _to_another_agent(
         assert target.id is not None
         try:
             planning_reassign.move_visit(
-                session=session, request_id=request_id, agent_id=target.id, actor=actor
+                session=session,
+                request_id=request_id,
+                agent_id=target.id,
+                actor=actor,
+                cause=ON_LEAVE,
             )
         except AgentCannotTake:
             continue
