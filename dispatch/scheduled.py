@@ -233,6 +233,12 @@ def _hand_out(
                     timing=timing,
                     force=evening,
                 )
+                if claim is not None and evening:
+                    # Once per evening, whatever becomes of the solve: the plan it improves is
+                    # valid as it stands, and later changes are re-planned as they come.
+                    loop.mark_planned_ahead(
+                        session=session, district_id=district_id, day=day, now=now
+                    )
             if claim is None:
                 continue
             job = SolveJob(district_id, day, claim.token, time_limit_s, evening)

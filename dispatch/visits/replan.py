@@ -79,8 +79,8 @@ def solve_zone(
     evening: bool = False,
     now: dt.datetime | None = None,
 ) -> SolveOutcome:
-    """Re-plan the claimed zone-day (see the module). `evening` marks the evening's full plan
-    of tomorrow (recorded on the zone-day, cause `evening`)."""
+    """Re-plan the claimed zone-day (see the module). `evening`: the evening's full plan of
+    tomorrow (its changes' cause)."""
     limit = settings.replan_seconds if time_limit_s is None else time_limit_s
     try:
         outcome = _solve(engine, settings, claim, limit, evening)
@@ -124,10 +124,6 @@ def _solve(
                 saved = planning.save_replan(
                     session=session, zd=zd, result=result, actor=ACTOR, cause=cause
                 )
-                if evening:
-                    loop.mark_planned_ahead(
-                        session=session, district_id=claim.district_id, day=claim.day, now=utcnow()
-                    )
         except PlanOutdated:
             log.info(
                 "district %s on %s changed while re-planning: again", claim.district_id, claim.day

@@ -1,0 +1,319 @@
+"""The dispatch loop: a burst of changes makes one re-plan once settled, a zone-day is solved
+under a lease, a solve that lost its lease or its plan version never saves over another, and
+a visit no agent can make is re-offered."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from dispatch import scheduled
+from dispatch.calls.models import Callback, CallbackReason
+from dispatch.config import Settings
+from dispatch.db import read_session, utcnow, write_session
+from dispatch.notifications.models import OutboxMessage
+from dispatch.planning import loop, zone
+from dispatch.planning import service as planning
+from dispatch.planning.models import PlanChange, PlanChangeKind, PlanStop, ZonePlan
+from dispatch.ports import SolveJob
+from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
+from dispatch.visits import replan
+from dispatch.visits.replan import SolveStatus
+from routing.checker import check
+from tests import factories
+
+IST = ZoneInfo("Asia/Kolkata")
+TIMING = loop.Timing(quiet_s=5, most_wait_s=30, lease_s=60, max_attempts=3)
+SETTINGS = Settings(
+    database_url="sqlite://",
+    scheduler=False,
+    replan_seconds=0.3,
+    replan_quiet_seconds=5,
+    replan_most_wait_seconds=30,
+    solve_lease_seconds=60,
+    solve_attempts=3,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    planning.clear_cache()
+    yield
+    planning.clear_cache()
+
+
+def _book(engine: Engine, now: dt.datetime, count: int, district: str = "UDH") -> list[int]:
+    ids = []
+    with write_session(engine) as s:
+        for _ in range(count):
+            r, offer = factories.booked_request(s, district_code=district, now=now)
+            assert r.id is not None
+            ids.append(r.id)
+    return ids
+
+
+def _zone(engine: Engine, request_id: int) -> tuple[int, dt.date]:
+    with read_session(engine) as s:
+        r = s.get(DoorstepRequest, request_id)
+        assert r is not None and r.window_start is not None
+        return r.district_id, r.window_start.astimezone(IST).date()
+
+
+def _row(engine: Engine, district_id: int, day: dt.date) -> ZonePlan:
+    with read_session(engine) as s:
+        row = s.get(ZonePlan, (district_id, day))
+        assert row is not None
+        return row
+
+
+def test_a_burst_of_bookings_is_due_once_it_settles_or_has_waited_long_enough(
+    engine: Engine,
+) -> None:
+    now = dt.datetime(2027, 1, 5, 7, 0, tzinfo=IST)  # a Tuesday
+    ids = _book(engine, now, 4)
+    zd = _zone(engine, ids[0])
+    row = _row(engine, *zd)
+    assert row.pending_since is not None and row.version > row.improved_version
+    assert row.pending_since <= row.updated_at
+    today = zd[1]
+
+    def due(at: dt.datetime) -> bool:
+        with read_session(engine) as s:
+            return zd in loop.due(session=s, now=at, today=today, timing=TIMING)
+
+    assert not due(row.updated_at + dt.timedelta(seconds=1))  # still changing
+    assert due(row.updated_at + dt.timedelta(seconds=TIMING.quiet_s))  # settled
+    # However busy the zone, a change waits no longer than the longest wait.
+    with write_session(engine) as s:
+        s.execute(
+            sa.update(ZonePlan)
+            .where(col(ZonePlan.district_id) == zd[0], col(ZonePlan.day) == zd[1])
+            .values(pending_since=row.updated_at - dt.timedelta(seconds=TIMING.most_wait_s))
+        )
+    assert due(row.updated_at + dt.timedelta(seconds=1))
+
+
+def test_a_claim_is_exclusive_until_its_lease_lapses_and_attempts_are_counted(
+    engine: Engine,
+) -> None:
+    now = dt.datetime(2027, 1, 6, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    at = utcnow() + dt.timedelta(seconds=TIMING.quiet_s)
+    with write_session(engine) as s:
+        first = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
+        second = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
+    assert first is not None and second is None
+    with read_session(engine) as s:
+        assert zd not in loop.due(session=s, now=at, today=zd[1], timing=TIMING)
+        assert loop.holds(session=s, claim=first)
+    later = at + dt.timedelta(seconds=TIMING.lease_s + 1)  # the solver died: the lease lapsed
+    with write_session(engine) as s:
+        assert zd in loop.due(session=s, now=later, today=zd[1], timing=TIMING)
+        third = loop.claim(session=s, district_id=zd[0], day=zd[1], now=later, timing=TIMING)
+        assert third is not None and not loop.holds(session=s, claim=first)
+    assert _row(engine, *zd).solve_attempts == 2
+    # A zone-day that keeps failing is left alone after its last attempt.
+    latest = later + dt.timedelta(seconds=TIMING.lease_s + 1)
+    with write_session(engine) as s:
+        assert loop.claim(session=s, district_id=zd[0], day=zd[1], now=latest, timing=TIMING)
+    gone = latest + dt.timedelta(seconds=TIMING.lease_s + 1)
+    with read_session(engine) as s:
+        assert zd not in loop.due(session=s, now=gone, today=zd[1], timing=TIMING)
+
+
+def test_a_claimed_zone_day_is_improved_saved_and_no_longer_pending(engine: Engine) -> None:
+    now = dt.datetime(2027, 1, 7, 7, 0, tzinfo=IST)
+    ids = _book(engine, now, 6)
+    zd = _zone(engine, ids[0])
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    outcome = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert outcome.status is SolveStatus.SAVED and outcome.assigned >= 6
+    assert outcome.searches == 1 and outcome.reoffered == []
+    row = _row(engine, *zd)
+    assert row.version == row.improved_version == outcome.version
+    assert row.pending_since is None and row.solve_token is None and row.solve_attempts == 0
+    with read_session(engine) as s:
+        plan = zone.load(s, *zd)
+        assert check(plan.problem, plan.plan, require_all_accounted=False) == []
+        changes = s.exec(
+            select(PlanChange).where(
+                col(PlanChange.request_id).in_(ids), PlanChange.cause == planning.BOOKING
+            )
+        ).all()
+        # Each booking added its visit (and may have moved or re-timed the ones before it).
+        added = [c.request_id for c in changes if c.kind is PlanChangeKind.ADDED]
+        assert sorted(added) == sorted(ids)
+
+
+def test_a_booking_during_the_search_makes_it_search_again_from_the_new_plan(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = dt.datetime(2027, 1, 8, 7, 0, tzinfo=IST)
+    ids = _book(engine, now, 3)
+    zd = _zone(engine, ids[0])
+    improve = planning.improve
+    landed: list[int] = []
+
+    def booking_lands_meanwhile(*args: object, **kwargs: object) -> object:
+        result = improve(*args, **kwargs)  # type: ignore[arg-type]
+        if not landed:
+            landed.extend(_book(engine, now, 1))
+        return result
+
+    monkeypatch.setattr(replan.planning, "improve", booking_lands_meanwhile)
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    outcome = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert landed and _zone(engine, landed[0]) == zd
+    assert outcome.status is SolveStatus.SAVED and outcome.searches == 2
+    with read_session(engine) as s:
+        stops = s.exec(
+            select(PlanStop.request_id).where(
+                PlanStop.district_id == zd[0],
+                PlanStop.day == zd[1],
+                PlanStop.version == outcome.version,
+            )
+        ).all()
+    assert set(ids + landed) <= set(stops)  # the booking made meanwhile is in the saved plan
+    assert len(stops) == len(set(stops))  # and nothing twice
+
+
+def test_a_solver_whose_lease_was_handed_to_another_saves_nothing(engine: Engine) -> None:
+    now = dt.datetime(2027, 1, 11, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 3)[0])
+    at = utcnow()
+    with write_session(engine) as s:
+        stale = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
+        later = at - dt.timedelta(seconds=0)  # the same moment, seen after the lease lapsed
+        s.execute(
+            sa.update(ZonePlan)
+            .where(col(ZonePlan.district_id) == zd[0], col(ZonePlan.day) == zd[1])
+            .values(solve_claimed_at=at - dt.timedelta(seconds=TIMING.lease_s + 1))
+        )
+        fresh = loop.claim(session=s, district_id=zd[0], day=zd[1], now=later, timing=TIMING)
+    assert stale is not None and fresh is not None
+    version = _row(engine, *zd).version
+    lost = replan.solve_zone(engine=engine, settings=SETTINGS, claim=stale, now=now)
+    assert lost.status is SolveStatus.LOST
+    row = _row(engine, *zd)
+    assert row.version == version and row.solve_token == fresh.token  # untouched
+    saved = replan.solve_zone(engine=engine, settings=SETTINGS, claim=fresh, now=now)
+    assert saved.status is SolveStatus.SAVED
+
+
+def test_a_visit_no_agent_can_make_is_re_offered_with_an_sms_and_a_call_back(
+    engine: Engine,
+) -> None:
+    now = dt.datetime(2027, 1, 12, 7, 0, tzinfo=IST)
+    ids = _book(engine, now, 3)
+    zd = _zone(engine, ids[0])
+    doomed = ids[0]
+    with write_session(engine) as s:
+        # Its window is now before any agent's shift begins: nobody can make it.
+        r = s.get(DoorstepRequest, doomed)
+        assert r is not None and r.window_start is not None
+        early = dt.datetime.combine(zd[1], dt.time(5, 0), IST).astimezone(dt.UTC)
+        r.window_start, r.window_end = early, early + dt.timedelta(minutes=30)
+        s.add(r)
+        planning.follow_progress(session=s, district_id=zd[0], day=zd[1], actor="test")
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    outcome = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert outcome.status is SolveStatus.SAVED and outcome.reoffered == [doomed]
+    with read_session(engine) as s:
+        r = s.get(DoorstepRequest, doomed)
+        assert r is not None and r.status is RequestStatus.ASSIGNED
+        assert r.window_start is not None and r.window_start > early
+        sms = s.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.request_id == doomed, OutboxMessage.kind == "reoffer"
+            )
+        ).all()
+        assert len(sms) == 1 and r.reference in sms[0].body
+        callbacks = s.exec(select(Callback).where(Callback.request_id == doomed)).all()
+        assert [c.reason for c in callbacks] == [CallbackReason.REOFFER]
+        [change] = s.exec(
+            select(PlanChange).where(
+                PlanChange.request_id == doomed, PlanChange.kind == PlanChangeKind.REOFFERED
+            )
+        ).all()
+        told = {(n["who"], n["how"], n["id"]) for n in change.notified}
+        assert told == {("citizen", "sms", sms[0].id), ("console", "callback", callbacks[0].id)}
+        assert change.to_arrival == r.planned_arrival
+    # Solved again (the re-offer changed the plan): nothing is re-offered twice.
+    with write_session(engine) as s:
+        again = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert again is not None
+    assert replan.solve_zone(engine=engine, settings=SETTINGS, claim=again, now=now).reoffered == []
+
+
+def test_hand_out_claims_settled_zone_days_and_releases_what_no_solver_took(
+    engine: Engine,
+) -> None:
+    now = dt.datetime(2027, 1, 13, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    later = utcnow() + dt.timedelta(seconds=SETTINGS.replan_quiet_seconds + 1)
+
+    def refuse(job: SolveJob) -> None:
+        raise ConnectionError("broker down")
+
+    assert [
+        (j.district_id, j.day)
+        for j in scheduled.hand_out_solves(
+            engine=engine, settings=SETTINGS, now=later, submit=refuse
+        )
+    ] == []
+    assert _row(engine, *zd).solve_token is None  # released: handed out again next time
+    taken: list[SolveJob] = []
+    scheduled.hand_out_solves(engine=engine, settings=SETTINGS, now=later, submit=taken.append)
+    mine = [j for j in taken if (j.district_id, j.day) == zd]
+    assert len(mine) == 1 and mine[0].token == _row(engine, *zd).solve_token
+    again: list[SolveJob] = []
+    scheduled.hand_out_solves(engine=engine, settings=SETTINGS, now=later, submit=again.append)
+    assert zd not in [(j.district_id, j.day) for j in again]  # held by the first
+    outcome = scheduled.run_solve_job(engine=engine, settings=SETTINGS, job=mine[0])
+    assert outcome.status is SolveStatus.SAVED
+    assert SolveJob.from_json(mine[0].to_json()) == mine[0]
+
+
+def test_the_evening_plans_tomorrow_once(engine: Engine) -> None:
+    now = dt.datetime(2027, 1, 14, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    evening = dt.datetime.combine(zd[1] - dt.timedelta(days=1), dt.time(19, 5), IST)
+    taken: list[SolveJob] = []
+    scheduled.plan_tomorrow(engine=engine, settings=SETTINGS, now=evening, submit=taken.append)
+    mine = [j for j in taken if (j.district_id, j.day) == zd]
+    assert len(mine) == 1 and mine[0].evening
+    assert mine[0].time_limit_s == SETTINGS.evening_plan_seconds
+    job = SolveJob(zd[0], zd[1], mine[0].token, 0.3, evening=True)
+    assert scheduled.run_solve_job(engine=engine, settings=SETTINGS, job=job).status is (
+        SolveStatus.SAVED
+    )
+    assert _row(engine, *zd).planned_ahead_at is not None
+    again: list[SolveJob] = []
+    scheduled.plan_tomorrow(
+        engine=engine,
+        settings=SETTINGS,
+        now=evening + dt.timedelta(minutes=5),
+        submit=again.append,
+    )
+    assert zd not in [(j.district_id, j.day) for j in again]
+    before: list[SolveJob] = []
+    scheduled.plan_tomorrow(
+        engine=engine,
+        settings=SETTINGS,
+        now=evening - dt.timedelta(hours=2),
+        submit=before.append,
+    )
+    assert zd not in [(j.district_id, j.day) for j in before]
