@@ -53,7 +53,7 @@ def _book(engine: Engine, now: dt.datetime, count: int, district: str = "UDH") -
     ids = []
     with write_session(engine) as s:
         for _ in range(count):
-            r, offer = factories.booked_request(s, district_code=district, now=now)
+            r, _offer = factories.booked_request(s, district_code=district, now=now)
             assert r.id is not None
             ids.append(r.id)
     return ids
