@@ -565,7 +565,6 @@ def agent_leave(
             settings=request.app.state.settings,
             idempotency_key=f"console:leave:{parsed}",
             actor=actor_of(user),
-            staff_user_id=user.id or 0,
             agent_id=agent_id,
             first=first_day,
             last=last_day,

@@ -18,11 +18,10 @@ transaction; the caller commits):
    within its window (`dispatch.planning.reassign.move_visit`, the dispatcher's own move, by
    the same exact insertion; the citizen's window is kept, and so no SMS is needed), audited on
    the request as a reassignment;
-4. a visit nobody can take is moved to the earliest window the live plans offer
-   (`dispatch.visits.service.reschedule_visit`, as staff acting for the citizen): the citizen is
-   told by SMS, and may call to choose another time (the phone line and the console offer them);
-   a visit for which no window is left in the horizon stays in the plan unassigned, for a
-   dispatcher (the board lists it);
+4. a visit nobody can take is re-offered (`dispatch.visits.reoffer`): moved to the earliest
+   window the live plans offer, the citizen told by SMS with the other windows they may have by
+   calling, and a call-back opened for the console; a visit for which no window is left in the
+   horizon stays in the plan unassigned, its citizen told we will call (the board lists it);
 5. visits the agent is already on the way to or at are not touched;
 6. the outcome is audited on the agent (`leave_visits`) with the idempotency key: a retry with
    the same key returns it and changes nothing again; the same key for other days is refused.
@@ -64,16 +63,14 @@ from dispatch.planning import reassign as planning_reassign
 from dispatch.planning import service as planning
 from dispatch.planning import store, zone
 from dispatch.planning.reassign import AgentCannotTake
-from dispatch.planning.service import WindowTaken
 from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PINNED, RequestStatus
 from dispatch.states import service as state_service
+from dispatch.visits import reoffer
 from dispatch.visits import rules as visit_rules
-from dispatch.visits import service as visits
 from dispatch.visits.once import KeyReused
-from dispatch.visits.proof import StaffActing
 from routing.travel import haversine_m
 
 #: The audit action on the agent that holds a leave's outcome under its key.
@@ -224,7 +221,6 @@ def put_on_leave(
     settings: Settings,
     idempotency_key: str,
     actor: str,
-    staff_user_id: int,
     agent_id: int,
     first: dt.date | None,
     last: dt.date | None,
@@ -233,9 +229,8 @@ def put_on_leave(
 ) -> LeaveResult:
     """Put the agent on leave from `first` to `last` (one day when `last` is None) and move
     their planned visits of those days: to another agent within the same window, else to a
-    new window with the citizen told. `InvalidAgent` for bad days or no reason (nothing
-    written), `KeyReused` for a key already used for other days. `staff_user_id` is the
-    account acting for the citizens whose visits get a new time (checked by the use case)."""
+    new window, re-offered to the citizen (`dispatch.visits.reoffer`). `InvalidAgent` for bad
+    days or no reason (nothing written), `KeyReused` for a key already used for other days."""
     now = now or utcnow()
     agent = agent_service.get(session=session, agent_id=agent_id)
     tz = ZoneInfo(state_service.get(session=session, code=agent.state_code).timezone)
@@ -247,9 +242,7 @@ def put_on_leave(
     leave = agent_rules.check_leave(first, last, reason, today=now.astimezone(tz).date())
     try:
         with session.begin_nested():
-            result = _leave(
-                session, settings, idempotency_key, actor, staff_user_id, agent, leave, tz, now
-            )
+            result = _leave(session, settings, actor, agent, leave, tz, now)
             audit.record(
                 session=session,
                 actor=actor,
@@ -295,9 +288,7 @@ def _stored(session: Session, agent_id: int, key: str, asked: str) -> LeaveResul
 def _leave(
     session: Session,
     settings: Settings,
-    key: str,
     actor: str,
-    staff_user_id: int,
     agent: Agent,
     leave: agent_rules.LeaveDays,
     tz: ZoneInfo,
@@ -338,9 +329,7 @@ def _leave(
                 )
             )
         else:
-            new_time.append(
-                _to_new_time(session, settings, key, actor, staff_user_id, request.id, now)
-            )
+            new_time.append(_to_new_time(session, settings, actor, request.id, now))
     return LeaveResult(
         agent_id=agent_id,
         first=leave.first,
@@ -443,49 +432,20 @@ def _to_another_agent(
 
 
 def _to_new_time(
-    session: Session,
-    settings: Settings,
-    key: str,
-    actor: str,
-    staff_user_id: int,
-    request_id: int,
-    now: dt.datetime,
+    session: Session, settings: Settings, actor: str, request_id: int, now: dt.datetime
 ) -> NewTime:
-    """Move the visit to the earliest window the live plans offer, the citizen told (as staff
-    acting for them); or leave it waiting when no window is left in the horizon."""
-    for attempt in range(ATTEMPTS):
-        request = request_service.get(session=session, request_id=request_id)
-        offers = planning.offer_windows(
-            session=session,
-            settings=settings,
-            address_id=request.address_id,
-            service_id=request.service_id,
-            language=request.language,
-            now=now,
-            limit=1,
-            priority=request.priority,
-            excluding=visit_rules.current_window(request),
-        )
-        if not offers:
-            break
-        try:
-            moved = visits.reschedule_visit(
-                session=session,
-                settings=settings,
-                idempotency_key=f"{key}:r{request_id}:{attempt}",
-                actor=actor,
-                request_id=request_id,
-                proof=StaffActing(staff_user_id),
-                offer=offers[0],
-                now=now,
-            )
-        except WindowTaken:
-            continue  # taken meanwhile: the next earliest
-        return NewTime(
-            request_id, moved.reference, moved.window_start, moved.window_end, moved.message_id
-        )
-    request = request_service.get(session=session, request_id=request_id)
-    return NewTime(request_id, request.reference, None, None, None)
+    """Re-offer the visit (`dispatch.visits.reoffer`): the earliest window the live plans
+    offer, the citizen told with the other windows they may have, a call-back opened for the
+    console; or, with no window left in the horizon, the visit waiting for that call."""
+    done = reoffer.reoffer(
+        session=session,
+        settings=settings,
+        request_id=request_id,
+        cause=ON_LEAVE,
+        actor=actor,
+        now=now,
+    )
+    return NewTime(request_id, done.reference, done.window_start, done.window_end, done.message_id)
 
 
 # --- taking leave back --------------------------------------------------------------------------

@@ -22,11 +22,12 @@ from dispatch.agents import service as agent_service
 from dispatch.agents.models import WEEKDAYS, Agent, AgentLeave
 from dispatch.agents.rules import AgentForm, InvalidAgent
 from dispatch.audit.models import AuditEntry
+from dispatch.calls.models import Callback, CallbackReason
 from dispatch.fieldwork import itinerary
 from dispatch.notifications.models import OutboxMessage
 from dispatch.planning import service as planning
 from dispatch.planning import store, zone
-from dispatch.planning.models import ZonePlan
+from dispatch.planning.models import PlanChange, PlanChangeKind, ZonePlan
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
@@ -428,7 +429,6 @@ def _leave(
         settings=S,
         idempotency_key=key or f"t:leave:{uuid.uuid4().hex}",
         actor=staff_service.actor_of(admin),
-        staff_user_id=admin.id or 0,
         agent_id=agent_id,
         first=kwargs.pop("first", DAY),  # type: ignore[arg-type]
         last=kwargs.pop("last", None),  # type: ignore[arg-type]
@@ -483,7 +483,7 @@ def test_leave_moves_the_agents_visits_to_other_agents_keeping_their_windows(
     assert len(entry.detail["outcome"]["moved"]) == len(windows)
 
 
-def test_a_visit_nobody_can_take_gets_a_new_time_and_the_citizen_an_sms(
+def test_a_visit_nobody_can_take_is_re_offered_with_an_sms_and_a_call_back(
     session: Session,
 ) -> None:
     admin = _admin(session)
@@ -505,9 +505,18 @@ def test_a_visit_nobody_can_take_gets_a_new_time_and_the_citizen_an_sms(
     # Another day: the agent is back then, and may be the one who comes.
     assert after.status is RequestStatus.ASSIGNED and after.agent_id is not None
     message = session.get(OutboxMessage, new.message_id)
-    assert message is not None and message.kind == "reschedule"
+    assert message is not None and message.kind == "reoffer"
     assert message.request_id == request.id and request.reference in message.body
     assert result.message_ids == [new.message_id]
+    # The console rings the citizen to confirm or change it; the timeline says why.
+    callbacks = session.exec(select(Callback).where(Callback.request_id == request.id)).all()
+    assert [c.reason for c in callbacks] == [CallbackReason.REOFFER]
+    reoffered = session.exec(
+        select(PlanChange).where(
+            PlanChange.request_id == request.id, PlanChange.kind == PlanChangeKind.REOFFERED
+        )
+    ).one()
+    assert reoffered.cause == roster.ON_LEAVE and reoffered.from_agent_id == away
 
 
 def test_visits_under_way_are_left_with_the_agent(session: Session) -> None:
