@@ -210,7 +210,8 @@ def load(
     stored route of an agent whose route is locked, in its stored order. A visit a dispatcher
     gave to an agent, or sent to one in their itinerary (unless at risk), is pinned to them
     anywhere in their route. A pin to an agent who is not
-    on duty, or who lacks the visit's skills or language, is not kept (the visit is left free)."""
+    on duty, or who lacks the visit's skills or language, is not kept (the visit is left free);
+    a visit under way with an agent no longer on duty is left out of the problem altogether."""
     clock = local_clock(session, district_id, day)
     version = current_version(session, district_id, day)
     agents_rows = agent_service.available(session=session, district_id=district_id, day=day)
@@ -280,6 +281,10 @@ def load(
             owner, in_order = sent[req.id], False
         # A pin the agent is not qualified for would make the problem invalid: left free.
         agent = by_key.get(agent_key(owner)) if owner is not None else None
+        if req.status in PINNED and agent is None:
+            # On the way or at the door, but no longer on duty here (leave taken mid-visit):
+            # the visit is theirs to finish, not the planner's to give away.
+            continue
         if owner is not None and agent is not None and visit.qualified(agent):
             if in_order:
                 pinned_seq.setdefault(owner, []).append(req.id)

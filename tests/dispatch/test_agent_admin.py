@@ -536,6 +536,11 @@ def test_visits_under_way_are_left_with_the_agent(session: Session) -> None:
     assert first.id not in {m.request_id for m in result.moved}
     still = request_service.get(session=session, request_id=first.id or 0)
     assert still.status is RequestStatus.EN_ROUTE and still.agent_id == away
+    # Re-plans leave it out rather than give it to someone else while its agent is at it.
+    assert still.window_start is not None
+    day = still.window_start.astimezone(IST).date()
+    zd = zone.load(session, still.district_id, day)
+    assert zone.visit_id(first.id or 0) not in zd.requests
 
 
 def test_a_retried_leave_changes_nothing_again_and_a_reused_key_is_refused(
