@@ -183,6 +183,9 @@ def _reoffer_dropped(
     engine: Engine, settings: Settings, claim: loop.Claim, now: dt.datetime
 ) -> list[int]:
     with read_session(engine) as session:
+        tz = zone.local_clock(session, claim.district_id, claim.day).tz
+        if claim.day < now.astimezone(tz).date():
+            return []  # a day gone by: what was not visited is the dispatcher's to settle
         ids = dropped(session=session, district_id=claim.district_id, day=claim.day)
     done: list[int] = []
     for request_id in ids:
