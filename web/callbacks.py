@@ -66,6 +66,7 @@ REASONS = {
     CallbackReason.LONG_WAIT: "Chose a call-back over the wait",
     CallbackReason.NO_WINDOW: "No visit window free",
     CallbackReason.NO_AGENT: "Nobody could take the call",
+    CallbackReason.REOFFER: "Visit moved: we could not keep its time — confirm or change it",
 }
 ON_THE_LINE = "On the line now"
 OUTCOMES = frozenset(o.value for o in CallbackOutcome)
@@ -96,6 +97,8 @@ class Row:
     mine: bool
     lapsed: bool  # someone's claim that may be taken over
     book_url: str | None
+    #: A re-offered visit's request: the call agent confirms or changes its new time there.
+    request_url: str | None = None
 
     @property
     def key(self) -> str:
@@ -195,6 +198,7 @@ def _callback_row(
         address_id=callback.address_id,
     )
     mine = callback.claimed_by == actor
+    reoffer = callback.reason is CallbackReason.REOFFER and callback.request_id is not None
     return Row(
         kind="callback",
         id=callback.id or 0,
@@ -213,7 +217,8 @@ def _callback_row(
         lapsed=callback.claimed_by is not None
         and not mine
         and rules.lapsed(callback.claimed_at, now=now, lapse=rules.CLAIM_LAPSES_AFTER),
-        book_url=intake_url(callback=callback.id) if mine else None,
+        book_url=intake_url(callback=callback.id) if mine and not reoffer else None,
+        request_url=f"/requests/{callback.request_id}" if mine and reoffer else None,
     )
 
 

@@ -320,3 +320,35 @@ def test_an_id_past_what_the_database_holds_is_bad_input(
     assert agent.submit(f"/callbacks/{huge}/claim").status_code == 422
     assert agent.htmx("POST", f"/callbacks/{huge}/release").status_code == 422
     assert agent.get(f"/callbacks/waiting/{huge}/book").status_code == 422
+
+
+def test_a_re_offer_call_back_leads_to_its_request_not_to_a_new_booking(
+    app: FastAPI, engine: Engine, clock: FixedClock
+) -> None:
+    """The planner moved the visit: the call agent confirms or changes it on its request."""
+    from dispatch.calls import service as call_service
+    from dispatch.calls.models import CallbackReason
+    from dispatch.citizens import service as citizen_service
+
+    with write_session(engine) as session:
+        request = factories.request(session)
+        citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
+        made = call_service.callback_for_request(
+            session=session,
+            request=request,
+            phone=citizen.phone,
+            reason=CallbackReason.REOFFER,
+            key=f"reoffer:r{request.id}:test",
+            now=_ago(clock, 5),
+        )
+        assert made is not None
+        callback_id, request_id = made.id, request.id
+    anita = signed_in(app, engine, Role.CALL_AGENT)
+    listed = _rows(anita.get("/callbacks"), f"callback-{callback_id}")[0]
+    assert listed.reason.startswith("Visit moved") and listed.request_url is None
+    anita.submit(f"/callbacks/{callback_id}/claim")
+    page = anita.get("/callbacks")
+    row = _rows(page, f"callback-{callback_id}")[0]
+    assert row.request_url == f"/requests/{request_id}" and row.book_url is None
+    assert f'href="/requests/{request_id}"' in page.text
+    assert f'id="book-callback-{callback_id}"' not in page.text
