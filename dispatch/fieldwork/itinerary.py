@@ -7,12 +7,16 @@ and tells each citizen who is coming. What the agent was told is kept (`Itinerar
 `send_changes` later sends the difference — added / moved / cancelled — as one message, and
 only once the zone-day's plan has been still for `settings.itinerary_settle_minutes`, so a
 burst of changes makes one message. Visits the agent finished themselves are not "changes".
+Each message to an agent is noted on the plan changes it told them of (`told_agent`:
+`PlanChange.notified`, as `agent:<id>` — a visit moved from one agent to another concerns
+both), so the request's timeline says who was told.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -22,6 +26,7 @@ from dispatch.fieldwork import access, day, notices
 from dispatch.fieldwork import rules as field_rules
 from dispatch.fieldwork.models import Itinerary
 from dispatch.geography.models import Block
+from dispatch.planning import changes as plan_changes
 from dispatch.planning.models import ZonePlan
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import PLANNED
@@ -102,19 +107,25 @@ def send_day(
         )
     ]
     for n, (visit, line) in enumerate(zip(visits, told, strict=True), start=1):
-        ids.append(
-            notices.tell_agent(
-                session=session,
-                settings=settings,
-                agent=agent,
-                key="itinerary_visit",
-                kind="itinerary",
-                idempotency_key=f"{key}:{visit.request_id}",
-                now=now,
-                **_visit_values(settings, visit, line.time),
-                n=n,
-                count=len(visits),
-            )
+        message_id = notices.tell_agent(
+            session=session,
+            settings=settings,
+            agent=agent,
+            key="itinerary_visit",
+            kind="itinerary",
+            idempotency_key=f"{key}:{visit.request_id}",
+            now=now,
+            **_visit_values(settings, visit, line.time),
+            n=n,
+            count=len(visits),
+        )
+        ids.append(message_id)
+        told_agent(
+            session=session,
+            agent_id=agent_id,
+            request_id=visit.request_id,
+            message_id=message_id,
+            now=now,
         )
         ids.append(_assigned(session, settings, visit.request_id, agent, now))
     return [i for i in ids if i is not None]
@@ -205,18 +216,50 @@ def send_changes(
     itinerary.visits = [asdict(t) for t in current if t.request_id not in finished]
     session.add(itinerary)
     session.flush()
-    ids = [
-        notices.tell_agent(
+    message_id = notices.tell_agent(
+        session=session,
+        settings=settings,
+        agent=agent,
+        key="itinerary_changes",
+        kind="itinerary_changes",
+        idempotency_key=f"itinerary:{agent_id}:{on.isoformat()}:update:{itinerary.updates}",
+        now=now,
+        date=f"{on:%d.%m}",
+        changes="; ".join(lines),
+    )
+    # The visits past MOST_CHANGES were told as "and N more": the day page has them.
+    for t in [*found.added, *found.moved, *found.removed]:
+        told_agent(
             session=session,
-            settings=settings,
-            agent=agent,
-            key="itinerary_changes",
-            kind="itinerary_changes",
-            idempotency_key=f"itinerary:{agent_id}:{on.isoformat()}:update:{itinerary.updates}",
+            agent_id=agent_id,
+            request_id=t.request_id,
+            message_id=message_id,
             now=now,
-            date=f"{on:%d.%m}",
-            changes="; ".join(lines),
         )
-    ]
+    ids = [message_id]
     ids += [_assigned(session, settings, t.request_id, agent, now) for t in found.added]
     return [i for i in ids if i is not None]
+
+
+def told_agent(
+    *, session: Session, agent_id: int, request_id: int, message_id: int | None, now: dt.datetime
+) -> int:
+    """Note on the request's plan changes that concern the agent (the visit came to them, left
+    them or moved in their day) and that they had not been told of, that this message told
+    them (`agent:<id>`, by SMS, as `dispatch.planning.changes.notified` notes). A change that
+    never touched them — the booking with the agent they took the visit over from, or the
+    next agent's taking it after it left them — is not theirs to have been told: hence this
+    change-by-change look rather than `notified`, which notes every change of the request
+    (since a time). Returns how many changes it noted."""
+    who = f"agent:{agent_id}"
+    entry: dict[str, Any] = {"who": who, "how": "sms", "id": message_id, "at": now.isoformat()}
+    count = 0
+    for change in plan_changes.for_request(session=session, request_id=request_id):
+        if agent_id not in (change.from_agent_id, change.to_agent_id):
+            continue
+        if any(n.get("who") == who for n in change.notified):
+            continue
+        change.notified = [*change.notified, entry]
+        session.add(change)
+        count += 1
+    return count
