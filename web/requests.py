@@ -11,8 +11,10 @@ request's page (its facts and its whole history), and what staff may do to it.
   opens the only one); nothing found, or a text that is neither, is said on the list page.
 - `GET /requests/{id}` — the citizen, address, service, fee, status, window, agent and due
   date; the agent a dispatcher kept the visit with, and who; whether a visit code exists (never
-  the code: it is the citizen's proof); the history
-  (`dispatch.requests.timeline`); and the forms below.
+  the code: it is the citizen's proof); when it was marked for the state's appeal; the history
+  (`dispatch.requests.timeline`) with the request's plan changes merged in
+  (`dispatch.planning.changes`: each in words — what moved, why, who was told); and the
+  forms below.
 - `POST /requests/{id}/reschedule` and `/cancel` (permission: change requests) call the
   citizen's use cases (`dispatch.visits.service`) as staff acting for the citizen
   (`StaffActing`: the use case checks the account again);
@@ -35,6 +37,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -55,8 +58,10 @@ from dispatch.errors import DispatchError, InvalidInput, NotFound
 from dispatch.geography import service as geography_service
 from dispatch.ledger import service as ledger_service
 from dispatch.notifications import service as notification_service
+from dispatch.planning import changes as plan_changes
 from dispatch.planning import reassign as planning_reassign
 from dispatch.planning import service as planning_service
+from dispatch.planning.models import PlanChange, PlanChangeKind
 from dispatch.planning.service import WindowOffer
 from dispatch.ports import Clock, SmsSender
 from dispatch.requests import search, timeline
@@ -117,6 +122,9 @@ class LocalTime:
 
     def day(self, at: dt.datetime) -> str:
         return f"{at.astimezone(self.tz):%a %d %b}"
+
+    def date(self, at: dt.datetime) -> str:
+        return f"{at.astimezone(self.tz):%a %d %b %Y}"
 
     def hours(self, start: dt.datetime, end: dt.datetime | None) -> str:
         a = start.astimezone(self.tz)
@@ -326,6 +334,197 @@ def _staff_name(actor: str | None) -> str:
     return (actor or "").removeprefix("staff:")
 
 
+# --- the request's plan changes, in words ---------------------------------------------------
+
+#: What each cause of a plan change (`PlanChange.cause`: a key, free detail after a colon)
+#: means to the person reading the history; a cause not here is shown as it is.
+CAUSES = {
+    "booking": "booking",
+    "cancelled": "cancelled",
+    "rescheduled": "rescheduled",
+    "released": "taken out of the plan",
+    "improved": "improved by the planner",
+    "evening": "the evening's plan of the next day",
+    "dispatcher": "dispatcher",
+    "agent on leave": "agent on leave",
+    "no agent can make the window": "no agent can make the window",
+    "report": "agent's report",
+    "planner": "the planner",
+}
+#: An agent's report (`report:<status>`), in words.
+REPORTS = {
+    "arrived": "arrived",
+    "completed": "done",
+    "failed": "failed",
+    "no_show": "citizen not at home",
+}
+IMPROVED_AFTER = "improved after "
+
+
+class HistoryKind(StrEnum):
+    """The lines the page adds to the request's history (`dispatch.requests.timeline`)."""
+
+    PLAN = "plan"
+    APPEAL = "appeal"
+
+    @property
+    def label(self) -> str:
+        return {HistoryKind.PLAN: "plan change", HistoryKind.APPEAL: "appeal"}[self]
+
+
+@dataclass(frozen=True)
+class Told:
+    """Who was told of a plan change, in words; `href` where the console can show it."""
+
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One plan change (or the appeal mark) as a line of the history, shaped like
+    `timeline.Entry` so the page lists both alike."""
+
+    at: dt.datetime
+    kind: HistoryKind
+    title: str
+    cause: str = ""
+    told: tuple[Told, ...] = ()
+    actor: str | None = None
+    detail: str = ""
+    amount_paise: int | None = None
+    source_id: int = 0
+
+
+def cause_words(cause: str) -> str:
+    """`report:arrived` -> "agent's report: arrived", `improved after booking, report` ->
+    "improved by the planner after booking, agent's report"; unknown causes as they are."""
+    if cause.startswith(IMPROVED_AFTER):
+        keys = cause.removeprefix(IMPROVED_AFTER).split(", ")
+        return f"{CAUSES['improved']} after " + ", ".join(CAUSES.get(k, k) for k in keys)
+    key, colon, detail = cause.partition(":")
+    words = CAUSES.get(key)
+    if words is None:
+        return cause
+    if key == "report" and detail:
+        detail = REPORTS.get(detail, detail.replace("_", " "))
+    return f"{words}: {detail}" if colon and detail else words
+
+
+def _agent_name(names: dict[int, str], agent_id: int | None) -> str:
+    if agent_id is None:
+        return "no agent"
+    return names.get(agent_id, f"agent #{agent_id}")
+
+
+def _arrival(local: LocalTime, day: dt.date, at: dt.datetime | None) -> str:
+    """An arrival time, with its day when it is not the change's zone-day."""
+    if at is None:
+        return "—"
+    if at.astimezone(local.tz).date() == day:
+        return local.clock(at)
+    return f"{local.day(at)} {local.clock(at)}"
+
+
+def _change_title(change: PlanChange, names: dict[int, str], local: LocalTime) -> str:
+    """What moved, in a few words."""
+    source = _agent_name(names, change.from_agent_id)
+    target = _agent_name(names, change.to_agent_id)
+    before = _arrival(local, change.day, change.from_arrival)
+    after = _arrival(local, change.day, change.to_arrival)
+    kind = change.kind
+    if kind is PlanChangeKind.ADDED:
+        return f"Added to {target}'s day (arrival {after})"
+    if kind is PlanChangeKind.MOVED:
+        return f"Moved from {source} to {target} (arrival {before} → {after})"
+    if kind is PlanChangeKind.RETIMED:
+        return f"Re-timed with {target}: arrival {before} → {after}"
+    if kind is PlanChangeKind.DROPPED:
+        return f"Left out of the plan: was with {source}, arrival {before}; waits for a place"
+    if kind is PlanChangeKind.REOFFERED:
+        if change.to_arrival is None:
+            return "Re-offered: no window left, waits for the call-back"
+        new_time = f"{local.day(change.to_arrival)} {local.clock(change.to_arrival)}"
+        return f"Re-offered: new time {new_time} with {target}"
+    if change.from_agent_id is not None:  # removed
+        return f"Taken out of the plan: was with {source}, arrival {before}"
+    return "Taken out of the plan"
+
+
+def _told(
+    notified: list[dict[str, Any]], names: dict[int, str], may_callbacks: bool
+) -> tuple[Told, ...]:
+    """Who was told of a change and how: the citizen or an agent by SMS (its number in the
+    outbox: the outbox page lists messages, it cannot open one), the console by a call-back
+    (linked to the call-back queue for those who may see it)."""
+    out = []
+    for n in notified:
+        who, how, ref = str(n.get("who", "")), str(n.get("how", "")), n.get("id")
+        number = f" #{ref}" if ref is not None else ""
+        if how == "callback":
+            href = "/callbacks" if may_callbacks and ref is not None else None
+            out.append(Told(f"{'console' if who == 'console' else who} call-back{number}", href))
+            continue
+        means = "SMS" if how == "sms" else how
+        if who.startswith("agent:") and who.removeprefix("agent:").isdigit():
+            whom = _agent_name(names, int(who.removeprefix("agent:")))
+        elif who == "agent":
+            whom = "the agent"
+        else:
+            whom = who
+        out.append(Told(f"{whom} by {means}{number}"))
+    return tuple(out)
+
+
+def plan_lines(
+    *, session: Session, request_id: int, local: LocalTime, may_callbacks: bool
+) -> list[PlanLine]:
+    """The request's plan changes as history lines, oldest first."""
+    found = plan_changes.for_request(session=session, request_id=request_id)
+    ids = {a for c in found for a in (c.from_agent_id, c.to_agent_id) if a is not None}
+    for c in found:
+        ids |= {
+            int(w.removeprefix("agent:"))
+            for n in c.notified
+            if (w := str(n.get("who", ""))).startswith("agent:")
+            and w.removeprefix("agent:").isdigit()
+        }
+    names = {i: agent.name for i in ids if (agent := session.get(Agent, i)) is not None}
+    return [
+        PlanLine(
+            at=c.at,
+            kind=HistoryKind.PLAN,
+            title=_change_title(c, names, local),
+            cause=cause_words(c.cause),
+            told=_told(c.notified, names, may_callbacks),
+            actor=c.actor,
+            source_id=c.id or 0,
+        )
+        for c in found
+    ]
+
+
+def _history(
+    session: Session, found: DoorstepRequest, local: LocalTime, may_callbacks: bool
+) -> list[timeline.Entry | PlanLine]:
+    """One history, oldest first: the request's records (`dispatch.requests.timeline`) with
+    its plan changes and the appeal mark among them (at the same moment, records first)."""
+    assert found.id is not None
+    lines: list[timeline.Entry | PlanLine] = [
+        *timeline.timeline(session=session, request_id=found.id),
+        *plan_lines(session=session, request_id=found.id, local=local, may_callbacks=may_callbacks),
+    ]
+    if found.appeal_marked_at is not None:
+        lines.append(
+            PlanLine(
+                at=found.appeal_marked_at,
+                kind=HistoryKind.APPEAL,
+                title="Marked for the state's appeal",
+            )
+        )
+    return sorted(lines, key=lambda e: e.at)
+
+
 def _detail_context(
     request: Request,
     session: Session,
@@ -379,7 +578,7 @@ def _detail_context(
         "overdue": search.is_overdue(found.status, found.due_date, today),
         "balance": ledger_service.balance(session=session, request_id=request_id),
         "has_visit_code": bool(found.visit_code),
-        "entries": timeline.timeline(session=session, request_id=request_id),
+        "entries": _history(session, found, LocalTime(tz), can(request, "callbacks")),
         "changeable": changeable,
         "may_change": may_change,
         "may_dispatch": may_dispatch,

@@ -25,6 +25,7 @@ from dispatch.audit.models import AuditEntry
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
 from dispatch.db import read_session, write_session
+from dispatch.fieldwork import itinerary
 from dispatch.ledger import service as ledger_service
 from dispatch.ledger.models import EntryKind
 from dispatch.notifications import service as notification_service
@@ -37,6 +38,7 @@ from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import Channel, RequestStatus
 from dispatch.requests.timeline import EntryKind as TimelineKind
 from dispatch.staff.rules import Role
+from dispatch.visits import reoffer
 from dispatch.visits import service as visits
 from dispatch.visits.models import UseCase, VisitCommand
 from dispatch.visits.proof import StaffActing
@@ -56,6 +58,7 @@ DAYS = {
     "priority": dt.datetime(2034, 3, 16, 7, 0, tzinfo=IST),
     "roles": dt.datetime(2034, 3, 17, 7, 0, tzinfo=IST),
     "refused": dt.datetime(2034, 3, 18, 7, 0, tzinfo=IST),
+    "timeline": dt.datetime(2034, 3, 20, 7, 0, tzinfo=IST),
 }
 #: When the list's requests were logged: long before the app's clock, so they are overdue.
 LONG_AGO = dt.datetime(2029, 1, 8, 10, 0, tzinfo=IST)
@@ -382,6 +385,119 @@ def test_the_request_page_shows_its_facts_but_never_its_visit_code(
     assert {e.kind for e in context["entries"]} >= {TimelineKind.STATE, TimelineKind.SMS}
     assert len(set(context["keys"].values())) == 4  # one idempotency key per form
     assert client.get("/requests/999999999").status_code == 404
+
+
+def _plan_lines(context: dict[str, Any]) -> list[web_requests.PlanLine]:
+    return [e for e in context["entries"] if e.kind == web_requests.HistoryKind.PLAN]
+
+
+def test_the_history_says_in_words_what_each_plan_change_moved_why_and_who_was_told(
+    app: FastAPI, engine: Engine
+) -> None:
+    """Booked, moved by a dispatcher to an agent then sent their day, re-offered: each change
+    is a line among the request's other records, with its cause and who was told (a call-back
+    linked for a call agent, who may open the queue; in words for a dispatcher)."""
+    now = DAYS["timeline"]
+    _at(app, now)
+    request = _booked(engine, "SXR", now)
+    rid, first = request.id or 0, request.agent_id or 0
+    with read_session(engine) as s:
+        choices = planning_reassign.choices(session=s, request_id=rid)
+    target = next(c.agent for c in choices if c.fits and not c.current)
+    with write_session(engine) as s:
+        moved = planning_reassign.move_visit(
+            session=s, request_id=rid, agent_id=target.id or 0, actor="staff:asha"
+        )
+        itinerary.send_day(
+            session=s,
+            settings=factories.SETTINGS,
+            agent_id=target.id or 0,
+            on=now.date(),
+            now=now,
+        )
+        names = {a.id: a.name for a in s.exec(select(Agent))}
+    with write_session(engine) as s:
+        done = reoffer.reoffer(
+            session=s,
+            settings=factories.SETTINGS,
+            request_id=rid,
+            cause="no agent can make the window",
+            actor="planner",
+            now=now,
+        )
+    _send_queued(engine, rid)
+    assert done.message_id is not None and done.callback_id is not None
+
+    def hhmm(at: dt.datetime | None) -> str:
+        assert at is not None
+        return at.astimezone(IST).strftime("%H:%M")
+
+    caller = signed_in(app, engine, Role.CALL_AGENT)
+    context = _page(caller, rid)
+    lines = _plan_lines(context)
+    assert (
+        lines[0].title == f"Added to {names[first]}'s day (arrival {hhmm(request.planned_arrival)})"
+    )
+    assert lines[0].cause == "booking"
+    move = next(line for line in lines if line.title.startswith("Moved"))
+    assert move.title == (
+        f"Moved from {names[first]} to {target.name} "
+        f"(arrival {hhmm(request.planned_arrival)} → {hhmm(moved.planned_arrival)})"
+    )
+    assert move.cause == "dispatcher" and move.actor == "staff:asha"
+    [told_agent] = move.told
+    assert told_agent.text.startswith(f"{target.name} by SMS #") and told_agent.href is None
+    offered = lines[-1]
+    assert offered.title.startswith("Re-offered: new time ")
+    assert offered.cause == "no agent can make the window"
+    assert [(t.text, t.href) for t in offered.told] == [
+        (f"citizen by SMS #{done.message_id}", None),
+        (f"console call-back #{done.callback_id}", "/callbacks"),
+    ]
+    entries = context["entries"]
+    assert entries == sorted(entries, key=lambda e: e.at)  # one history, oldest first
+    assert {e.kind for e in entries} >= {TimelineKind.STATE, web_requests.HistoryKind.PLAN}
+    html = caller.get(f"/requests/{rid}").text
+    assert "cause: dispatcher — told: " in html and "cause: booking — told: " in html
+    assert f'<a href="/callbacks">console call-back #{done.callback_id}</a>' in html
+
+    dispatcher = signed_in(app, engine, Role.DISPATCHER)
+    seen = _plan_lines(_page(dispatcher, rid))
+    assert [line.title for line in seen] == [line.title for line in lines]
+    assert all(t.href is None for t in seen[-1].told)  # no call-back queue for a dispatcher
+    shown = dispatcher.get(f"/requests/{rid}").text
+    assert f"console call-back #{done.callback_id}" in shown and 'href="/callbacks"' not in shown
+
+
+def test_the_plan_change_causes_read_as_words() -> None:
+    words = web_requests.cause_words
+    assert words("report:arrived") == "agent's report: arrived"
+    assert words("report:no_show") == "agent's report: citizen not at home"
+    assert words("improved") == "improved by the planner"
+    assert words("improved after agent on leave, booking, report") == (
+        "improved by the planner after agent on leave, booking, agent's report"
+    )
+    assert words("agent on leave") == "agent on leave"
+    assert words("something new:x") == "something new:x"  # unknown: as it is
+
+
+def test_a_request_marked_for_the_appeal_says_so_with_the_day(app: FastAPI, engine: Engine) -> None:
+    now = DAYS["timeline"]
+    _at(app, now)
+    request = _booked(engine, "RMB", now)
+    marked = dt.datetime(2034, 3, 21, 18, 45, tzinfo=dt.UTC)  # 22 March in India
+    with write_session(engine) as s:
+        found = request_service.get(session=s, request_id=request.id or 0)
+        found.appeal_marked_at = marked
+        s.add(found)
+    client = signed_in(app, engine, Role.SUPERVISOR)
+    response = client.get(f"/requests/{request.id}")
+    assert "Marked for the state's appeal on Wed 22 Mar 2034</dd>" in response.text
+    assert 'id="request-appeal"' in response.text
+    entries = response.context["entries"]  # type: ignore[attr-defined]
+    assert any(e.kind == web_requests.HistoryKind.APPEAL and e.at == marked for e in entries)
+    unmarked = _booked(engine, "RMB", now)
+    assert 'id="request-appeal"' not in client.get(f"/requests/{unmarked.id}").text
 
 
 # --- the actions ----------------------------------------------------------------------------
