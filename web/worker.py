@@ -2,12 +2,22 @@
 
 `make run` embeds it in the web process (`create_app` starts it in the app's lifespan); a
 deployment with several web processes runs `doorstep worker` once instead and sets
-DOORSTEP_SCHEDULER=false for the web. The solver holds the GIL, so plan improvement and the
-dispatchers' re-plan runs go to child processes (forkserver; two, so a dispatcher's run does
-not wait behind the scheduled improvement), never the web process's threads; those children
-end with their parent however the parent ends (`dispatch.processes.die_with_parent`). Every
-task is given the settings the scheduler was built with (never the environment's), and opens
-its engine from them.
+DOORSTEP_SCHEDULER=false for the web. Every task is given the settings the scheduler was built
+with (never the environment's), and opens its engine from them. The tasks are plain functions
+of `dispatch` (idempotent, one unit per transaction, carrying on past a failed unit); `TASKS`
+says which, how often, and their names for supervisors.
+
+The solver holds the GIL, so no solve runs in this process's threads: `zone-solves` (every two
+seconds: the zone-days whose changes have settled) and `evening-plan` (tomorrow's full plan of
+every zone, once each evening) only hand zone-days to the solve queue (`web.solving`: a pool of
+child processes by default), and the dispatchers' queued re-plan runs go to the scheduler's own
+child process (`replan-runs`). Those children end with their parent however it ends
+(`dispatch.processes.die_with_parent`); `stop_scheduler` shuts both pools down.
+
+Every run is recorded for supervisors (`dispatch.taskruns`, the `/tasks` page) by listening to
+the scheduler's events — submitted, executed, failed, missed — so runs in child processes are
+recorded too, by this process; each job's next run is recorded when the scheduler starts.
+Recording never stops a task: a failure to record is logged.
 """
 
 from __future__ import annotations
@@ -15,25 +25,37 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import signal
+import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    EVENT_SCHEDULER_STARTED,
+)
 from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
+from dispatch.alerts import deadlines, fees
 from dispatch.clock import clock_for
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine
 from dispatch.fieldwork import tasks as field_tasks
 from dispatch.processes import die_with_parent
+from dispatch.taskruns import service as task_runs
+from web import solving
 
 log = logging.getLogger(__name__)
-IMPROVE_EVERY_S = 60
-#: How often queued re-plan runs are looked for (the console polls their progress).
-REPLAN_RUNS_EVERY_S = 2
 
 
 @lru_cache(maxsize=4)
@@ -41,26 +63,7 @@ def _engine(url: str) -> Engine:
     return make_engine(url)
 
 
-def improve_plans_task(settings: Settings) -> int:
-    """Scheduled task: improve changed plans (runs in the solver child process)."""
-    today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    outcomes = scheduled.improve_plans(
-        engine=_engine(settings.database_url),
-        today=today,
-        time_limit_s=settings.replan_seconds,
-        solver_engine=settings.solver_engine,
-    )
-    for o in outcomes:
-        log.info(
-            "improved district %s on %s: v%s, %s assigned, %s left, %.2f s",
-            o.district_id,
-            o.day,
-            o.version,
-            o.assigned,
-            o.unassigned,
-            o.wall_s,
-        )
-    return len(outcomes)
+# --- the tasks ---------------------------------------------------------------------------------
 
 
 def replan_runs_task(settings: Settings) -> int:
@@ -133,18 +136,93 @@ def feedback_calls_task(settings: Settings) -> int:
     )
 
 
-#: Field work's tasks and how often they run (each makes up for a missed run by itself).
-FIELD_TASKS = (
-    (inform_agents_task, 60),
-    (set_off_task, 120),
-    (reminders_task, 600),
-    (feedback_calls_task, 900),
+def deadlines_task(settings: Settings) -> int:
+    """Scheduled task: legal time limits near, reached (escalated) or passed (appeal)."""
+    return len(
+        deadlines.check_deadlines(
+            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+        )
+    )
+
+
+def fees_reconcile_task(settings: Settings) -> int:
+    """Scheduled task: yesterday's fees reconciled, once a day per state from the set hour."""
+    return len(
+        fees.reconcile_yesterday(
+            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Task:
+    """A scheduled task: its id, its name for supervisors, what it runs every how many
+    seconds, what its count means ("{n} SMS sent"), and where it runs."""
+
+    id: str
+    name: str
+    run: Callable[[Settings], int]
+    every_s: int
+    done: str
+    executor: str = "default"
+    #: A run this late still runs (None: the scheduler's default, `MISFIRE_GRACE_S`).
+    grace_s: int | None = None
+
+
+#: A run that could not start on time (the process was busy, or asleep) still runs this late.
+MISFIRE_GRACE_S = 300
+#: How often the dispatch loop and the dispatchers' queued re-plans are looked for (the console
+#: polls a run's progress).
+LOOP_EVERY_S = 2
+TASKS: tuple[Task, ...] = (
+    Task(
+        "zone-solves",
+        "Re-plans of changed zones",
+        solving.hand_out_solves_task,
+        LOOP_EVERY_S,
+        "{n} zone-days handed to the solvers",
+        grace_s=10,
+    ),
+    Task(
+        "replan-runs",
+        "Dispatchers' re-plan runs",
+        replan_runs_task,
+        LOOP_EVERY_S,
+        "{n} runs finished",
+        executor="solver",
+        grace_s=10,
+    ),
+    Task(
+        "evening-plan",
+        "Tomorrow's plan (evening)",
+        solving.plan_tomorrow_task,
+        300,
+        "{n} zone-days handed to the solvers",
+    ),
+    Task("send-sms", "SMS outbox sender", send_sms_task, 30, "{n} SMS sent"),
+    Task("inform-agents", "Agents' itineraries", inform_agents_task, 60, "{n} SMS queued"),
+    Task("set-off", "“On the way” notices", set_off_task, 120, "{n} SMS queued"),
+    Task("reminders", "Reminders the day before", reminders_task, 600, "{n} SMS queued"),
+    Task(
+        "feedback-calls", "Feedback follow-up calls", feedback_calls_task, 900, "{n} calls placed"
+    ),
+    Task("deadlines", "Legal time limits", deadlines_task, 900, "{n} alerts raised"),
+    Task(
+        "fees-reconcile",
+        "Yesterday's fees reconciled",
+        fees_reconcile_task,
+        900,
+        "{n} alerts raised",
+    ),
+    Task("forget-answers", "Old phone answers forgotten", forget_answers_task, 3600, "{n} dropped"),
 )
+TASK_BY_ID = {task.id: task for task in TASKS}
 
 
-def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    """A scheduler running the tasks with `settings`; not started. `UnsafeSettings` if
-    production settings hold development defaults."""
+def build_scheduler(settings: Settings, *, engine: Engine | None = None) -> BackgroundScheduler:
+    """A scheduler running `TASKS` with `settings`, recording their runs in `engine` (else
+    the settings' database); not started. `UnsafeSettings` if production settings hold
+    development defaults."""
     settings.refuse_unsafe()
     context = multiprocessing.get_context("forkserver")
     pool = {"mp_context": context, "initializer": die_with_parent}
@@ -152,57 +230,177 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         timezone="UTC",
         executors={
             "default": ThreadPoolExecutor(2),
-            "solver": ProcessPoolExecutor(2, pool_kwargs=pool),
+            # One child: only `replan-runs` runs there, one run at a time.
+            "solver": ProcessPoolExecutor(1, pool_kwargs=pool),
         },
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
     )
-    scheduler.add_job(
-        improve_plans_task,
-        "interval",
-        seconds=IMPROVE_EVERY_S,
-        args=[settings],
-        id="improve-plans",
-        executor="solver",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        replan_runs_task,
-        "interval",
-        seconds=REPLAN_RUNS_EVERY_S,
-        args=[settings],
-        id="replan-runs",
-        executor="solver",
-        replace_existing=True,
-        misfire_grace_time=REPLAN_RUNS_EVERY_S * 5,
-    )
-    scheduler.add_job(
-        send_sms_task, "interval", seconds=30, args=[settings], id="send-sms", replace_existing=True
-    )
-    for task, every_s in FIELD_TASKS:
+    for task in TASKS:
         scheduler.add_job(
-            task,
+            task.run,
             "interval",
-            seconds=every_s,
+            seconds=task.every_s,
             args=[settings],
-            id=task.__name__.removesuffix("_task").replace("_", "-"),
+            id=task.id,
+            name=task.name,
+            executor=task.executor,
             replace_existing=True,
+            # Said here, not only as defaults: a job added before the start has no defaults.
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=task.grace_s or MISFIRE_GRACE_S,
         )
-    scheduler.add_job(
-        forget_answers_task,
-        "interval",
-        hours=1,
-        args=[settings],
-        id="forget-answers",
-        replace_existing=True,
-    )
+    # The engine is opened on the first event, not here: building a scheduler connects to
+    # nothing.
+    record_runs(scheduler, lambda: engine or _engine(settings.database_url))
     return scheduler
 
 
+# --- the record of runs ------------------------------------------------------------------------
+
+RECORDED = (
+    EVENT_JOB_SUBMITTED
+    | EVENT_JOB_EXECUTED
+    | EVENT_JOB_ERROR
+    | EVENT_JOB_MISSED
+    | EVENT_SCHEDULER_STARTED
+)
+
+
+def runner() -> str:
+    """This scheduler process, as the record names it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunRecorder:
+    """Keeps `task_run` up to date from the scheduler's events.
+
+    A job's run is submitted by the scheduler's thread and ends in an executor's thread (or,
+    for a child process, the thread that collects its result); the "submitted" event is
+    dispatched after the submission, so a quick run may end first. The start is therefore kept
+    here, under a lock: the end takes it (or, when it came first, the scheduled time, and tells
+    the late "submitted" to write nothing)."""
+
+    def __init__(self, scheduler: BackgroundScheduler, engine: Callable[[], Engine]) -> None:
+        self.scheduler = scheduler
+        self.engine_of = engine
+        self.runner = runner()
+        self._lock = threading.Lock()
+        self._started: dict[str, dt.datetime] = {}
+        self._ended_first: set[str] = set()
+
+    def __call__(self, event: Any) -> None:
+        try:
+            if event.code == EVENT_SCHEDULER_STARTED:
+                self.scheduler_started()
+            elif event.code == EVENT_JOB_SUBMITTED:
+                self.submitted(event.job_id)
+            elif event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR):
+                self.ended(event)
+            elif event.code == EVENT_JOB_MISSED:
+                self.missed(event)
+        except Exception:  # a listener's failure must never reach the scheduler
+            log.exception("could not record the scheduler's event %s", event)
+
+    def _next_run(self, job_id: str) -> dt.datetime | None:
+        job = self.scheduler.get_job(job_id)
+        when: dt.datetime | None = job.next_run_time if job is not None else None
+        return when
+
+    def scheduler_started(self) -> None:
+        for job in self.scheduler.get_jobs():
+            task_runs.record(
+                self.engine_of(), task_runs.scheduled, name=job.id, next_run_at=job.next_run_time
+            )
+
+    def submitted(self, job_id: str) -> None:
+        now = dt.datetime.now(dt.UTC)
+        with self._lock:
+            if job_id in self._ended_first:
+                self._ended_first.discard(job_id)
+                return
+            self._started[job_id] = now
+        task_runs.record(
+            self.engine_of(), task_runs.started, name=job_id, at=now, runner=self.runner
+        )
+
+    def _start_of(self, event: Any) -> dt.datetime:
+        with self._lock:
+            start = self._started.pop(event.job_id, None)
+            if start is None:
+                self._ended_first.add(event.job_id)
+        scheduled_at: dt.datetime = event.scheduled_run_time
+        return start or scheduled_at.astimezone(dt.UTC)
+
+    def ended(self, event: Any) -> None:
+        start = self._start_of(event)
+        ok = event.code == EVENT_JOB_EXECUTED
+        task_runs.record(
+            self.engine_of(),
+            task_runs.finished,
+            name=event.job_id,
+            started_at=start,
+            at=dt.datetime.now(dt.UTC),
+            ok=ok,
+            summary=_summary(event.job_id, event.retval)
+            if ok
+            else task_runs.error_summary(event.exception),
+            next_run_at=self._next_run(event.job_id),
+            runner=self.runner,
+        )
+
+    def missed(self, event: Any) -> None:
+        """A run that started too late (past its grace) did not run: counted as failed."""
+        start = self._start_of(event)
+        due: dt.datetime = event.scheduled_run_time
+        task_runs.record(
+            self.engine_of(),
+            task_runs.finished,
+            name=event.job_id,
+            started_at=start,
+            at=start,
+            ok=False,
+            summary=f"Missed: the run due at {due.astimezone(dt.UTC):%H:%M:%S} UTC came too late",
+            next_run_at=self._next_run(event.job_id),
+            runner=self.runner,
+        )
+
+
+def _summary(job_id: str, retval: object) -> str:
+    task = TASK_BY_ID.get(job_id)
+    if isinstance(retval, int) and task is not None:
+        return task.done.format(n=retval)
+    return "done" if retval is None else f"{retval} done"
+
+
+def record_runs(scheduler: BackgroundScheduler, engine: Callable[[], Engine]) -> RunRecorder:
+    """Record every run of `scheduler`'s jobs in the database `engine()` gives
+    (`dispatch.taskruns`)."""
+    recorder = RunRecorder(scheduler, engine)
+    scheduler.add_listener(recorder, RECORDED)
+    return recorder
+
+
+# --- stopping ---------------------------------------------------------------------------------
+
+
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:
-    """Stop the scheduler: nothing new starts, and a plan improvement already running ends
-    within its time limit (`replan_seconds`) before the process exits. Its child never
-    outlives the process, even one killed outright (`die_with_parent`)."""
+    """Stop the scheduler: nothing new starts; a re-plan run already running ends within its
+    time limit before the process exits, and zone solves handed out and not started are
+    dropped (their leases lapse and they are handed out again). No child outlives the
+    process, even one killed outright (`die_with_parent`)."""
+    made = {id(job.args[0]): job.args[0] for job in scheduler.get_jobs() if job.args}
     scheduler.shutdown(wait=False)
+    for settings in made.values():
+        _stop_solvers(settings)
+
+
+def _stop_solvers(settings: Settings) -> None:
+    """Shut down the solve queue of `settings`, only if a task made one."""
+    # web.solving makes its queue on first use and has no "stop" of its own yet.
+    queue = solving._queues.pop(id(settings), None)
+    if isinstance(queue, solving.LocalProcesses):
+        queue.shutdown()
 
 
 def run_forever(settings: Settings | None = None) -> None:
