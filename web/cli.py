@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 
@@ -98,6 +99,33 @@ def _worker(_args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO)
     run_forever(settings)
     return 0
+
+
+def _solver_worker(args: argparse.Namespace) -> int:
+    """Solve the zone-days the scheduler sends through the broker, until SIGTERM or Ctrl-C."""
+    from web import solver_worker
+
+    settings = get_settings()
+    settings.refuse_unsafe()
+    if not settings.broker_url:
+        print(
+            "doorstep solver-worker: DOORSTEP_BROKER_URL is not set (e.g. redis://host:6379/0); "
+            "without it the scheduler solves in its own processes and needs no solver machines",
+            file=sys.stderr,
+        )
+        return 2
+    solver_worker.configure_logging()
+    return solver_worker.run(settings, processes=args.processes, threads=args.threads)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _replan(args: argparse.Namespace) -> int:
@@ -326,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the scheduled tasks (one process per deployment)")
     p.set_defaults(func=_worker)
+
+    p = sub.add_parser(
+        "solver-worker",
+        help="solve zone-days sent through DOORSTEP_BROKER_URL (run on each solver machine)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_at_least_one,
+        default=os.cpu_count() or 1,
+        help="solver processes (default: one per core of this machine)",
+    )
+    p.add_argument("--threads", type=_at_least_one, default=1, help="threads per process")
+    p.set_defaults(func=_solver_worker)
 
     p = sub.add_parser("replan", help="improve one district's plan for a day now")
     p.add_argument("--district", required=True, help="district code, e.g. JMU")

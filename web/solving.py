@@ -1,15 +1,30 @@
-"""Where zone solves run: local processes by default (`LocalProcesses`).
+"""Where zone solves run: local processes by default, solver machines with a broker URL.
 
 The dispatch loop (`dispatch.scheduled.hand_out_solves`, run by the scheduler every couple of
 seconds) claims the zone-days whose changes have settled and submits each as a `SolveJob` to a
-`SolveQueue`. The solver holds the GIL, so a solve never runs in the web or scheduler process's
-threads: `LocalProcesses` runs it in a pool of child processes (forkserver, ending with their
-parent, `dispatch.processes.die_with_parent`). Each child opens its own engine from the
-settings it was given (never the environment's) and runs `dispatch.scheduled.run_solve_job`,
-which saves through the versioned plan save; the job's token proves its lease.
+`SolveQueue` (`queue_for`). The solver holds the GIL, so a solve never runs in the web or
+scheduler process's threads:
+
+- `LocalProcesses` (no `DOORSTEP_BROKER_URL`) runs it in a pool of child processes
+  (forkserver, ending with their parent, `dispatch.processes.die_with_parent`);
+- `DramatiqQueue` (`DOORSTEP_BROKER_URL=redis://...`) sends it as a Dramatiq message through
+  Redis to the solver machines, where `doorstep solver-worker` (`web.solver_worker`) runs it.
+
+Either way the solving process opens its own engine from its settings and runs
+`dispatch.scheduled.run_solve_job`, which saves through the versioned plan save; the job's
+token proves its lease. The database lease is the source of truth and the queue only the
+transport: a message lost (Redis restarted without its data, a worker killed) leaves the lease
+to lapse and the loop hands the zone-day out again; a message delivered twice (Dramatiq gives a
+dead worker's messages to another) finds its lease gone or its plan moved on and saves nothing
+over another's plan. So the actor is never retried by Dramatiq (`max_retries=0`).
+
+The Redis keys are prefixed with a namespace, `doorstep` unless the URL says otherwise
+(`redis://host:6379/0?namespace=doorstep-staging`): two deployments may share one Redis.
+Nothing here connects at import time: brokers are made by `make_broker`, the actor declared on
+one by `solve_actor`.
 
 Not here: which zone-days are due and the lease (`dispatch.planning.loop`), the solve itself
-(`dispatch.visits.replan`).
+(`dispatch.visits.replan`), the worker processes (`web.solver_worker`).
 """
 
 from __future__ import annotations
@@ -17,9 +32,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
+from typing import Any, TypeAlias
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
@@ -28,9 +49,20 @@ from dispatch.config import Settings
 from dispatch.db import make_engine
 from dispatch.ports import SolveJob, SolveQueue
 from dispatch.processes import die_with_parent
+from dispatch.visits import replan
 from dispatch.visits.replan import SolveOutcome
 
 log = logging.getLogger(__name__)
+#: The Dramatiq queue of zone solves and its one actor.
+QUEUE_NAME = "zone_solves"
+ACTOR_NAME = "solve_zone"
+#: The Redis keys' prefix unless the broker URL gives `?namespace=`.
+NAMESPACE = "doorstep"
+#: What a solve may take beyond its searches (reading, saving, re-offering the visits left
+#: out) before Dramatiq interrupts it.
+SOLVE_MARGIN_S = 120.0
+#: How long a Redis connection or command may take before it counts as failed.
+REDIS_WAIT_S = 10.0
 
 
 @lru_cache(maxsize=4)
@@ -40,6 +72,8 @@ def _engine(url: str) -> Engine:
 
 def solve_job(settings: Settings, job: SolveJob) -> SolveOutcome:
     """Run one handed-out job (in whichever process got it) and log its outcome."""
+    # Ids, the day and the lease's first characters: no personal data in these logs.
+    log.info("solving district %s on %s (lease %s)", job.district_id, job.day, job.token[:8])
     outcome = scheduled.run_solve_job(
         engine=_engine(settings.database_url), settings=settings, job=job
     )
@@ -81,14 +115,91 @@ def _log_failure(future: Future[SolveOutcome]) -> None:
         log.error("a zone solve's process failed: %r", error)
 
 
+def broker_address(url: str) -> tuple[str, str]:
+    """The Redis URL without our `namespace` parameter, and the namespace (`NAMESPACE` if the
+    URL gives none)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    namespace = next((v for k, v in query if k == "namespace" and v), NAMESPACE)
+    rest = urlencode([(k, v) for k, v in query if k != "namespace"])
+    return urlunsplit(parts._replace(query=rest)), namespace
+
+
+def make_broker(settings: Settings) -> RedisBroker:
+    """A Dramatiq broker on `settings.broker_url` (connects on first use, not here)."""
+    if not settings.broker_url:
+        raise ValueError("no broker URL: set DOORSTEP_BROKER_URL (redis://host:6379/0)")
+    url, namespace = broker_address(settings.broker_url)
+    # Bounded waits: an unreachable Redis fails a hand-out (its claim is released) instead of
+    # holding the scheduler for the operating system's connect timeout.
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_WAIT_S, socket_timeout=REDIS_WAIT_S
+    )
+    return RedisBroker(client=client, namespace=namespace)  # type: ignore[no-untyped-call]
+
+
+def time_limit_ms(time_limit_s: float) -> int:
+    """Dramatiq's time limit of a solve searching `time_limit_s` at a time: every search
+    `solve_zone` may make, and the margin."""
+    return int((time_limit_s * replan.SEARCHES + SOLVE_MARGIN_S) * 1000)
+
+
+SolveActor: TypeAlias = dramatiq.Actor[[dict[str, Any]], None]
+
+
+def solve_actor(broker: RedisBroker, settings: Settings) -> SolveActor:
+    """The zone-solve actor on `broker`, declared once per broker; a worker runs it with the
+    `settings` of its own machine (the sender's are never sent)."""
+    if ACTOR_NAME in broker.actors:
+        found: SolveActor = broker.actors[ACTOR_NAME]
+        return found
+    declare = dramatiq.actor(
+        actor_name=ACTOR_NAME,
+        queue_name=QUEUE_NAME,
+        broker=broker,
+        max_retries=0,  # the loop's lease hands a failed solve out again, not Dramatiq
+        time_limit=time_limit_ms(max(settings.replan_seconds, settings.evening_plan_seconds)),
+    )
+    return declare(_run_message(settings))
+
+
+def _run_message(settings: Settings) -> Callable[[dict[str, Any]], None]:
+    def solve_zone(job: dict[str, Any]) -> None:
+        solve_job(settings, SolveJob.from_json(job))
+
+    return solve_zone
+
+
+class DramatiqQueue:
+    """Send each solve through Redis to the solver machines (`doorstep solver-worker`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker = make_broker(settings)
+        self.actor = solve_actor(self.broker, settings)
+
+    def submit(self, job: SolveJob) -> None:
+        """Queue the job; raises if Redis cannot take it (the loop then releases the claim)."""
+        self.actor.send_with_options(
+            args=(job.to_json(),), time_limit=time_limit_ms(job.time_limit_s)
+        )
+
+    def shutdown(self) -> None:
+        self.broker.client.close()
+
+
 _queues: dict[int, SolveQueue] = {}
 
 
 def queue_for(settings: Settings) -> SolveQueue:
-    """The scheduler's solve queue for `settings` (one per settings object, made once)."""
+    """The scheduler's solve queue for `settings` (one per settings object, made once): the
+    solver machines' queue with a broker URL, else this machine's processes."""
     key = id(settings)
     if key not in _queues:
-        _queues[key] = LocalProcesses(settings, settings.solver_processes)
+        if settings.broker_url:
+            _queues[key] = DramatiqQueue(settings)
+        else:
+            _queues[key] = LocalProcesses(settings, settings.solver_processes)
     return _queues[key]
 
 
@@ -116,9 +227,17 @@ def plan_tomorrow_task(settings: Settings) -> int:
 
 
 __all__ = [
+    "ACTOR_NAME",
+    "NAMESPACE",
+    "QUEUE_NAME",
+    "DramatiqQueue",
     "LocalProcesses",
+    "broker_address",
     "hand_out_solves_task",
+    "make_broker",
     "plan_tomorrow_task",
     "queue_for",
+    "solve_actor",
     "solve_job",
+    "time_limit_ms",
 ]
