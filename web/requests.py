@@ -440,14 +440,14 @@ def _change_title(change: PlanChange, names: dict[int, str], local: LocalTime) -
     if kind is PlanChangeKind.RETIMED:
         return f"Re-timed with {target}: arrival {before} → {after}"
     if kind is PlanChangeKind.DROPPED:
-        return f"Left out of the plan: was with {source}, arrival {before}; waits for a place"
+        return f"Left out of the plan (was with {source}, arrival {before})"
     if kind is PlanChangeKind.REOFFERED:
         if change.to_arrival is None:
             return "Re-offered: no window left, waits for the call-back"
         new_time = f"{local.day(change.to_arrival)} {local.clock(change.to_arrival)}"
         return f"Re-offered: new time {new_time} with {target}"
     if change.from_agent_id is not None:  # removed
-        return f"Taken out of the plan: was with {source}, arrival {before}"
+        return f"Taken out of the plan (was with {source}, arrival {before})"
     return "Taken out of the plan"
 
 
