@@ -33,6 +33,7 @@ from web import (
     admin_agents,
     admin_services,
     agent_day,
+    alerts,
     api_clients,
     board,
     callbacks,
@@ -48,6 +49,7 @@ from web import (
     signin,
     simulator,
     staff,
+    tasks,
 )
 from web.api.app import create_api, mounted
 from web.auth import CsrfMiddleware
@@ -106,6 +108,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(pendency.router)
     app.include_router(fees.router)
     app.include_router(feedback.router)
+    app.include_router(alerts.router)
+    app.include_router(tasks.router)
     app.include_router(admin_agents.router)
     app.include_router(admin_services.router)
     app.include_router(api_clients.router)
