@@ -350,6 +350,7 @@ CAUSES = {
     "no agent can make the window": "no agent can make the window",
     "report": "agent's report",
     "planner": "the planner",
+    "reoffer": "re-offered",
 }
 #: An agent's report (`report:<status>`), in words.
 REPORTS = {

@@ -28,7 +28,7 @@ Not here: the use cases that call these with an idempotency key and an audit ent
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -119,8 +119,9 @@ def choices(*, session: Session, request_id: int) -> list[Choice]:
 
 
 def _taken_out(zd: zone.ZoneDay, vid: str) -> tuple[Visit, SlotFinder]:
-    """The visit, and a slot finder over the zone-day's plan without it."""
-    visit = zd.problem.visits[zd.problem.visit_index(vid)]
+    """The visit, free of any pin (the dispatcher's choice overrides the one before, or the
+    itinerary's), and a slot finder over the zone-day's plan without it."""
+    visit = replace(zd.problem.visits[zd.problem.visit_index(vid)], pin=None)
     without = zd.problem.with_visits([v for v in zd.problem.visits if v.id != vid])
     plan = _plan_without(without, zd.plan, vid)
     return visit, SlotFinder(without, plan, zone.DEFAULT_TRAVEL)

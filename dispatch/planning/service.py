@@ -272,7 +272,14 @@ def _visit_for(
     )
 
 
-def book(*, session: Session, request_id: int, offer: WindowOffer, actor: str) -> DoorstepRequest:
+def book(
+    *,
+    session: Session,
+    request_id: int,
+    offer: WindowOffer,
+    actor: str,
+    cause: str = BOOKING,
+) -> DoorstepRequest:
     """Put the request into the live plan in the offered window, at once.
 
     The window is checked again against the plan as it is now (someone may have booked in
@@ -281,7 +288,7 @@ def book(*, session: Session, request_id: int, offer: WindowOffer, actor: str) -
     for _attempt in range(3):
         try:
             with session.begin_nested():
-                return _book_once(session, request_id, offer, actor)
+                return _book_once(session, request_id, offer, actor, cause)
         except PlanOutdated:
             # Someone saved the zone-day meanwhile: look again at the plan as it is now.
             _forget(session, offer.district_id, offer.day)
@@ -291,7 +298,7 @@ def book(*, session: Session, request_id: int, offer: WindowOffer, actor: str) -
 
 
 def _book_once(
-    session: Session, request_id: int, offer: WindowOffer, actor: str
+    session: Session, request_id: int, offer: WindowOffer, actor: str, cause: str
 ) -> DoorstepRequest:
     request = request_service.get(session=session, request_id=request_id)
     if request.district_id != offer.district_id:
@@ -326,7 +333,7 @@ def _book_once(
         clock=zd.clock,
         requests=requests,
         actor=actor,
-        cause=BOOKING,
+        cause=cause,
     )
     grown = replace(
         zd, version=version, problem=booking.problem, plan=booking.plan, requests=requests
@@ -382,16 +389,15 @@ def release(*, session: Session, request_id: int, actor: str, cause: str = "rele
         actor=actor,
         cause=cause,
     )
-    if request.agent_id is not None or request.planned_arrival is not None:
-        changes.record(
-            session=session,
-            request=request,
-            kind=PlanChangeKind.REMOVED,
-            version=version,
-            day=day,
-            cause=cause,
-            actor=actor,
-        )
+    changes.record(
+        session=session,
+        request=request,
+        kind=PlanChangeKind.REMOVED,
+        version=version,
+        day=day,
+        cause=cause,
+        actor=actor,
+    )
 
 
 def cancel(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
@@ -408,9 +414,11 @@ def cancel(*, session: Session, request_id: int, actor: str, reason: str) -> Doo
     )
 
 
-def reschedule(*, session: Session, request_id: int, actor: str, reason: str) -> DoorstepRequest:
+def reschedule(
+    *, session: Session, request_id: int, actor: str, reason: str, cause: str = RESCHEDULED
+) -> DoorstepRequest:
     """Free the request's window; it then waits for a new one (`offer_windows` + `book`)."""
-    release(session=session, request_id=request_id, actor=actor, cause=RESCHEDULED)
+    release(session=session, request_id=request_id, actor=actor, cause=cause)
     return request_service.transition(
         session=session,
         request_id=request_id,

@@ -301,8 +301,10 @@ def sent_visits(session: Session, day: dt.date) -> dict[int, int]:
     """The agent each request was last sent to in an itinerary for `day`, by request id."""
     out: dict[int, int] = {}
     for agent_id, visits in session.exec(
-        select(Itinerary.agent_id, Itinerary.visits).where(Itinerary.day == day)
-    ):
+        select(Itinerary.agent_id, Itinerary.visits)
+        .where(Itinerary.day == day)
+        .order_by(col(Itinerary.sent_at), col(Itinerary.id))
+    ):  # oldest first: the agent told last of a visit wins
         for item in visits:
             out[int(item["request_id"])] = agent_id
     return out

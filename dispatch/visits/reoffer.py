@@ -33,6 +33,7 @@ from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
 from dispatch.notifications import texts as message_texts
 from dispatch.planning import changes
+from dispatch.planning import reassign as planning_reassign
 from dispatch.planning import service as planning
 from dispatch.planning.models import PlanChangeKind
 from dispatch.planning.service import WindowOffer, WindowTaken
@@ -46,6 +47,8 @@ from dispatch.visits.once import run_once
 from dispatch.visits.proof import PlannerActing, authorised
 from dispatch.visits.service import TooLateToChange, VisitResult
 
+#: The cause of the re-offer's own plan changes (taken out of the window, into the new one).
+REOFFER = "reoffer"
 #: Windows offered in the SMS besides the one booked.
 OTHERS = 2
 ATTEMPTS = 3
@@ -118,12 +121,19 @@ def _move(
 ) -> VisitResult:
     before = request_service.get(session=session, request_id=request_id)
     day = planning.local_day(session=session, request=before)
-    planning.reschedule(session=session, request_id=request_id, actor=actor, reason=cause)
+    if before.pinned_agent_id is not None:  # the dispatcher chose them for the window left
+        planning_reassign.unpin(session=session, request_id=request_id, actor=actor)
+    why = f"{REOFFER}:{cause}"
+    planning.reschedule(
+        session=session, request_id=request_id, actor=actor, reason=cause, cause=why
+    )
     offers = _offers(session, settings, request_id, window, now)
     booked = None
     for offer in offers[:ATTEMPTS]:
         try:
-            booked = planning.book(session=session, request_id=request_id, offer=offer, actor=actor)
+            booked = planning.book(
+                session=session, request_id=request_id, offer=offer, actor=actor, cause=why
+            )
             break
         except WindowTaken:
             continue

@@ -124,3 +124,24 @@ def test_a_replan_keeps_a_sent_visit_with_its_agent_where_moving_it_would_pay(
         assert zone.load(s, district_id, DAY).plan.agent_of(zone.visit_id(rid)) == (
             zone.agent_key(far)
         )
+
+
+def test_a_dispatcher_may_still_move_a_visit_the_agent_was_sent(session: Session) -> None:
+    """The itinerary's pin keeps the planner from moving it, not the dispatcher (nor their
+    own earlier choice: a second move is allowed too)."""
+    request = _sent(session)
+    first = request.agent_id
+    others = [
+        c.agent.id or 0
+        for c in planning_reassign.choices(session=session, request_id=request.id or 0)
+        if c.fits and not c.current
+    ]
+    assert others, "another agent has room in the window"
+    moved = planning_reassign.move_visit(
+        session=session, request_id=request.id or 0, agent_id=others[0], actor="t"
+    )
+    assert moved.agent_id == others[0] != first
+    again = planning_reassign.move_visit(
+        session=session, request_id=request.id or 0, agent_id=first or 0, actor="t"
+    )
+    assert again.agent_id == first

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dispatch import scheduled
 from dispatch.calls.models import Callback, CallbackReason
@@ -317,3 +317,39 @@ def test_the_evening_plans_tomorrow_once(engine: Engine) -> None:
         submit=before.append,
     )
     assert zd not in [(j.district_id, j.day) for j in before]
+
+
+def test_a_re_offer_lets_go_of_the_dispatchers_choice_and_says_why_at_every_step(
+    session: Session,
+) -> None:
+    from dispatch.planning import reassign as planning_reassign
+    from dispatch.visits import reoffer
+
+    now = dt.datetime(2027, 1, 15, 7, 0, tzinfo=IST)
+    request, _offer = factories.booked_request(session, district_code="UDH", now=now)
+    session.refresh(request)
+    assert request.id is not None and request.agent_id is not None
+    planning_reassign.keep_with(
+        session=session, request_id=request.id, agent_id=request.agent_id, actor="staff:d"
+    )
+    promised = request.window_start
+    done = reoffer.reoffer(
+        session=session,
+        settings=SETTINGS,
+        request_id=request.id,
+        cause="agent on leave",
+        actor="test",
+        now=now,
+    )
+    after = session.get(DoorstepRequest, request.id)
+    assert after is not None and after.pinned_agent_id is None  # chosen for the window left
+    assert done.window_start == after.window_start != promised
+    changes = session.exec(
+        select(PlanChange).where(PlanChange.request_id == request.id).order_by(col(PlanChange.id))
+    ).all()
+    steps = [(c.kind, c.cause) for c in changes if c.cause != planning.BOOKING]
+    assert steps == [
+        (PlanChangeKind.REMOVED, "reoffer:agent on leave"),
+        (PlanChangeKind.ADDED, "reoffer:agent on leave"),
+        (PlanChangeKind.REOFFERED, "agent on leave"),
+    ]
