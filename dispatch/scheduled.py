@@ -1,7 +1,12 @@
 """Scheduled tasks as plain functions: no scheduler import here (see `web.worker`).
 
 Each takes an engine and plain values, works one unit at a time in its own session, logs a
-failed unit and carries on with the next, and can run twice without harm.
+failed unit and carries on with the next, and can run twice without harm. Here: the
+dispatchers' queued re-plan runs, the outbox sender, forgetting old IVR answers, and the
+dispatch loop's two tasks — handing settled zone-days to the solvers (`hand_out_solves`) and
+the evening's plan of tomorrow (`plan_tomorrow`) — with what a solver runs for a job
+(`run_solve_job`). Field work's tasks are in `dispatch.fieldwork.tasks`, the alerts' in
+`dispatch.alerts`.
 """
 
 from __future__ import annotations
@@ -23,63 +28,12 @@ from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus
 from dispatch.planning import loop
 from dispatch.planning import runs as replan_runs
-from dispatch.planning import service as planning
 from dispatch.planning.models import ReplanRun, ZonePlan
-from dispatch.planning.store import PlanOutdated
 from dispatch.ports import SmsSender, SolveJob
 from dispatch.states.models import State
 from dispatch.visits import replan
 
 log = logging.getLogger(__name__)
-IMPROVER = "planner:improve"
-
-
-def zone_days_to_improve(*, engine: Engine, today: dt.date) -> list[tuple[int, dt.date]]:
-    """Zone-days from `today` on whose plan changed since the solver last improved it."""
-    with read_session(engine) as session:
-        rows = session.exec(
-            select(col(ZonePlan.district_id), col(ZonePlan.day))
-            .where(
-                col(ZonePlan.day) >= today, col(ZonePlan.version) > col(ZonePlan.improved_version)
-            )
-            .order_by(col(ZonePlan.day), col(ZonePlan.updated_at))
-        ).all()
-    return [(int(d), day) for d, day in rows]
-
-
-def improve_plans(
-    *,
-    engine: Engine,
-    today: dt.date,
-    time_limit_s: float,
-    solver_engine: str = "sisr",
-    workers: int = 1,
-    most: int = 20,
-) -> list[planning.ReplanOutcome]:
-    """Re-plan changed zone-days, holding no write lock while the solver searches.
-
-    A booking that lands meanwhile wins: the improved plan is then outdated, dropped, and
-    the zone-day is improved again on the next run.
-    """
-    outcomes: list[planning.ReplanOutcome] = []
-    for district_id, day in zone_days_to_improve(engine=engine, today=today)[:most]:
-        try:
-            with read_session(engine) as session:
-                zd = planning.prepare_replan(session=session, district_id=district_id, day=day)
-            result = planning.improve(
-                zd, time_limit_s=time_limit_s, workers=workers, engine=solver_engine
-            )
-            with write_session(engine) as session:
-                outcomes.append(
-                    planning.save_replan(session=session, zd=zd, result=result, actor=IMPROVER)
-                )
-        except PlanOutdated:
-            log.info(
-                "plan of district %s on %s changed while improving; next run", district_id, day
-            )
-        except Exception:
-            log.exception("improving the plan of district %s on %s failed", district_id, day)
-    return outcomes
 
 
 def run_replans(

@@ -1,38 +1,14 @@
-"""Scheduled plan improvement: changed zone-days are re-planned once, off the write lock."""
+"""Scheduled tasks: the outbox sender (sent once, failures retried) and the rest of
+`dispatch.scheduled` (the dispatch loop's own tasks are tested in test_loop.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
 from dispatch.db import read_session, write_session
-from dispatch.planning import service as planning
-from dispatch.planning import zone
-from dispatch.planning.models import ZonePlan
-from routing.checker import check
-from tests import factories
-
-
-def test_changed_plans_are_improved_once(engine: Engine) -> None:
-    now = dt.datetime(2026, 12, 8, 7, 0, tzinfo=ZoneInfo("Asia/Kolkata"))  # a Tuesday
-    planning.clear_cache()
-    with write_session(engine) as s:
-        for _ in range(6):
-            r, offer = factories.booked_request(s, district_code="UDH", now=now)
-        district_id, day = r.district_id, offer.day
-    assert (district_id, day) in scheduled.zone_days_to_improve(engine=engine, today=day)
-    outcomes = scheduled.improve_plans(engine=engine, today=day, time_limit_s=0.3)
-    mine = [o for o in outcomes if (o.district_id, o.day) == (district_id, day)]
-    assert len(mine) == 1 and mine[0].assigned == 6
-    with read_session(engine) as s:
-        zp = s.get(ZonePlan, (district_id, day))
-        assert zp is not None and zp.improved_version == zp.version == mine[0].version
-        zd = zone.load(s, district_id, day)
-        assert check(zd.problem, zd.plan, require_all_accounted=False) == []
-    assert (district_id, day) not in scheduled.zone_days_to_improve(engine=engine, today=day)
 
 
 class RecordingSender:
