@@ -75,6 +75,15 @@ def subject_url(alert: Alert) -> str:
     return "/alerts"
 
 
+def what(alert: Alert) -> str:
+    """The alert's detail as the row shows it: a request's reference, service and district
+    have their own columns, so only what is said of them ("6 of 7 working days gone, ...")."""
+    _subject, said, rest = alert.detail.partition(" — ")  # `dispatch.alerts.deadlines`' form
+    if alert.request_id is None or not said:
+        return alert.detail
+    return rest[:1].upper() + rest[1:]
+
+
 def _filters(kind: str, district: str) -> tuple[AlertKind | None, int | None, dict[str, str]]:
     """The filters read from the address (an unknown kind is left out, as a stale link's)."""
     chosen = AlertKind(kind) if kind in set(AlertKind) else None
@@ -110,6 +119,7 @@ def _context(
         "kept": kept,
         "local": LocalTime(_zone(session, user.state_code)),
         "subject_url": subject_url,
+        "what": what,
         "closed_statuses": TERMINAL,
         "page_url": lambda n: _list_url(kept, page=n),
     }
@@ -159,13 +169,16 @@ def acknowledge(
     )
     if request.headers.get("hx-request") == "true":
         context = {
-            "alert": done.alert,
+            "line": alert_service.line_of(
+                session=session, state_code=user.state_code, alert_id=alert_id
+            ),
             "changed": done.changed,
-            "by_you": done.alert.acknowledged_by == actor_of(user),
             "count": alert_service.count_open(session=session, state_code=user.state_code),
             "local": LocalTime(_zone(session, user.state_code)),
             "kind_labels": KIND_LABELS,
             "subject_url": subject_url,
+            "what": what,
+            "closed_statuses": TERMINAL,
         }
         return templates.TemplateResponse(request, "alerts/_acknowledged.html", context)
     _chosen, _district_id, kept = _filters(kind, district)

@@ -3,8 +3,9 @@
 Each task the scheduler runs (`web.worker.TASKS`, in that order), by its name: how often it
 runs, its last run (started, in the state's local time, with seconds), how long it took, how it
 ended and what it did ("3 SMS sent", or the error's one line), its next run, and its runs and
-failures since it was first recorded, and which scheduler process ran it. A next run more than
-a minute in the past is marked overdue: the scheduler is not running, or is stuck. Below, the
+failures since it was first recorded; then which scheduler process made the latest run. A next
+run more than a minute in the past is marked overdue: the scheduler is not running, or is
+stuck. Below, the
 dispatch loop: the state's zone-days waiting for a re-plan (their plan changed since the solver
 last improved it, from today on), and zone-days a live solve holds now (in every state: the
 solvers are shared).
@@ -99,6 +100,12 @@ def rows(runs: dict[str, TaskRun], now: dt.datetime) -> list[TaskRow]:
     return out
 
 
+def _latest(table: list[TaskRow]) -> TaskRun | None:
+    """The run that started last (its runner is the scheduler running now, if one is)."""
+    started = [r.run for r in table if r.run is not None and r.run.last_started_at is not None]
+    return max(started, key=lambda run: run.last_started_at or dt.datetime.min, default=None)
+
+
 @router.get("/tasks", response_class=HTMLResponse)
 def tasks_page(
     request: Request, user: Supervisor, session: ReadSessionDep, settings: SettingsDep
@@ -111,6 +118,7 @@ def tasks_page(
         "failing": [r for r in table if r.outcome == TaskOutcome.FAILED.value],
         "overdue": [r for r in table if r.overdue],
         "recorded": any(r.run is not None for r in table),
+        "latest": _latest(table),
         "loop": task_runs.loop_state(
             session=session,
             state_code=user.state_code,

@@ -199,12 +199,14 @@ def _detail(
     service: str,
     district: str,
 ) -> str:
+    """`<reference> · <service> · <district> — <what>` (the console shows the subject in its
+    own columns and the part after the dash)."""
     assert request.due_date is not None
     due = f"{request.due_date:%a %d %b %Y}"
     subject = f"{request.reference} · {rules.clipped(service, 80)} · {rules.clipped(district, 40)}"
     if stage is Stage.NEAR:
         days = "working day" if progress.limit == 1 else "working days"
-        return f"{subject}: {progress.gone} of {progress.limit} {days} gone, due {due}"
+        return f"{subject} — {progress.gone} of {progress.limit} {days} gone, due {due}"
     if stage is Stage.REACHED:
-        return f"{subject}: due today ({due}) and not delivered: escalated"
-    return f"{subject}: its time limit ended on {due}, not delivered: marked for the appeal"
+        return f"{subject} — due today ({due}) and not delivered: escalated"
+    return f"{subject} — its time limit ended on {due}, not delivered: marked for the appeal"

@@ -150,6 +150,27 @@ def open_alerts(
     size = max(per_page, 1)
     number = min(max(page, 1), max(1, -(-total // size)))
     stmt = (
+        _with_names()
+        .where(*_open_where(state_code, kind, district_id))
+        .order_by(col(Alert.raised_at).desc(), col(Alert.id).desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    )
+    lines = [_line(row) for row in session.execute(stmt)]
+    return AlertPage(lines=lines, total=total, number=number, per_page=size)
+
+
+def line_of(*, session: Session, state_code: str, alert_id: int) -> AlertLine:
+    """One of the state's alerts (open or not) with its names; `NotFound` otherwise."""
+    stmt = _with_names().where(col(Alert.id) == alert_id, col(Alert.state_code) == state_code)
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound("alert", alert_id)
+    return _line(row)
+
+
+def _with_names() -> Any:
+    return (
         sa.select(
             Alert,
             col(District.name),
@@ -162,23 +183,19 @@ def open_alerts(
         .outerjoin(DoorstepRequest, col(DoorstepRequest.id) == col(Alert.request_id))
         .outerjoin(Service, col(Service.id) == col(DoorstepRequest.service_id))
         .outerjoin(Agent, col(Agent.id) == col(Alert.agent_id))
-        .where(*_open_where(state_code, kind, district_id))
-        .order_by(col(Alert.raised_at).desc(), col(Alert.id).desc())
-        .offset((number - 1) * size)
-        .limit(size)
     )
-    lines = [
-        AlertLine(
-            alert=alert,
-            district_name=district or "",
-            reference=reference,
-            service_name=service,
-            request_status=RequestStatus(status) if status is not None else None,
-            agent_name=agent,
-        )
-        for alert, district, reference, status, service, agent in session.execute(stmt)
-    ]
-    return AlertPage(lines=lines, total=total, number=number, per_page=size)
+
+
+def _line(row: Any) -> AlertLine:
+    alert, district, reference, status, service, agent = row
+    return AlertLine(
+        alert=alert,
+        district_name=district or "",
+        reference=reference,
+        service_name=service,
+        request_status=RequestStatus(status) if status is not None else None,
+        agent_name=agent,
+    )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from dispatch.staff.rules import Role
 from tests import pendency_history as history
 from tests.console import Console, signed_in
 from tests.pendency_history import local
+from web import alerts
 
 DISTRICT = "KTH"
 RAISED = local(dt.date(2016, 4, 12), 9)
@@ -117,6 +118,14 @@ def test_open_alerts_are_listed_newest_first_with_links_and_no_citizen(
     assert f'href="/requests/{late_id}"' in page
     assert f'href="/fees/{kathua["agent_id"]}/2016-04-11"' in page
     assert "Marked for appeal" in page and f'id="ack-{kathua["appeal"]}"' in page
+    said = Alert(
+        key="k",
+        kind=AlertKind.APPEAL,
+        state_code="JK",
+        request_id=late_id,
+        detail="JK-16-000001-1 · Ration Card: Add Member · Kathua — its time limit ended",
+    )
+    assert alerts.what(said) == "Its time limit ended"  # the subject has its own columns
     name, phone = kathua["citizen"]
     assert name not in page and phone not in page and phone[3:] not in page
 
@@ -203,11 +212,12 @@ def test_acknowledging_with_htmx_answers_the_row_and_the_counts(
     assert answer.status_code == 200
     assert answer.template.name == "alerts/_acknowledged.html"  # type: ignore[attr-defined]
     assert answer.context["changed"] and answer.context["count"] == before - 1  # type: ignore[attr-defined]
-    assert f'<tr id="alert-{alert_id}" class="done"' in answer.text
+    assert f'<tr id="alert-{alert_id}" data-kind="deadline_reached" class="done">' in answer.text
+    assert "Acknowledged at" in answer.text and "Acknowledge</button>" not in answer.text
     assert 'id="alerts-count" hx-swap-oob="outerHTML"' in answer.text
     twice = console.htmx("POST", f"/alerts/{alert_id}/acknowledge", data={})
     assert not twice.context["changed"]  # type: ignore[attr-defined]
-    assert f"Already acknowledged by {console.user.username}" in twice.text
+    assert f"Already acknowledged by {console.user.username} at" in twice.text
 
 
 def test_a_call_agent_may_not_and_another_states_supervisor_sees_none_of_them(

@@ -73,7 +73,7 @@ def test_each_task_shows_its_last_run_in_local_time_and_its_next(
     assert "1.5 s" in row and "3 SMS sent" in row and "SMS outbox sender" in row
     limits_row = page.split('id="task-deadlines"')[1].split("</tr>")[0]
     assert "overdue" in limits_row and "OperationalError: database is locked" in limits_row
-    assert "worker-host:4242" in page
+    assert "worker-host:4242" in page  # the latest run's process
 
 
 def test_the_words_for_how_often_and_how_long() -> None:
