@@ -167,6 +167,7 @@ def acknowledge(
         actor=actor_of(user),
         now=clock.now(),
     )
+    chosen, district_id, kept = _filters(kind, district)
     if request.headers.get("hx-request") == "true":
         context = {
             "line": alert_service.line_of(
@@ -174,6 +175,10 @@ def acknowledge(
             ),
             "changed": done.changed,
             "count": alert_service.count_open(session=session, state_code=user.state_code),
+            "listed": alert_service.count_open(
+                session=session, state_code=user.state_code, kind=chosen, district_id=district_id
+            ),
+            "filtered": bool(kept),
             "local": LocalTime(_zone(session, user.state_code)),
             "kind_labels": KIND_LABELS,
             "subject_url": subject_url,
@@ -181,6 +186,5 @@ def acknowledge(
             "closed_statuses": TERMINAL,
         }
         return templates.TemplateResponse(request, "alerts/_acknowledged.html", context)
-    _chosen, _district_id, kept = _filters(kind, district)
     said = "ack" if done.changed else "already"
     return RedirectResponse(_list_url(kept, done=said, alert=alert_id), status_code=303)

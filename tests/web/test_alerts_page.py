@@ -215,6 +215,7 @@ def test_acknowledging_with_htmx_answers_the_row_and_the_counts(
     assert f'<tr id="alert-{alert_id}" data-kind="deadline_reached" class="done">' in answer.text
     assert "Acknowledged at" in answer.text and "Acknowledge</button>" not in answer.text
     assert 'id="alerts-count" hx-swap-oob="outerHTML"' in answer.text
+    assert 'id="alerts-count-line" hx-swap-oob="true"' in answer.text
     twice = console.htmx("POST", f"/alerts/{alert_id}/acknowledge", data={})
     assert not twice.context["changed"]  # type: ignore[attr-defined]
     assert f"Already acknowledged by {console.user.username} at" in twice.text
