@@ -229,7 +229,9 @@ def build_scheduler(settings: Settings, *, engine: Engine | None = None) -> Back
     scheduler = BackgroundScheduler(
         timezone="UTC",
         executors={
-            "default": ThreadPoolExecutor(2),
+            # Four threads: the loop's two-second task must not wait behind slow ones (an
+            # SMS provider's latency, a big state's time limits) past its grace.
+            "default": ThreadPoolExecutor(4),
             # One child: only `replan-runs` runs there, one run at a time.
             "solver": ProcessPoolExecutor(1, pool_kwargs=pool),
         },
