@@ -12,7 +12,8 @@ seconds: the zone-days whose changes have settled) and `evening-plan` (tomorrow'
 every zone, once each evening) only hand zone-days to the solve queue (`web.solving`: a pool of
 child processes by default), and the dispatchers' queued re-plan runs go to the scheduler's own
 child process (`replan-runs`). Those children end with their parent however it ends
-(`dispatch.processes.die_with_parent`); `stop_scheduler` shuts both pools down.
+(`dispatch.processes.die_with_parent`); `stop_scheduler` shuts both pools down (or the
+broker's connection, when zone solves go to solver machines).
 
 Every run is recorded for supervisors (`dispatch.taskruns`, the `/tasks` page) by listening to
 the scheduler's events — submitted, executed, failed, missed — so runs in child processes are
@@ -398,10 +399,11 @@ def stop_scheduler(scheduler: BackgroundScheduler) -> None:
 
 
 def _stop_solvers(settings: Settings) -> None:
-    """Shut down the solve queue of `settings`, only if a task made one."""
+    """Shut down the solve queue of `settings` (this machine's processes, or the broker's
+    connection), only if a task made one."""
     # web.solving makes its queue on first use and has no "stop" of its own yet.
     queue = solving._queues.pop(id(settings), None)
-    if isinstance(queue, solving.LocalProcesses):
+    if isinstance(queue, solving.LocalProcesses | solving.DramatiqQueue):
         queue.shutdown()
 
 
