@@ -170,6 +170,8 @@ class Task:
     grace_s: int | None = None
 
 
+#: After a start, tasks that run a minute apart or more run first this soon.
+FIRST_RUN_AFTER_S = 10
 #: A run that could not start on time (the process was busy, or asleep) still runs this late.
 MISFIRE_GRACE_S = 300
 #: How often the dispatch loop and the dispatchers' queued re-plans are looked for (the console
@@ -238,7 +240,11 @@ def build_scheduler(settings: Settings, *, engine: Engine | None = None) -> Back
         },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
     )
-    for task in TASKS:
+    start = dt.datetime.now(dt.UTC)
+    for order, task in enumerate(TASKS):
+        # A slow task's first run comes soon after the start (staggered), not a whole
+        # interval later: a restart must not leave time limits unwatched for 15 minutes.
+        first = start + dt.timedelta(seconds=FIRST_RUN_AFTER_S + order)
         scheduler.add_job(
             task.run,
             "interval",
@@ -248,6 +254,7 @@ def build_scheduler(settings: Settings, *, engine: Engine | None = None) -> Back
             name=task.name,
             executor=task.executor,
             replace_existing=True,
+            **({"next_run_time": first} if task.every_s >= FREQUENT.total_seconds() else {}),
             # Said here, not only as defaults: a job added before the start has no defaults.
             coalesce=True,
             max_instances=1,
@@ -273,6 +280,10 @@ RECORDED = (
 def runner() -> str:
     """This scheduler process, as the record names it."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+#: Tasks run more often than this get their run written once, when it ends.
+FREQUENT = dt.timedelta(minutes=1)
 
 
 class RunRecorder:
@@ -323,9 +334,16 @@ class RunRecorder:
                 self._ended_first.discard(job_id)
                 return
             self._started[job_id] = now
+        if self._frequent(job_id):
+            return  # its end is written in a moment: one write a run, not two, every 2 s
         task_runs.record(
             self.engine_of(), task_runs.started, name=job_id, at=now, runner=self.runner
         )
+
+    def _frequent(self, job_id: str) -> bool:
+        job = self.scheduler.get_job(job_id)
+        interval = getattr(getattr(job, "trigger", None), "interval", None)
+        return isinstance(interval, dt.timedelta) and interval < FREQUENT
 
     def _start_of(self, event: Any) -> dt.datetime:
         with self._lock:

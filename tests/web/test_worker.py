@@ -166,11 +166,13 @@ def test_the_next_runs_are_recorded_when_the_scheduler_starts(
 class _Jobs:
     """A scheduler as the recorder sees it: its jobs' next runs."""
 
-    def __init__(self, next_run: dt.datetime) -> None:
+    def __init__(self, next_run: dt.datetime, every: dt.timedelta | None = None) -> None:
         self.next_run = next_run
+        self.every = every
 
     def get_job(self, job_id: str) -> Any:
-        return type("Job", (), {"id": job_id, "next_run_time": self.next_run})()
+        trigger = type("Trigger", (), {"interval": self.every})()
+        return type("Job", (), {"id": job_id, "next_run_time": self.next_run, "trigger": trigger})()
 
     def get_jobs(self) -> list[Any]:
         return []
@@ -196,6 +198,21 @@ def test_a_run_that_ends_before_its_submission_is_reported_stays_ended(engine: E
         1,
         "KeyError: 'k'",
     )
+
+
+def test_a_frequent_task_is_written_once_a_run_when_it_ends(engine: Engine) -> None:
+    """The loop's two-second tasks would otherwise cost two writes a run."""
+    name = f"test-often-{uuid.uuid4().hex[:8]}"
+    due = dt.datetime.now(dt.UTC)
+    jobs = _Jobs(due + dt.timedelta(seconds=2), every=dt.timedelta(seconds=2))
+    recorder = RunRecorder(jobs, lambda: engine)  # type: ignore[arg-type]
+    recorder(JobSubmissionEvent(EVENT_JOB_SUBMITTED, name, "default", [due]))
+    with read_session(engine) as session:
+        assert session.get(TaskRun, name) is None
+    recorder(JobExecutionEvent(EVENT_JOB_EXECUTED, name, "default", due, retval=3))
+    row = _row(engine, name)
+    assert (row.outcome, row.runs) == (TaskOutcome.OK, 1)
+    assert row.last_started_at is not None and row.last_started_at >= due
 
 
 def test_a_recorder_that_cannot_reach_its_database_never_stops_the_scheduler(
@@ -233,3 +250,21 @@ def test_stopping_a_scheduler_that_made_no_solve_queue_makes_none(engine: Engine
     scheduler.start(paused=True)
     stop_scheduler(scheduler)
     assert id(settings) not in solving._queues
+
+
+def test_slow_tasks_run_first_soon_after_a_start_not_an_interval_later(engine: Engine) -> None:
+    from web.worker import FIRST_RUN_AFTER_S
+
+    settings = Settings(scheduler=True, database_url="sqlite://")
+    scheduler = build_scheduler(settings, engine=engine)
+    scheduler.start(paused=True)
+    try:
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=FIRST_RUN_AFTER_S + len(TASKS))
+        slow = [task for task in TASKS if task.every_s >= 60]
+        assert {t.id for t in slow} >= {"deadlines", "fees-reconcile", "reminders"}
+        for task in slow:
+            job = scheduler.get_job(task.id)
+            assert job is not None and job.next_run_time is not None
+            assert job.next_run_time <= soon, task.id
+    finally:
+        stop_scheduler(scheduler)
