@@ -7,8 +7,7 @@ failures since it was first recorded; then which scheduler process made the late
 run more than a minute in the past is marked overdue: the scheduler is not running, or is
 stuck. Below, the
 dispatch loop: the state's zone-days waiting for a re-plan (their plan changed since the solver
-last improved it, from today on), and zone-days a live solve holds now (in every state: the
-solvers are shared).
+last improved it, from today on), and its zone-days a live solve holds now.
 
 Times here are the machine's, not the product's clock (the scheduler runs on real time, even
 when a demonstration moves the product's clock).

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dispatch.geography.models import District
 from dispatch.planning.models import ZonePlan
 
 
@@ -164,10 +165,19 @@ def mark_planned_ahead(
     _expire(session, district_id, day)
 
 
-def held(*, session: Session, now: dt.datetime, timing: Timing) -> int:
-    """How many zone-days a live solve holds now (for the supervisors' page)."""
+def held(
+    *, session: Session, now: dt.datetime, timing: Timing, state_code: str | None = None
+) -> int:
+    """How many zone-days (of `state_code`'s districts, if given) a live solve holds now (for
+    the supervisors' page)."""
     lapsed = now - dt.timedelta(seconds=timing.lease_s)
-    stmt = select(sa.func.count()).where(col(ZonePlan.solve_claimed_at) > lapsed)
+    stmt = (
+        select(sa.func.count()).select_from(ZonePlan).where(col(ZonePlan.solve_claimed_at) > lapsed)
+    )
+    if state_code is not None:
+        stmt = stmt.join(District, col(District.id) == col(ZonePlan.district_id)).where(
+            District.state_code == state_code
+        )
     return int(session.exec(stmt).one())
 
 

@@ -165,4 +165,5 @@ def loop_state(
             col(ZonePlan.version) > col(ZonePlan.improved_version),
         )
     ).one()
-    return LoopState(pending=int(pending), held=loop.held(session=session, now=now, timing=timing))
+    held = loop.held(session=session, now=now, timing=timing, state_code=state_code)
+    return LoopState(pending=int(pending), held=held)
