@@ -183,7 +183,7 @@ def test_a_day_runs_by_itself(engine: Engine, settings: Settings) -> None:
     # 08:00 - the busiest agent is off sick: their visits go to others or are re-offered.
     counts = {a: sum(1 for r in rows if r and r.agent_id == a) for a in busy}
     away = max(counts, key=lambda a: counts[a])
-    theirs = [r.id for r in rows if r and r.agent_id == away]
+    theirs = [r.id or 0 for r in rows if r and r.agent_id == away]
     assert len(theirs) >= 2, counts
     clock.at = _at(DAY, 8, 0)
     with write_session(engine) as session:
