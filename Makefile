@@ -65,6 +65,7 @@ bench: setup
 	$(PY) -m bench.ivr
 	$(PY) -m bench.journeys
 	$(PY) -m bench.console
+	$(PY) -m bench.state_day
 
 ## Refresh the pinned versions of every installed package.
 lock:
