@@ -8,7 +8,8 @@ processes, not threads, solve side by side) and fetches no more messages than it
 so a busy process leaves the queue to the idle ones.
 
 `run` with one process serves in this process; with more it starts them as children
-(forkserver, ending with their parent) and starts another in place of one that died. SIGTERM
+(forkserver, ending with their parent) and starts another in place of one that died (but
+stops if one fails as it starts: a setup error would only fail again). SIGTERM
 or Ctrl-C stops cleanly: the solve in hand finishes and saves, messages fetched but not begun go
 back to the queue; a second signal leaves at once (the solve in hand is handed out again once
 its lease lapses).
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 #: How long a stopping worker lets the solve in hand finish.
 STOP_WAIT_S = 180.0
-#: A child that ends sooner than this after it started is not started again: something is
-#: wrong with this machine's setup, not with one solve.
+#: A child that fails (exits with an error, not killed) sooner than this after it started is
+#: not started again: something is wrong with this machine's setup, not with one solve.
 QUICK_DEATH_S = 10.0
 #: How often an idle worker asks Redis for a message (and the parent looks at its children).
 POLL_MS = 1000
@@ -107,7 +108,6 @@ def _child(settings: Settings, threads: int) -> None:
 
 def _supervise(settings: Settings, *, processes: int, threads: int, stop: threading.Event) -> int:
     context = multiprocessing.get_context("forkserver")
-    started: list[tuple[multiprocessing.process.BaseProcess, float]] = []
 
     def start() -> tuple[multiprocessing.process.BaseProcess, float]:
         child = context.Process(target=_child, args=(settings, threads), daemon=False)
@@ -121,8 +121,9 @@ def _supervise(settings: Settings, *, processes: int, threads: int, stop: thread
         for n, (child, at) in enumerate(started):
             if child.is_alive():
                 continue
-            if time.monotonic() - at < QUICK_DEATH_S:
-                log.error("a solver process ended at start (code %s): stopping", child.exitcode)
+            failed = child.exitcode is not None and child.exitcode > 0  # not killed: it gave up
+            if failed and time.monotonic() - at < QUICK_DEATH_S:
+                log.error("a solver process failed at start (code %s): stopping", child.exitcode)
                 stop.set()
                 code = 1
                 break

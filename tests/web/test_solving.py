@@ -390,6 +390,29 @@ def test_redis_restarted_without_its_data_the_pending_solves_resume(
     queue.shutdown()
 
 
+def test_a_solver_process_killed_is_replaced_and_sigterm_stops_them_all(
+    namespace: str, tmp_path: Path
+) -> None:
+    """`--processes 2` on one machine: a child killed outright is started again; SIGTERM to
+    the command stops every child cleanly. (No solve is sent: the database is never opened.)"""
+    broker_url = f"{REDIS}?namespace={namespace}"
+    database = f"sqlite:///{tmp_path / 'never-opened.db'}"
+
+    def ready() -> list[int]:  # the pid of each process that logged it was ready
+        lines = [line for line in worker.text().splitlines() if "solver process ready" in line]
+        return [int(line.split()[2]) for line in lines]
+
+    with solver_workers(database, broker_url, tmp_path, 1, processes=2) as [worker]:
+        first = ready()
+        assert len(set(first)) == 2 and worker.process.pid not in first
+        os.kill(first[0], signal.SIGKILL)
+        wait_for("another process ready", lambda: len(ready()) == 3)
+        assert "a solver process ended (code -9): starting another" in worker.text()
+        assert worker.stop() == 0
+        assert worker.text().count("solver process stopped") == 2  # the two alive
+        assert "Traceback" not in worker.text()
+
+
 # --- without a broker --------------------------------------------------------------------
 
 
