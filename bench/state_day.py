@@ -30,7 +30,8 @@ Usage: ``python -m bench.state_day [--districts 20] [--agents 33] [--visits 300]
    (`routing.checker`). The speed-up from 1 to 2 processes, beside the target: close to
    linear until the cores run out (>= 0.85 x min(processes, cores)).
 
-Prints a table and writes var/bench/<name>.json.
+Prints a table and writes var/bench/<name>.json; the databases are removed once measured, the
+solver workers' logs stay in --workdir.
 """
 
 from __future__ import annotations
@@ -311,9 +312,14 @@ def _settings(url: str, time_limit: float, broker_url: str | None = None) -> Set
     )
 
 
+def _remove(folder: Path, name: str) -> None:
+    """A database file with its WAL and shared-memory files."""
+    for path in folder.glob(name + "*"):
+        path.unlink()
+
+
 def _copy(template: Path, to: Path) -> str:
-    for stale in to.parent.glob(to.name + "*"):
-        stale.unlink()
+    _remove(to.parent, to.name)
     with sqlite3.connect(template) as source, sqlite3.connect(to) as copy:
         source.backup(copy)
     return f"sqlite:///{to}"
@@ -505,8 +511,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     template = args.workdir / "template.db"
-    for stale in args.workdir.glob("template.db*"):
-        stale.unlink()
+    _remove(args.workdir, template.name)
     zone_days = make_day(
         template,
         seed_n=args.seed,
@@ -537,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
                 log = args.workdir / f"{mode}-{processes}.log"
                 run = run_dramatiq(url, zone_days, processes, args.time_limit, log)
             done.append(run)
+            _remove(args.workdir, f"{mode}-{processes}.db")  # ~20 MB each; the logs stay
             print(f"  {mode} x {processes}: {run.wall_s:.1f} s", flush=True)
     ups = speedups(done)
     most = max(args.processes)
@@ -571,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"wrote {path}")
+    _remove(args.workdir, "template.db")
     return 0
 
 
