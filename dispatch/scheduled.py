@@ -201,7 +201,7 @@ def _hand_out(
             except Exception:
                 log.exception("no solver took district %s on %s", district_id, day)
                 with write_session(engine) as session:
-                    loop.release(session=session, claim=claim)
+                    loop.release(session=session, claim=claim, taken=False)
                 continue
             jobs.append(job)
         except Exception:

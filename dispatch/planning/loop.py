@@ -118,9 +118,10 @@ def holds(*, session: Session, claim: Claim) -> bool:
     return row is not None and row.solve_token == claim.token
 
 
-def release(*, session: Session, claim: Claim) -> bool:
-    """End `claim`'s lease without an improved save (nothing to improve, or the solve failed):
-    the zone-day may be handed out again at once. False if the lease was no longer theirs."""
+def begin(*, session: Session, claim: Claim, now: dt.datetime) -> bool:
+    """The solver starts on `claim`: its lease runs from now, not from the hand-out, so time
+    spent waiting in a queue does not eat into the solve's own. False (start nothing) if the
+    lease is no longer the claim's: it lapsed in the queue and was handed to another."""
     table = ZonePlan.__table__  # type: ignore[attr-defined]
     result = session.execute(
         sa.update(table)
@@ -129,7 +130,31 @@ def release(*, session: Session, claim: Claim) -> bool:
             table.c.day == claim.day,
             table.c.solve_token == claim.token,
         )
-        .values(solve_claimed_at=None, solve_token=None)
+        .values(solve_claimed_at=now)
+    )
+    _expire(session, claim.district_id, claim.day)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(*, session: Session, claim: Claim, taken: bool = True) -> bool:
+    """End `claim`'s lease without an improved save (nothing to improve, or the solve failed):
+    the zone-day may be handed out again at once. `taken=False` for a claim no solver took (the
+    queue refused it): the attempt is given back too, so an outage of the queue does not use up
+    the zone-day's attempts. False if the lease was no longer theirs."""
+    table = ZonePlan.__table__  # type: ignore[attr-defined]
+    values: dict[str, object] = {"solve_claimed_at": None, "solve_token": None}
+    if not taken:
+        values["solve_attempts"] = sa.case(
+            (table.c.solve_attempts > 0, table.c.solve_attempts - 1), else_=0
+        )
+    result = session.execute(
+        sa.update(table)
+        .where(
+            table.c.district_id == claim.district_id,
+            table.c.day == claim.day,
+            table.c.solve_token == claim.token,
+        )
+        .values(**values)
     )
     _expire(session, claim.district_id, claim.day)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

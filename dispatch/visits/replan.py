@@ -82,6 +82,9 @@ def solve_zone(
     """Re-plan the claimed zone-day (see the module). `evening`: the evening's full plan of
     tomorrow (its changes' cause)."""
     limit = settings.replan_seconds if time_limit_s is None else time_limit_s
+    with write_session(engine) as session:
+        if not loop.begin(session=session, claim=claim, now=utcnow()):
+            return SolveOutcome(claim.district_id, claim.day, SolveStatus.LOST)
     try:
         outcome = _solve(engine, settings, claim, limit, evening)
     except Exception:

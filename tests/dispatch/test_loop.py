@@ -274,7 +274,9 @@ def test_hand_out_claims_settled_zone_days_and_releases_what_no_solver_took(
             engine=engine, settings=SETTINGS, now=later, submit=refuse
         )
     ] == []
-    assert _row(engine, *zd).solve_token is None  # released: handed out again next time
+    row = _row(engine, *zd)
+    assert row.solve_token is None  # released: handed out again next time
+    assert row.solve_attempts == 0  # and a broker outage uses up no attempts
     taken: list[SolveJob] = []
     scheduled.hand_out_solves(engine=engine, settings=SETTINGS, now=later, submit=taken.append)
     mine = [j for j in taken if (j.district_id, j.day) == zd]
@@ -353,3 +355,24 @@ def test_a_re_offer_lets_go_of_the_dispatchers_choice_and_says_why_at_every_step
         (PlanChangeKind.ADDED, "reoffer:agent on leave"),
         (PlanChangeKind.REOFFERED, "agent on leave"),
     ]
+
+
+def test_the_lease_runs_from_when_the_solver_begins_not_from_the_hand_out(engine: Engine) -> None:
+    """A job that waited in a queue still gets its whole lease to solve."""
+    now = dt.datetime(2027, 1, 18, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    handed = utcnow()
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=handed, timing=TIMING)
+    assert claim is not None
+    began = handed + dt.timedelta(seconds=TIMING.lease_s - 5)  # it waited in the queue
+    with write_session(engine) as s:
+        assert loop.begin(session=s, claim=claim, now=began)
+    soon_after = handed + dt.timedelta(seconds=TIMING.lease_s + 5)
+    with read_session(engine) as s:
+        assert zd not in loop.due(session=s, now=soon_after, today=zd[1], timing=TIMING)
+    lapsed = began + dt.timedelta(seconds=TIMING.lease_s + 1)
+    with write_session(engine) as s:
+        other = loop.claim(session=s, district_id=zd[0], day=zd[1], now=lapsed, timing=TIMING)
+        assert other is not None
+        assert not loop.begin(session=s, claim=claim, now=lapsed)  # too late: another's now
