@@ -124,6 +124,7 @@ def send_day(
             session=session,
             agent_id=agent_id,
             request_id=visit.request_id,
+            on=on,
             message_id=message_id,
             now=now,
         )
@@ -233,6 +234,7 @@ def send_changes(
             session=session,
             agent_id=agent_id,
             request_id=t.request_id,
+            on=on,
             message_id=message_id,
             now=now,
         )
@@ -242,20 +244,28 @@ def send_changes(
 
 
 def told_agent(
-    *, session: Session, agent_id: int, request_id: int, message_id: int | None, now: dt.datetime
+    *,
+    session: Session,
+    agent_id: int,
+    request_id: int,
+    on: dt.date,
+    message_id: int | None,
+    now: dt.datetime,
 ) -> int:
-    """Note on the request's plan changes that concern the agent (the visit came to them, left
-    them or moved in their day) and that they had not been told of, that this message told
-    them (`agent:<id>`, by SMS, as `dispatch.planning.changes.notified` notes). A change that
-    never touched them — the booking with the agent they took the visit over from, or the
-    next agent's taking it after it left them — is not theirs to have been told: hence this
-    change-by-change look rather than `notified`, which notes every change of the request
-    (since a time). Returns how many changes it noted."""
+    """Note on the request's plan changes of day `on` that concern the agent (the visit came
+    to them, left them or moved in their day) and that they had not been told of, that this
+    message about their day `on` told them (`agent:<id>`, by SMS, as
+    `dispatch.planning.changes.notified` notes). A change that never touched them — the
+    booking with the agent they took the visit over from, or the next agent's taking it after
+    it left them — is not theirs to have been told, nor is a change of another day (a visit
+    rescheduled to another day of theirs: the message saying it left this day does not tell
+    them of it on the other): hence this change-by-change look rather than `notified`, which
+    notes every change of the request (since a time). Returns how many changes it noted."""
     who = f"agent:{agent_id}"
     entry: dict[str, Any] = {"who": who, "how": "sms", "id": message_id, "at": now.isoformat()}
     count = 0
     for change in plan_changes.for_request(session=session, request_id=request_id):
-        if agent_id not in (change.from_agent_id, change.to_agent_id):
+        if change.day != on or agent_id not in (change.from_agent_id, change.to_agent_id):
             continue
         if any(n.get("who") == who for n in change.notified):
             continue

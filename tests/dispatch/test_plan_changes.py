@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
+from dispatch.citizens import service as citizen_service
 from dispatch.fieldwork import itinerary
 from dispatch.fieldwork import service as field
 from dispatch.notifications.models import OutboxMessage
@@ -260,6 +261,50 @@ def test_each_agent_is_noted_on_the_changes_their_messages_told_them_of(
             expected[f"agent:{second}"] = to_second
         assert _told(change) == expected, change
     again = itinerary.told_agent(
-        session=session, agent_id=second, request_id=rid, message_id=99, now=later
+        session=session, agent_id=second, request_id=rid, on=DAY, message_id=99, now=later
     )
     assert again == 0  # told once
+
+
+def test_an_agents_message_is_noted_only_on_the_changes_of_its_own_day(
+    session: Session,
+) -> None:
+    """A visit of the first agent's day is rescheduled to the next day and lands with the
+    same agent: the message telling them it left the first day is noted on that day's
+    changes only, and the next morning's itinerary on the next day's booking."""
+    request = _book(session)
+    rid, agent = request.id or 0, request.agent_id or 0
+    itinerary.send_day(session=session, settings=S, agent_id=agent, on=DAY, now=_at(7, 30))
+    planning.reschedule(session=session, request_id=rid, actor="citizen", reason="another day")
+    address = citizen_service.last_address(session=session, citizen_id=request.citizen_id)
+    assert address is not None and address.id is not None
+    [offer, *_] = planning.offer_windows(
+        session=session,
+        settings=S,
+        address_id=address.id,
+        service_id=request.service_id,
+        language="hi",
+        now=_at(7, 40),
+    )
+    next_day = dataclasses.replace(
+        offer,
+        day=offer.day + dt.timedelta(days=1),
+        start=offer.start + dt.timedelta(days=1),
+        end=offer.end + dt.timedelta(days=1),
+        agent_id=agent,
+    )
+    moved = planning.book(session=session, request_id=rid, offer=next_day, actor="citizen")
+    assert moved.agent_id == agent, "the same agent has the visit the next day"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=S.itinerary_settle_minutes)
+    [cancelled] = itinerary.send_changes(
+        session=session, settings=S, agent_id=agent, on=DAY, now=later
+    )
+    assert f"{request.reference} cancelled" in _agent_sms(session, cancelled).body
+    itinerary.send_day(session=session, settings=S, agent_id=agent, on=next_day.day, now=later)
+    first_day = [c for c in _changes(session, request) if c.day == DAY]
+    [booked_again] = [c for c in _changes(session, request) if c.day == next_day.day]
+    assert [c.kind for c in first_day] == [PlanChangeKind.ADDED, PlanChangeKind.REMOVED]
+    assert _told(first_day[1]) == {f"agent:{agent}": cancelled}
+    morning = _told(booked_again)[f"agent:{agent}"]
+    assert morning != cancelled
+    assert request.reference in _agent_sms(session, morning).body
