@@ -147,9 +147,10 @@ def deadlines_task(settings: Settings) -> int:
 
 
 def fees_reconcile_task(settings: Settings) -> int:
-    """Scheduled task: yesterday's fees reconciled, once a day per state from the set hour."""
+    """Scheduled task: yesterday's fees reconciled, once a day per state from the set hour
+    (and a day a stopped scheduler missed, caught up)."""
     return len(
-        fees.reconcile_yesterday(
+        fees.reconcile_due_days(
             engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
         )
     )

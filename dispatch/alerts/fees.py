@@ -5,11 +5,13 @@ for the state's supervisors, with the flags' reasons in rupees.
 
 Once per state and day: when every flagged agent-day has its alert, the reconciliation is
 recorded in the audit log (`entity="fees_reconciliation"`, id `<state>:<day>`, with how many
-agent-days were read and flagged), and later runs that day do nothing for that state. A failed
-agent-day is logged and the others go on; the day is then not recorded as done, and the next run
-tries again (the alerts' keys, `fees:<agent>:<day>`, keep those already raised from being raised
-twice). A declaration made after the reconciliation does not withdraw its alert: the fees page
-shows the day as it is now.
+agent-days were read and flagged), and later runs do nothing more for that state and day. A
+failed agent-day is logged and the others go on; the day is then not recorded as done, and the
+next run tries again (the alerts' keys, `fees:<agent>:<day>`, keep those already raised from
+being raised twice). A day missed — the scheduler stopped from the reconciliation hour till
+midnight, or every run failing — is caught up by the next run, oldest first, up to
+`rules.FEES_LOOKBACK_DAYS` back (the audit record says which days are done). A declaration made
+after the reconciliation does not withdraw its alert: the fees page shows the day as it is now.
 
 Not here: the reconciliation itself (`dispatch.ledger.reconcile`), money words
 (`dispatch.money.rupees`, which the flags' reasons already use).
@@ -39,9 +41,10 @@ ENTITY = "fees_reconciliation"
 ACTION = "reconciled"
 
 
-def reconcile_yesterday(*, engine: Engine, settings: Settings, now: dt.datetime) -> list[int]:
-    """In every state whose reconciliation time has come and whose yesterday is not yet
-    reconciled: one alert per flagged agent-day. The ids of the alerts raised."""
+def reconcile_due_days(*, engine: Engine, settings: Settings, now: dt.datetime) -> list[int]:
+    """In every state, for each day due (`rules.fees_days_due`: yesterday once the state's
+    reconciliation time has come, and the days before it a missed run left) that is not yet
+    reconciled, oldest first: one alert per flagged agent-day. The ids of the alerts raised."""
     at = rules.clock_time(settings.fees_reconcile_at)
     with read_session(engine) as session:
         zones = {
@@ -51,13 +54,11 @@ def reconcile_yesterday(*, engine: Engine, settings: Settings, now: dt.datetime)
     raised: list[int] = []
     for state_code, tz in zones.items():
         local = now.astimezone(tz)
-        day = rules.fees_day_due(local, at)
-        if day is None:
-            continue
-        try:
-            raised += _reconcile(engine, state_code, day, local.date(), now)
-        except Exception:
-            log.exception("reconciling the fees of %s on %s failed", state_code, day)
+        for day in rules.fees_days_due(local, at):
+            try:
+                raised += _reconcile(engine, state_code, day, local.date(), now)
+            except Exception:  # the next day is its own unit; this one is tried again later
+                log.exception("reconciling the fees of %s on %s failed", state_code, day)
     return raised
 
 

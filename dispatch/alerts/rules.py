@@ -20,7 +20,8 @@ warning before it (no working day of it is gone before then). The share is compa
 (fractions), so 3 of 4 days is exactly 0.75.
 
 **Fees.** Yesterday's agent-days are reconciled once the state's local time reaches
-`fees_reconcile_at`.
+`fees_reconcile_at`; a day before yesterday that was missed (the scheduler was stopped from that
+hour till midnight, or its runs failed) is caught up, up to `FEES_LOOKBACK_DAYS` back.
 
 Keys make each alert once: `deadline_near:r123`, `deadline_reached:r123`, `appeal:r123`,
 `fees:<agent>:<day>`.
@@ -117,12 +118,20 @@ def clock_time(text: str) -> dt.time:
     return dt.time(int(hours), int(minutes))
 
 
-def fees_day_due(local_now: dt.datetime, at: dt.time) -> dt.date | None:
-    """The day whose fees are reconciled at `local_now` (the state's local time): yesterday,
-    once the reconciliation time `at` has come; None before it."""
-    if local_now.time() < at:
-        return None
-    return local_now.date() - dt.timedelta(days=1)
+#: How many days back a missed fee reconciliation is caught up (older days: the fees pages).
+FEES_LOOKBACK_DAYS = 7
+
+
+def fees_days_due(
+    local_now: dt.datetime, at: dt.time, lookback: int = FEES_LOOKBACK_DAYS
+) -> list[dt.date]:
+    """The days whose fees may be reconciled at `local_now` (the state's local time), oldest
+    first: the `lookback` days before today, yesterday only once the reconciliation time `at`
+    has come (each earlier day's came on the day after it). Which of them are still to do is
+    the caller's to know."""
+    today = local_now.date()
+    nearest = 1 if local_now.time() >= at else 2
+    return [today - dt.timedelta(days=n) for n in range(lookback, nearest - 1, -1)]
 
 
 def clipped(text: str, most: int) -> str:

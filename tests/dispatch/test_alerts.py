@@ -110,8 +110,11 @@ def test_keys_and_the_reconciliation_hour() -> None:
     assert rules.request_key(AlertKind.APPEAL, 7) == "appeal:r7"
     assert rules.fees_key(7, dt.date(2030, 6, 2)) == "fees:7:2030-06-02"
     six = rules.clock_time("06:00")
-    assert rules.fees_day_due(dt.datetime(2030, 6, 3, 5, 59, tzinfo=IST), six) is None
-    assert rules.fees_day_due(dt.datetime(2030, 6, 3, 6, 0, tzinfo=IST), six) == dt.date(2030, 6, 2)
+    june = [dt.date(2030, 6, d) for d in range(1, 11)]
+    before = rules.fees_days_due(dt.datetime(2030, 6, 10, 5, 59, tzinfo=IST), six)
+    assert before == june[2:8]  # 3 to 8 June: yesterday waits for six o'clock
+    after = rules.fees_days_due(dt.datetime(2030, 6, 10, 6, 0, tzinfo=IST), six)
+    assert after == june[2:9] and len(after) == rules.FEES_LOOKBACK_DAYS  # and 9 June
 
 
 def test_an_error_summary_is_one_line_without_long_numbers() -> None:
@@ -295,6 +298,7 @@ def test_acknowledging_twice_is_fine_and_audited_once(
 FEES_DISTRICT = "BDP"
 SHORT_DAY = dt.date(2014, 3, 4)  # a Tuesday: the agent declares ₹10 less cash than taken
 EXACT_DAY = dt.date(2014, 3, 11)  # a Tuesday: the agent declares exactly what was taken
+MISSED_DAY = dt.date(2014, 3, 18)  # a Tuesday the scheduler missed: ₹5 short
 
 
 def _collected_day(engine: Engine, day: dt.date, short_paise: int) -> tuple[int, int]:
@@ -334,8 +338,8 @@ def _collected_day(engine: Engine, day: dt.date, short_paise: int) -> tuple[int,
 def test_yesterdays_fees_raise_one_alert_per_flagged_agent_day_in_rupees(engine: Engine) -> None:
     agent_id, fee = _collected_day(engine, SHORT_DAY, short_paise=1000)
     morning = SHORT_DAY + dt.timedelta(days=1)
-    assert fees.reconcile_yesterday(engine=engine, settings=S, now=local(morning, 5, 59)) == []
-    raised = fees.reconcile_yesterday(engine=engine, settings=S, now=local(morning, 6, 15))
+    assert fees.reconcile_due_days(engine=engine, settings=S, now=local(morning, 5, 59)) == []
+    raised = fees.reconcile_due_days(engine=engine, settings=S, now=local(morning, 6, 15))
     assert len(raised) == 1
     with read_session(engine) as s:
         alert = s.get(Alert, raised[0])
@@ -348,15 +352,35 @@ def test_yesterdays_fees_raise_one_alert_per_flagged_agent_day_in_rupees(engine:
         )
         assert fees.reconciled(session=s, state_code="JK", day=SHORT_DAY)
     # Later runs that morning (or a second scheduler) do it once.
-    assert fees.reconcile_yesterday(engine=engine, settings=S, now=local(morning, 6, 30)) == []
+    assert fees.reconcile_due_days(engine=engine, settings=S, now=local(morning, 6, 30)) == []
 
 
 def test_a_day_that_reconciles_raises_nothing_and_is_done(engine: Engine) -> None:
     _collected_day(engine, EXACT_DAY, short_paise=0)
     morning = EXACT_DAY + dt.timedelta(days=1)
-    assert fees.reconcile_yesterday(engine=engine, settings=S, now=local(morning, 7)) == []
+    assert fees.reconcile_due_days(engine=engine, settings=S, now=local(morning, 7)) == []
     with read_session(engine) as s:
         assert fees.reconciled(session=s, state_code="JK", day=EXACT_DAY)
         assert (
             s.exec(select(Alert).where(col(Alert.key).like(f"fees:%:{EXACT_DAY}"))).first() is None
         )
+
+
+def test_a_day_the_scheduler_missed_is_reconciled_by_the_next_run(engine: Engine) -> None:
+    """The scheduler was stopped the morning after the day, from the reconciliation hour till
+    midnight: the next morning's first run, before the hour, reconciles the missed day (and
+    not yet yesterday), once."""
+    agent_id, _fee = _collected_day(engine, MISSED_DAY, short_paise=500)
+    two_days_on = MISSED_DAY + dt.timedelta(days=2)
+    raised = fees.reconcile_due_days(engine=engine, settings=S, now=local(two_days_on, 0, 5))
+    with read_session(engine) as s:
+        [alert] = [s.get(Alert, alert_id) for alert_id in raised]
+        assert alert is not None and alert.key == f"fees:{agent_id}:{MISSED_DAY.isoformat()}"
+        assert fees.reconciled(session=s, state_code="JK", day=MISSED_DAY)
+        assert not fees.reconciled(
+            session=s, state_code="JK", day=MISSED_DAY + dt.timedelta(days=1)
+        )
+    assert fees.reconcile_due_days(engine=engine, settings=S, now=local(two_days_on, 5)) == []
+    assert fees.reconcile_due_days(engine=engine, settings=S, now=local(two_days_on, 6)) == []
+    with read_session(engine) as s:
+        assert fees.reconciled(session=s, state_code="JK", day=MISSED_DAY + dt.timedelta(days=1))
