@@ -79,10 +79,11 @@ def send_pending_sms(
     with write_session(engine) as session:
         notification_service.settle_abandoned(session=session, now=now)
     with read_session(engine) as session:
+        settled = now - dt.timedelta(seconds=settle_s)
         ids = [
             m.id
-            for m in notification_service.pending(session=session, now=now)
-            if m.id is not None and (now - m.created_at).total_seconds() >= settle_s
+            for m in notification_service.pending(session=session, now=now, created_before=settled)
+            if m.id is not None
         ]
     sent = 0
     for message_id in ids:
@@ -118,8 +119,10 @@ def hand_out_solves(
     each to `submit` (a local process, or a queue for solver machines). A claim `submit` could
     not take is released at once; one another dispatcher took first is skipped."""
     timing = replan.timing_of(settings)
-    today = now.date() - dt.timedelta(days=1)  # any state's local today is at or after this
     with read_session(engine) as session:
+        zones = {ZoneInfo(tz) for tz in session.exec(select(State.timezone)).all()}
+        # The earliest local today of any state: a day gone by is not re-planned.
+        today = min((now.astimezone(tz).date() for tz in zones), default=now.date())
         due = loop.due(session=session, now=now, today=today, timing=timing, most=most)
     return _hand_out(engine, due, now, timing, submit, settings.replan_seconds, evening=False)
 
@@ -187,12 +190,6 @@ def _hand_out(
                     timing=timing,
                     force=evening,
                 )
-                if claim is not None and evening:
-                    # Once per evening, whatever becomes of the solve: the plan it improves is
-                    # valid as it stands, and later changes are re-planned as they come.
-                    loop.mark_planned_ahead(
-                        session=session, district_id=district_id, day=day, now=now
-                    )
             if claim is None:
                 continue
             job = SolveJob(district_id, day, claim.token, time_limit_s, evening)
@@ -201,8 +198,15 @@ def _hand_out(
             except Exception:
                 log.exception("no solver took district %s on %s", district_id, day)
                 with write_session(engine) as session:
-                    loop.release(session=session, claim=claim, taken=False)
+                    loop.release(session=session, claim=claim)
                 continue
+            if evening:
+                # Once per evening once a solver has it, whatever becomes of the solve: the plan
+                # it improves is valid as it stands, and later changes are re-planned as they come.
+                with write_session(engine) as session:
+                    loop.mark_planned_ahead(
+                        session=session, district_id=district_id, day=day, now=now
+                    )
             jobs.append(job)
         except Exception:
             log.exception("handing out district %s on %s failed", district_id, day)

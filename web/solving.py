@@ -34,6 +34,7 @@ import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -96,14 +97,26 @@ class LocalProcesses:
 
     def __init__(self, settings: Settings, processes: int) -> None:
         self.settings = settings
-        self.pool = ProcessPoolExecutor(
-            max_workers=max(1, processes),
+        self.processes = max(1, processes)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=die_with_parent,
         )
 
     def submit(self, job: SolveJob) -> None:
-        future = self.pool.submit(solve_job, self.settings, job)
+        try:
+            future = self.pool.submit(solve_job, self.settings, job)
+        except BrokenProcessPool:
+            # A child died (killed, out of memory): the pool takes no more work. A new one;
+            # the solves the dead child held are handed out again when their leases lapse.
+            log.warning("a solver process died: starting the solver processes again")
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._new_pool()
+            future = self.pool.submit(solve_job, self.settings, job)
         future.add_done_callback(_log_failure)
 
     def shutdown(self) -> None:

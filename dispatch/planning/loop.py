@@ -11,8 +11,8 @@ burst of twenty bookings makes one re-plan. `claim` hands one out under a lease 
 time, by a conditional update: two dispatchers cannot both claim it); the solve runs anywhere
 (a local process, a queue worker on another machine) and saves through the versioned save, which
 clears the lease and the pending mark. A solver that dies leaves the lease to lapse, and the
-zone-day is handed out again; after `max_attempts` leases without an improved save it is left
-alone (logged) until its next change.
+zone-day is handed out again; after `max_attempts` solves begun without an improved save it is
+left alone until its next change (every change starts the count again).
 
 Not here: the solve itself (`dispatch.visits.replan.solve_zone`), where it runs (`web.solving`).
 """
@@ -98,13 +98,7 @@ def claim(
     if not force:
         conditions.append(table.c.version > table.c.improved_version)
     result = session.execute(
-        sa.update(table)
-        .where(*conditions)
-        .values(
-            solve_claimed_at=now,
-            solve_token=token,
-            solve_attempts=table.c.solve_attempts + 1,
-        )
+        sa.update(table).where(*conditions).values(solve_claimed_at=now, solve_token=token)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -120,8 +114,9 @@ def holds(*, session: Session, claim: Claim) -> bool:
 
 def begin(*, session: Session, claim: Claim, now: dt.datetime) -> bool:
     """The solver starts on `claim`: its lease runs from now, not from the hand-out, so time
-    spent waiting in a queue does not eat into the solve's own. False (start nothing) if the
-    lease is no longer the claim's: it lapsed in the queue and was handed to another."""
+    spent waiting in a queue does not eat into the solve's own, and the attempt is counted
+    (a job that never began costs none). False (start nothing) if the lease is no longer the
+    claim's: it lapsed in the queue and was handed to another."""
     table = ZonePlan.__table__  # type: ignore[attr-defined]
     result = session.execute(
         sa.update(table)
@@ -130,23 +125,17 @@ def begin(*, session: Session, claim: Claim, now: dt.datetime) -> bool:
             table.c.day == claim.day,
             table.c.solve_token == claim.token,
         )
-        .values(solve_claimed_at=now)
+        .values(solve_claimed_at=now, solve_attempts=table.c.solve_attempts + 1)
     )
     _expire(session, claim.district_id, claim.day)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def release(*, session: Session, claim: Claim, taken: bool = True) -> bool:
-    """End `claim`'s lease without an improved save (nothing to improve, or the solve failed):
-    the zone-day may be handed out again at once. `taken=False` for a claim no solver took (the
-    queue refused it): the attempt is given back too, so an outage of the queue does not use up
-    the zone-day's attempts. False if the lease was no longer theirs."""
+def release(*, session: Session, claim: Claim) -> bool:
+    """End `claim`'s lease without an improved save (nothing to improve, the solve failed, or
+    no solver took it): the zone-day may be handed out again at once. False if the lease was no
+    longer theirs."""
     table = ZonePlan.__table__  # type: ignore[attr-defined]
-    values: dict[str, object] = {"solve_claimed_at": None, "solve_token": None}
-    if not taken:
-        values["solve_attempts"] = sa.case(
-            (table.c.solve_attempts > 0, table.c.solve_attempts - 1), else_=0
-        )
     result = session.execute(
         sa.update(table)
         .where(
@@ -154,18 +143,26 @@ def release(*, session: Session, claim: Claim, taken: bool = True) -> bool:
             table.c.day == claim.day,
             table.c.solve_token == claim.token,
         )
-        .values(**values)
+        .values(solve_claimed_at=None, solve_token=None)
     )
     _expire(session, claim.district_id, claim.day)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def settle(*, session: Session, district_id: int, day: dt.date) -> None:
-    """Mark the zone-day as needing nothing (a zone-day with no visits left to plan)."""
+def settle(*, session: Session, claim: Claim, version: int) -> bool:
+    """Mark the zone-day as needing nothing (no visits left to plan in `version`), if the
+    lease is still the claim's and the plan still that version (a booking meanwhile makes it
+    pending still). Whether it was settled."""
     table = ZonePlan.__table__  # type: ignore[attr-defined]
-    session.execute(
+    district_id, day = claim.district_id, claim.day
+    result = session.execute(
         sa.update(table)
-        .where(table.c.district_id == district_id, table.c.day == day)
+        .where(
+            table.c.district_id == district_id,
+            table.c.day == day,
+            table.c.version == version,
+            table.c.solve_token == claim.token,
+        )
         .values(
             improved_version=table.c.version,
             pending_since=None,
@@ -173,6 +170,39 @@ def settle(*, session: Session, district_id: int, day: dt.date) -> None:
             solve_token=None,
             solve_attempts=0,
         )
+    )
+    _expire(session, district_id, day)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def mark_pending(
+    *,
+    session: Session,
+    district_id: int,
+    day: dt.date,
+    now: dt.datetime,
+    new_change: bool = True,
+) -> None:
+    """Have the loop re-plan the zone-day again though its plan did not change: what a plan
+    must respect changed (a shift, a skill, a service's minutes, a priority), or visits it left
+    out still wait to be re-offered. Nothing to do for a day with no plan yet (the next booking
+    makes one). `new_change=False` (the solver's own re-offers still owed) keeps the count of
+    attempts, so a re-offer that keeps failing is not retried without end."""
+    table = ZonePlan.__table__  # type: ignore[attr-defined]
+    attempts = 0 if new_change else table.c.solve_attempts
+    session.execute(
+        sa.update(table)
+        .where(table.c.district_id == district_id, table.c.day == day, table.c.version > 0)
+        .values(
+            improved_version=sa.case(
+                (table.c.improved_version >= table.c.version, table.c.version - 1),
+                else_=table.c.improved_version,
+            ),
+            pending_since=sa.func.coalesce(table.c.pending_since, now),
+            updated_at=now,
+            solve_attempts=attempts,
+        )
+        .execution_options(synchronize_session=False)
     )
     _expire(session, district_id, day)
 

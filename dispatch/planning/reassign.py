@@ -36,9 +36,9 @@ from sqlmodel import Session
 from dispatch.agents import service as agent_service
 from dispatch.agents.models import Agent
 from dispatch.audit import service as audit
+from dispatch.db import utcnow
 from dispatch.errors import Conflict, InvalidInput, InvalidTransition
-from dispatch.planning import store, zone
-from dispatch.planning.models import ZonePlan
+from dispatch.planning import loop, store, zone
 from dispatch.planning.store import PlanOutdated
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -262,20 +262,6 @@ def _plan_without(problem: Problem, plan: Plan, vid: str) -> Plan:
 
 
 def mark_for_replan(*, session: Session, district_id: int, day: dt.date) -> None:
-    """Have the scheduled re-plan look at the zone-day again: its current version counts as
-    not improved. Nothing to do for a day with no plan yet (the next booking makes one)."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.update(table)
-        .where(
-            table.c.district_id == district_id,
-            table.c.day == day,
-            table.c.improved_version >= table.c.version,
-            table.c.version > 0,
-        )
-        .values(improved_version=table.c.version - 1)
-        .execution_options(synchronize_session=False)
-    )
-    loaded = session.identity_map.get(session.identity_key(ZonePlan, (district_id, day)))
-    if loaded is not None:
-        session.expire(loaded)
+    """Have the dispatch loop re-plan the zone-day again (`dispatch.planning.loop.mark_pending`).
+    Nothing to do for a day with no plan yet (the next booking makes one)."""
+    loop.mark_pending(session=session, district_id=district_id, day=day, now=utcnow())

@@ -76,7 +76,11 @@ def bump_version(
                 }
                 if improved
                 # The first change the solver has not seen starts the debounce.
-                else {"pending_since": sa.func.coalesce(table.c.pending_since, utcnow())}
+                # Every change starts the count of attempts again.
+                else {
+                    "pending_since": sa.func.coalesce(table.c.pending_since, utcnow()),
+                    "solve_attempts": 0,
+                }
             ),
         )
     )

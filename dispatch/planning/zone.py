@@ -248,7 +248,7 @@ def load(
     position_of = {s.request_id: (s.agent_id, s.position) for s in stops}
     by_key = {a.id: a for a in agents}
     locked = locks.locked_agents(session=session, district_id=district_id, day=day)
-    sent = sent_visits(session, day)
+    sent = sent_visits(session, day, [a.id for a in agents_rows if a.id is not None])
     locked_route = {
         s.request_id: s.agent_id
         for s in stops
@@ -297,12 +297,13 @@ def load(
     return ZoneDay(district_id, day, version, clock, problem, plan, by_visit)
 
 
-def sent_visits(session: Session, day: dt.date) -> dict[int, int]:
-    """The agent each request was last sent to in an itinerary for `day`, by request id."""
+def sent_visits(session: Session, day: dt.date, agent_ids: Sequence[int]) -> dict[int, int]:
+    """The agent (of `agent_ids`: the zone's on duty) each request was last sent to in an
+    itinerary for `day`, by request id."""
     out: dict[int, int] = {}
     for agent_id, visits in session.exec(
         select(Itinerary.agent_id, Itinerary.visits)
-        .where(Itinerary.day == day)
+        .where(Itinerary.day == day, col(Itinerary.agent_id).in_(agent_ids))
         .order_by(col(Itinerary.sent_at), col(Itinerary.id))
     ):  # oldest first: the agent told last of a visit wins
         for item in visits:

@@ -38,6 +38,7 @@ from dispatch.planning import service as planning
 from dispatch.planning.models import PlanChangeKind
 from dispatch.planning.service import WindowOffer, WindowTaken
 from dispatch.requests import service as request_service
+from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
 from dispatch.states import service as state_service
 from dispatch.visits import messages
@@ -76,14 +77,16 @@ def reoffer(
     actor: str,
     now: dt.datetime,
 ) -> Reoffered:
-    """Re-offer the request's visit (see the module's steps). `TooLateToChange` for a visit
-    the agent is already on the way to or at; a request no longer planned is returned as it
-    is, with no SMS and no call-back."""
+    """Re-offer the request's visit (see the module's steps): only a visit with a window and
+    no agent (scheduled, left out of its plan). A request that has an agent again (a dispatcher
+    moved it, a newer plan placed it) or is no longer planned is returned as it is, with no SMS
+    and no call-back; `TooLateToChange` for one the agent is already on the way to or at."""
     request = request_service.get(session=session, request_id=request_id)
     window = visit_rules.current_window(request)
-    if window is None:
+    if window is None or not _unplaced(request):
         return Reoffered(request_id, request.reference, None, None, None, None)
-    key = f"reoffer:r{request_id}:{window[0].isoformat()}"
+    # The request's version too: the same window booked again later is a new promise.
+    key = f"reoffer:r{request_id}:v{request.version}:{window[0].isoformat()}"
     asked = visit_rules.fingerprint(UseCase.REOFFER, request=request_id, cause=cause)
 
     def run() -> VisitResult:
@@ -105,6 +108,10 @@ def reoffer(
     )
 
 
+def _unplaced(request: DoorstepRequest) -> bool:
+    return request.status is RequestStatus.SCHEDULED and request.agent_id is None
+
+
 def _replay(data: dict[str, Any]) -> VisitResult:
     return VisitResult.from_json(data, replayed=True)
 
@@ -121,6 +128,8 @@ def _move(
 ) -> VisitResult:
     before = request_service.get(session=session, request_id=request_id)
     day = planning.local_day(session=session, request=before)
+    # What the visit had, read now: the same row is changed by what follows.
+    was_agent, was_arrival = before.agent_id, before.planned_arrival
     if before.pinned_agent_id is not None:  # the dispatcher chose them for the window left
         planning_reassign.unpin(session=session, request_id=request_id, actor=actor)
     why = f"{REOFFER}:{cause}"
@@ -138,6 +147,10 @@ def _move(
         except WindowTaken:
             continue
     request = booked or request_service.get(session=session, request_id=request_id)
+    if request.at_risk:  # the new window is one the plan can meet
+        request = request_service.update(
+            session=session, request_id=request_id, actor=actor, at_risk=False
+        )
     others = [o for o in offers if booked is None or o.start != booked.window_start][:OTHERS]
     if booked is not None:
         message_id = messages.tell_citizen(
@@ -178,6 +191,7 @@ def _move(
         cause=cause,
         actor=actor,
     )
+    change.from_agent_id, change.from_arrival = was_agent, was_arrival
     change.to_arrival = request.planned_arrival
     change.to_agent_id = request.agent_id
     told = []

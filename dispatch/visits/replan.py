@@ -1,12 +1,14 @@
 """One zone-day's re-plan, as the dispatch loop runs it on whichever solver got it.
 
 `solve_zone` is the unit a solver process or queue worker runs for a claim
-(`dispatch.planning.loop.Claim`): read the zone-day (a read-only session), search with no
-transaction open, and save in a short write only if the lease is still the claim's and the plan
-is still the version read; if someone saved meanwhile (a booking, a report), it reads the new
-plan and searches again. A visit the new plan leaves out — no agent can make its promised
-window any more — is then re-offered (`dispatch.visits.reoffer`), each in its own
-transaction. Whatever happens, the lease is given back (an improved save ends it; otherwise
+(`dispatch.planning.loop.Claim`): begin the lease, read the zone-day (a read-only session),
+search with no transaction open, and save in a short write only if the lease is still the
+claim's and the plan is still the version read; if someone saved meanwhile (a booking, a
+report), it reads the new plan and searches again. A visit the new plan leaves out — no agent
+can make its promised window any more — is then re-offered (`dispatch.visits.reoffer`), each
+in its own transaction; the save leaves the zone-day pending while re-offers are owed, so a
+solver that dies before making them (or a re-offer that fails) leaves them to the next.
+Whatever happens, the lease is given back (an improved save ends it; otherwise
 `loop.release`), so the loop can hand the zone-day out again.
 
 It never raises for a plan that moved on or a lease that lapsed: those are outcomes. An
@@ -112,7 +114,8 @@ def _solve(
             cause = "evening" if evening else _cause(session, claim)
         if not zd.requests:
             with write_session(engine) as session:
-                loop.settle(session=session, district_id=claim.district_id, day=claim.day)
+                if not loop.settle(session=session, claim=claim, version=zd.version):
+                    continue  # a booking came meanwhile (or the lease went): read again
             return SolveOutcome(claim.district_id, claim.day, SolveStatus.EMPTY, searches=search)
         result = planning.improve(zd, time_limit_s=limit, engine=settings.solver_engine)
         wall += result.wall_s
@@ -127,6 +130,18 @@ def _solve(
                 saved = planning.save_replan(
                     session=session, zd=zd, result=result, actor=ACTOR, cause=cause
                 )
+                if saved.unassigned and dropped(
+                    session=session, district_id=claim.district_id, day=claim.day
+                ):
+                    # Re-offers are owed: the zone-day stays pending until they are made, so a
+                    # solver that dies before (or a re-offer that fails) leaves them to the next.
+                    loop.mark_pending(
+                        session=session,
+                        district_id=claim.district_id,
+                        day=claim.day,
+                        now=utcnow(),
+                        new_change=False,
+                    )
         except PlanOutdated:
             log.info(
                 "district %s on %s changed while re-planning: again", claim.district_id, claim.day

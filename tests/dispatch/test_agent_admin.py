@@ -516,7 +516,13 @@ def test_a_visit_nobody_can_take_is_re_offered_with_an_sms_and_a_call_back(
             PlanChange.request_id == request.id, PlanChange.kind == PlanChangeKind.REOFFERED
         )
     ).one()
-    assert reoffered.cause == roster.ON_LEAVE and reoffered.from_agent_id == away
+    assert reoffered.cause == roster.ON_LEAVE
+    left = session.exec(
+        select(PlanChange).where(
+            PlanChange.request_id == request.id, PlanChange.kind == PlanChangeKind.DROPPED
+        )
+    ).one()  # first taken off the absent agent's day, then re-offered
+    assert (left.cause, left.from_agent_id, left.to_agent_id) == (roster.ON_LEAVE, away, None)
 
 
 def test_visits_under_way_are_left_with_the_agent(session: Session) -> None:

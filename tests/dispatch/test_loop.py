@@ -109,23 +109,54 @@ def test_a_claim_is_exclusive_until_its_lease_lapses_and_attempts_are_counted(
     with write_session(engine) as s:
         first = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
         second = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
-    assert first is not None and second is None
+        assert first is not None and second is None
+        assert loop.begin(session=s, claim=first, now=at)  # a solver began, then died
     with read_session(engine) as s:
         assert zd not in loop.due(session=s, now=at, today=zd[1], timing=TIMING)
         assert loop.holds(session=s, claim=first)
-    later = at + dt.timedelta(seconds=TIMING.lease_s + 1)  # the solver died: the lease lapsed
+    later = at + dt.timedelta(seconds=TIMING.lease_s + 1)  # the lease lapsed
     with write_session(engine) as s:
         assert zd in loop.due(session=s, now=later, today=zd[1], timing=TIMING)
         third = loop.claim(session=s, district_id=zd[0], day=zd[1], now=later, timing=TIMING)
         assert third is not None and not loop.holds(session=s, claim=first)
-    assert _row(engine, *zd).solve_attempts == 2
-    # A zone-day that keeps failing is left alone after its last attempt.
+        assert loop.begin(session=s, claim=third, now=later)
+    assert _row(engine, *zd).solve_attempts == 2  # solves begun, not hand-outs
+    # A zone-day whose solves keep dying is left alone after its last attempt...
     latest = later + dt.timedelta(seconds=TIMING.lease_s + 1)
     with write_session(engine) as s:
-        assert loop.claim(session=s, district_id=zd[0], day=zd[1], now=latest, timing=TIMING)
+        last = loop.claim(session=s, district_id=zd[0], day=zd[1], now=latest, timing=TIMING)
+        assert last is not None and loop.begin(session=s, claim=last, now=latest)
     gone = latest + dt.timedelta(seconds=TIMING.lease_s + 1)
     with read_session(engine) as s:
         assert zd not in loop.due(session=s, now=gone, today=zd[1], timing=TIMING)
+    # ... until its next change, which starts the count again.
+    _book(engine, now, 1)
+    assert _row(engine, *zd).solve_attempts == 0
+    with read_session(engine) as s:
+        assert zd in loop.due(session=s, now=gone, today=zd[1], timing=TIMING)
+
+
+def test_a_change_plans_must_respect_makes_an_improved_zone_day_due_again(
+    engine: Engine,
+) -> None:
+    """A shift or skill changed, a priority raised: no new stops, but a re-plan is owed."""
+    from dispatch.planning import reassign as planning_reassign
+
+    now = dt.datetime(2027, 1, 19, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    assert replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now).status is (
+        SolveStatus.SAVED
+    )
+    with write_session(engine) as s:
+        planning_reassign.mark_for_replan(session=s, district_id=zd[0], day=zd[1])
+    row = _row(engine, *zd)
+    assert row.pending_since is not None and row.improved_version < row.version
+    with read_session(engine) as s:
+        later = row.updated_at + dt.timedelta(seconds=TIMING.quiet_s)
+        assert zd in loop.due(session=s, now=later, today=zd[1], timing=TIMING)
 
 
 def test_a_claimed_zone_day_is_improved_saved_and_no_longer_pending(engine: Engine) -> None:
@@ -334,6 +365,14 @@ def test_a_re_offer_lets_go_of_the_dispatchers_choice_and_says_why_at_every_step
     planning_reassign.keep_with(
         session=session, request_id=request.id, agent_id=request.agent_id, actor="staff:d"
     )
+    # Its window can no longer be met: the plan leaves it out (agent let go, choice kept).
+    day = now.date()
+    early = dt.datetime.combine(day, dt.time(5, 0), IST).astimezone(dt.UTC)
+    request.window_start, request.window_end = early, early + dt.timedelta(minutes=30)
+    session.add(request)
+    planning.follow_progress(session=session, district_id=request.district_id, day=day, actor="t")
+    session.refresh(request)
+    assert request.agent_id is None and request.pinned_agent_id is not None
     promised = request.window_start
     done = reoffer.reoffer(
         session=session,
@@ -349,7 +388,11 @@ def test_a_re_offer_lets_go_of_the_dispatchers_choice_and_says_why_at_every_step
     changes = session.exec(
         select(PlanChange).where(PlanChange.request_id == request.id).order_by(col(PlanChange.id))
     ).all()
-    steps = [(c.kind, c.cause) for c in changes if c.cause != planning.BOOKING]
+    steps = [
+        (c.kind, c.cause)
+        for c in changes
+        if c.cause.startswith("reoffer") or c.cause == "agent on leave"
+    ]
     assert steps == [
         (PlanChangeKind.REMOVED, "reoffer:agent on leave"),
         (PlanChangeKind.ADDED, "reoffer:agent on leave"),
@@ -376,3 +419,93 @@ def test_the_lease_runs_from_when_the_solver_begins_not_from_the_hand_out(engine
         other = loop.claim(session=s, district_id=zd[0], day=zd[1], now=lapsed, timing=TIMING)
         assert other is not None
         assert not loop.begin(session=s, claim=claim, now=lapsed)  # too late: another's now
+
+
+def test_a_visit_placed_again_meanwhile_is_not_re_offered(session: Session) -> None:
+    """Between the solve that left it out and its re-offer, a dispatcher or a newer plan gave
+    the visit an agent: its promise can be kept, and nobody is told otherwise."""
+    from dispatch.visits import reoffer
+
+    now = dt.datetime(2027, 1, 20, 7, 0, tzinfo=IST)
+    request, _offer = factories.booked_request(session, district_code="UDH", now=now)
+    session.refresh(request)
+    assert request.id is not None and request.agent_id is not None
+    window = request.window_start
+    done = reoffer.reoffer(
+        session=session, settings=SETTINGS, request_id=request.id, cause="x", actor="t", now=now
+    )
+    assert (done.message_id, done.callback_id) == (None, None)
+    session.refresh(request)
+    assert request.window_start == window and request.status is RequestStatus.ASSIGNED
+
+
+def test_re_offers_owed_keep_the_zone_day_pending_until_they_are_made(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-offer that fails (or a solver that dies after its save) is made by the next solve."""
+    now = dt.datetime(2027, 1, 21, 7, 0, tzinfo=IST)
+    ids = _book(engine, now, 2)
+    zd = _zone(engine, ids[0])
+    with write_session(engine) as s:
+        r = s.get(DoorstepRequest, ids[0])
+        assert r is not None
+        early = dt.datetime.combine(zd[1], dt.time(5, 0), IST).astimezone(dt.UTC)
+        r.window_start, r.window_end = early, early + dt.timedelta(minutes=30)
+        s.add(r)
+        planning.follow_progress(session=s, district_id=zd[0], day=zd[1], actor="test")
+
+    def broken(**kwargs: object) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(replan.reoffer, "reoffer", broken)
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    first = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert first.status is SolveStatus.SAVED and first.reoffered == []
+    row = _row(engine, *zd)
+    assert row.pending_since is not None and row.improved_version < row.version
+    monkeypatch.undo()
+    with write_session(engine) as s:
+        again = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert again is not None
+    second = replan.solve_zone(engine=engine, settings=SETTINGS, claim=again, now=now)
+    assert second.reoffered == [ids[0]]
+    with read_session(engine) as s:
+        [change] = s.exec(
+            select(PlanChange).where(
+                PlanChange.request_id == ids[0], PlanChange.kind == PlanChangeKind.REOFFERED
+            )
+        ).all()
+        assert change.from_arrival != change.to_arrival and change.to_arrival is not None
+
+
+def test_an_evening_hand_out_no_solver_took_is_not_marked_done(engine: Engine) -> None:
+    now = dt.datetime(2027, 1, 22, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 1)[0])
+    evening = dt.datetime.combine(zd[1] - dt.timedelta(days=1), dt.time(19, 5), IST)
+
+    def refuse(job: SolveJob) -> None:
+        raise ConnectionError("broker down")
+
+    scheduled.plan_tomorrow(engine=engine, settings=SETTINGS, now=evening, submit=refuse)
+    assert _row(engine, *zd).planned_ahead_at is None
+    taken: list[SolveJob] = []
+    later = evening + dt.timedelta(minutes=5)
+    scheduled.plan_tomorrow(engine=engine, settings=SETTINGS, now=later, submit=taken.append)
+    assert zd in [(j.district_id, j.day) for j in taken]
+
+
+def test_settling_an_empty_zone_day_needs_its_version_and_the_lease(engine: Engine) -> None:
+    now = dt.datetime(2027, 1, 25, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 1)[0])
+    version = _row(engine, *zd).version
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+        assert claim is not None
+        stranger = loop.Claim(zd[0], zd[1], "not-the-lease")
+        assert not loop.settle(session=s, claim=stranger, version=version)
+        assert not loop.settle(session=s, claim=claim, version=version - 1)  # a booking came
+        assert loop.settle(session=s, claim=claim, version=version)
+    row = _row(engine, *zd)
+    assert row.improved_version == row.version and row.pending_since is None

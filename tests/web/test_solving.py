@@ -444,3 +444,28 @@ def test_the_solver_worker_refuses_to_start_without_a_broker_url(
         get_settings.cache_clear()
     err = capsys.readouterr().err.strip()
     assert "DOORSTEP_BROKER_URL is not set" in err and "\n" not in err
+
+
+def test_local_solvers_start_again_after_a_child_process_died(tmp_path: Path) -> None:
+    """A dead child breaks a process pool for good: the next hand-out gets a new one."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'none.db'}", scheduler=False)
+    queue = solving.LocalProcesses(settings, 1)
+    try:
+        job = SolveJob(1, dt.date(2040, 1, 2), "token", 0.1)
+        queue.submit(job)  # starts the child (the job itself fails: no tables there)
+        deadline = time.monotonic() + 30
+        while not queue.pool._processes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = queue.pool
+        for pid in list(first._processes):
+            os.kill(pid, signal.SIGKILL)
+        while not first._broken and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first._broken
+        queue.submit(job)  # would raise BrokenProcessPool without a new pool
+        assert queue.pool is not first
+        while not queue.pool._processes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert queue.pool._processes
+    finally:
+        queue.shutdown()
