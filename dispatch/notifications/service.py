@@ -344,23 +344,26 @@ def _send_through(
 
 
 def pending(
-    *, session: Session, now: dt.datetime | None = None, limit: int = 50
+    *,
+    session: Session,
+    now: dt.datetime | None = None,
+    limit: int = 50,
+    created_before: dt.datetime | None = None,
 ) -> list[OutboxMessage]:
-    """Messages to send now: queued, and due (never tried, or their retry time has come)."""
+    """Messages to send now: queued, and due (never tried, or their retry time has come);
+    with `created_before`, only those queued before it (younger ones are left to the request
+    that queued them, and must not fill the `limit` ahead of older ones)."""
     now = now or utcnow()
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            col(OutboxMessage.status) == MessageStatus.QUEUED.value,
-            sa.or_(
-                col(OutboxMessage.next_attempt_at).is_(None),
-                col(OutboxMessage.next_attempt_at) <= now,
-            ),
-        )
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
+    stmt = select(OutboxMessage).where(
+        col(OutboxMessage.status) == MessageStatus.QUEUED.value,
+        sa.or_(
+            col(OutboxMessage.next_attempt_at).is_(None),
+            col(OutboxMessage.next_attempt_at) <= now,
+        ),
     )
-    return list(session.exec(stmt))
+    if created_before is not None:
+        stmt = stmt.where(col(OutboxMessage.created_at) <= created_before)
+    return list(session.exec(stmt.order_by(col(OutboxMessage.id)).limit(limit)))
 
 
 def settle_abandoned(*, session: Session, now: dt.datetime) -> int:

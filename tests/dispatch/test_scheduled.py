@@ -51,3 +51,27 @@ def test_left_over_sms_are_sent_once_and_failures_retried(engine: Engine) -> Non
     with read_session(engine) as s:
         stored = s.get(notification_service.OutboxMessage, message_id)
         assert stored is not None and stored.status == "sent" and stored.attempts == 2
+
+
+def test_young_messages_never_keep_an_older_one_from_being_sent(engine: Engine) -> None:
+    """Messages too young to send (their own request sends them) are not picked ahead of one
+    that is due, however many there are."""
+    from dispatch.notifications import service as notification_service
+    from tests.conftest import unique_phone
+
+    start = dt.datetime(2002, 3, 4, 10, 0, tzinfo=dt.UTC)
+    at = start + dt.timedelta(minutes=5)
+    with write_session(engine) as s:
+        for n in range(60):  # queued first, seconds ago
+            notification_service.queue(
+                session=s,
+                to=unique_phone(),
+                body=f"young {n}",
+                kind="test",
+                now=at - dt.timedelta(seconds=5),
+            )
+        phone = unique_phone()
+        notification_service.queue(session=s, to=phone, body="old", kind="test", now=start)
+    sender = RecordingSender()
+    scheduled.send_pending_sms(engine=engine, sender=sender, now=at)
+    assert sender.sent == [(phone, "old")]
