@@ -34,3 +34,14 @@ class TaskRun(SQLModel, table=True):
     failures: int = 0
     #: Which scheduler process ran it last ("host:pid").
     runner: str = Field(default="", max_length=80)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process is the one scheduler: it renews the lease while it runs; another finds
+    it held and stands by until the holder stops renewing (`dispatch.taskruns.lease`)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=80)  # "host:pid"
+    renewed_at: dt.datetime = Field(sa_type=UTCDateTime)
