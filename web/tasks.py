@@ -4,10 +4,11 @@ Each task the scheduler runs (`web.worker.TASKS`, in that order), by its name: h
 runs, its last run (started, in the state's local time, with seconds), how long it took, how it
 ended and what it did ("3 SMS sent", or the error's one line), its next run, and its runs and
 failures since it was first recorded; then which scheduler process made the latest run. A next
-run more than a minute in the past is marked overdue: the scheduler is not running, or is
-stuck. Below, the
-dispatch loop: the state's zone-days waiting for a re-plan (their plan changed since the solver
-last improved it, from today on), and its zone-days a live solve holds now.
+run more than a minute in the past is marked overdue (the scheduler is not running, or is
+stuck) unless the task's run is still going: a run longer than its interval is not overdue
+(the scheduler records the next run as each run starts, and skips runs while one is going).
+Below, the dispatch loop: the state's zone-days waiting for a re-plan (their plan changed since
+the solver last improved it, from today on), and its zone-days a live solve holds now.
 
 Times here are the machine's, not the product's clock (the scheduler runs on real time, even
 when a demonstration moves the product's clock).
@@ -94,7 +95,8 @@ def rows(runs: dict[str, TaskRun], now: dt.datetime) -> list[TaskRow]:
     for task in TASKS:
         run = runs.get(task.id)
         next_at = run.next_run_at if run is not None else None
-        overdue = next_at is not None and next_at < now - OVERDUE_AFTER
+        going = run is not None and run.outcome is TaskOutcome.RUNNING
+        overdue = not going and next_at is not None and next_at < now - OVERDUE_AFTER
         out.append(TaskRow(task=task, run=run, overdue=overdue))
     return out
 

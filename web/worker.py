@@ -16,9 +16,11 @@ child process (`replan-runs`). Those children end with their parent however it e
 broker's connection, when zone solves go to solver machines).
 
 Every run is recorded for supervisors (`dispatch.taskruns`, the `/tasks` page) by listening to
-the scheduler's events — submitted, executed, failed, missed — so runs in child processes are
-recorded too, by this process; each job's next run is recorded when the scheduler starts.
-Recording never stops a task: a failure to record is logged.
+the scheduler's events — submitted, executed, failed, missed, skipped because the previous run
+was still going — so runs in child processes are recorded too, by this process; each job's next
+run is recorded when the scheduler starts and with each run. Recording never stops a task, nor
+holds the scheduler's thread for more than about a second: a record that cannot be written in
+time is logged and dropped (`dispatch.taskruns.service.record`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
     EVENT_SCHEDULER_STARTED,
@@ -274,6 +277,7 @@ RECORDED = (
     | EVENT_JOB_EXECUTED
     | EVENT_JOB_ERROR
     | EVENT_JOB_MISSED
+    | EVENT_JOB_MAX_INSTANCES
     | EVENT_SCHEDULER_STARTED
 )
 
@@ -314,6 +318,8 @@ class RunRecorder:
                 self.ended(event)
             elif event.code == EVENT_JOB_MISSED:
                 self.missed(event)
+            elif event.code == EVENT_JOB_MAX_INSTANCES:
+                self.skipped(event.job_id)
         except Exception:  # a listener's failure must never reach the scheduler
             log.exception("could not record the scheduler's event %s", event)
 
@@ -337,8 +343,29 @@ class RunRecorder:
             self._started[job_id] = now
         if self._frequent(job_id):
             return  # its end is written in a moment: one write a run, not two, every 2 s
+        # The scheduler has moved the job's next run on before it reports the submission: a
+        # run longer than its interval is then not "overdue" on the page.
         task_runs.record(
-            self.engine_of(), task_runs.started, name=job_id, at=now, runner=self.runner
+            self.engine_of(),
+            task_runs.started,
+            name=job_id,
+            at=now,
+            next_run_at=self._next_run(job_id),
+            runner=self.runner,
+        )
+
+    def skipped(self, job_id: str) -> None:
+        """A run not started because the previous one is still going (`max_instances`):
+        counted as failed, the one going shown running."""
+        with self._lock:
+            running_since = self._started.get(job_id)
+        task_runs.record(
+            self.engine_of(),
+            task_runs.skipped,
+            name=job_id,
+            running_since=running_since,
+            next_run_at=self._next_run(job_id),
+            runner=self.runner,
         )
 
     def _frequent(self, job_id: str) -> bool:

@@ -17,6 +17,7 @@ from dispatch.geography.models import District
 from dispatch.planning.models import ZonePlan
 from dispatch.staff.rules import Role
 from dispatch.taskruns import service as task_runs
+from dispatch.taskruns.models import TaskOutcome, TaskRun
 from tests.console import Console, signed_in
 from web import tasks
 from web.worker import TASKS
@@ -74,6 +75,22 @@ def test_each_task_shows_its_last_run_in_local_time_and_its_next(
     limits_row = page.split('id="task-deadlines"')[1].split("</tr>")[0]
     assert "overdue" in limits_row and "OperationalError: database is locked" in limits_row
     assert "worker-host:4242" in page  # the latest run's process
+
+
+def test_a_task_whose_run_is_still_going_is_not_overdue() -> None:
+    """A run longer than a minute leaves the next run it was started for behind it."""
+    now = dt.datetime(2030, 6, 3, 9, 0, tzinfo=dt.UTC)
+    past = now - 5 * tasks.OVERDUE_AFTER
+    going = TaskRun(
+        name="deadlines",
+        outcome=TaskOutcome.RUNNING,
+        last_started_at=past - dt.timedelta(minutes=15),
+        next_run_at=past,
+    )
+    stopped = TaskRun(name="send-sms", outcome=TaskOutcome.OK, next_run_at=past)
+    rows = {r.task.id: r for r in tasks.rows({"deadlines": going, "send-sms": stopped}, now)}
+    assert (rows["deadlines"].outcome, rows["deadlines"].overdue) == ("running", False)
+    assert rows["send-sms"].overdue
 
 
 def test_the_words_for_how_often_and_how_long() -> None:

@@ -18,6 +18,7 @@ import pytest
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_SUBMITTED,
     JobExecutionEvent,
     JobSubmissionEvent,
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Engine
 from dispatch.config import Settings
 from dispatch.db import read_session
 from dispatch.processes import die_with_parent
+from dispatch.taskruns import service as task_runs
 from dispatch.taskruns.models import TaskOutcome, TaskRun
 from web import solving
 from web.worker import TASKS, RunRecorder, build_scheduler, record_runs, runner, stop_scheduler
@@ -73,6 +75,12 @@ def counted(n: int) -> int:
 
 def broken() -> int:
     raise RuntimeError("the provider said no to +919797000001")
+
+
+def held(until: threading.Event) -> int:
+    """A task that runs until the test lets it end."""
+    until.wait(30)
+    return 1
 
 
 @pytest.fixture
@@ -149,6 +157,63 @@ def test_a_run_in_a_child_process_is_recorded_by_the_scheduler_process(
     scheduler.shutdown(wait=True)
     row = _row(engine, name)
     assert (row.outcome, row.summary, row.runner) == (TaskOutcome.OK, "7 done", runner())
+
+
+def _on(scheduler: BackgroundScheduler, job_id: str, codes: int) -> threading.Event:
+    """Set on the first of `codes`' events of `job_id` (after the recorder, added first)."""
+    seen = threading.Event()
+    scheduler.add_listener(lambda e: seen.set() if e.job_id == job_id else None, codes)
+    return seen
+
+
+def test_a_run_longer_than_its_interval_has_its_next_run_recorded_as_it_starts(
+    engine: Engine, scheduler: BackgroundScheduler
+) -> None:
+    """The scheduler moves the next run on before it reports the submission: the start records
+    it, so a run going on past its interval is not taken for a stopped scheduler."""
+    name = f"test-long-{uuid.uuid4().hex[:8]}"
+    release = threading.Event()
+    record_runs(scheduler, lambda: engine)
+    now = dt.datetime.now(dt.UTC)
+    scheduler.add_job(held, "interval", minutes=5, args=[release], id=name, next_run_time=now)
+    submitted = _on(scheduler, name, EVENT_JOB_SUBMITTED)
+    ended = _ran(scheduler, name)
+    scheduler.start()
+    try:
+        assert submitted.wait(20)
+        row = _row(engine, name)
+        assert row.outcome is TaskOutcome.RUNNING and row.last_started_at is not None
+        assert row.next_run_at == scheduler.get_job(name).next_run_time
+        assert row.next_run_at is not None and row.next_run_at > row.last_started_at
+    finally:
+        release.set()
+    assert ended.wait(20)
+
+
+def test_a_run_skipped_while_the_previous_one_goes_on_is_recorded(
+    engine: Engine, scheduler: BackgroundScheduler
+) -> None:
+    """A frequent task (its start is not written) held past its interval: the scheduler skips
+    its next runs; each counts as failed and the row shows the run going on."""
+    name = f"test-skip-{uuid.uuid4().hex[:8]}"
+    release = threading.Event()
+    record_runs(scheduler, lambda: engine)
+    scheduler.add_job(held, "interval", seconds=0.2, args=[release], id=name)
+    skipped = _on(scheduler, name, EVENT_JOB_MAX_INSTANCES)
+    ended = _ran(scheduler, name)
+    scheduler.start()
+    try:
+        assert skipped.wait(20)
+        row = _row(engine, name)
+        assert (row.outcome, row.summary) == (TaskOutcome.RUNNING, task_runs.SKIPPED)
+        assert row.failures >= 1 and row.runs == row.failures  # the held run has not ended
+        assert row.last_started_at is not None and row.next_run_at is not None
+        assert row.next_run_at > row.last_started_at
+    finally:
+        release.set()
+    # Ended (and recorded) before the fixture's shutdown(wait=True): APScheduler joins its
+    # threads holding the job store's lock, which the recorder of an ending run asks for.
+    assert ended.wait(20)
 
 
 def test_the_next_runs_are_recorded_when_the_scheduler_starts(
