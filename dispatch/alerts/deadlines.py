@@ -11,9 +11,11 @@ One state, then one request, at a time: a request's mark and alert are one trans
 own, the request read again in it (delivered meanwhile: nothing is done), so a failure is logged
 and the task carries on with the next. Run every quarter of an hour; a second run, or two at
 once, raise nothing twice (`service.raise_once`) and mark nothing twice (a conditional update:
-only a request not yet marked). The mark is audited on the request (`entity="request"`,
-`action="marked_for_appeal"`); it does not change the request's `version`: it is no change a
-dispatcher's form or a plan save could collide with, and they must not fail because of it.
+only a request not yet marked, still open). A request delivered between its reading and its
+mark (another transaction, on PostgreSQL) is not marked, and its appeal alert is not raised.
+The mark is audited on the request (`entity="request"`, `action=MARKED`); it does not change
+the request's `version`: it is no change a dispatcher's form or a plan save could collide with,
+and they must not fail because of it.
 
 Alerts name the request's reference, service and district, never the citizen.
 """
@@ -46,6 +48,8 @@ from dispatch.states.models import State
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler:deadlines"
+#: The audit action of the appeal mark on a request.
+MARKED = "marked_for_appeal"
 _R = DoorstepRequest
 #: Keys looked up at once (a SQL `IN` list).
 CHUNK = 500
@@ -141,8 +145,8 @@ def _act(
     )
     if stage is None:
         return None
-    if stage is Stage.PASSED:
-        _mark_for_appeal(session, request, now)
+    if stage is Stage.PASSED and not mark_for_appeal(session=session, request=request, now=now):
+        return None  # delivered (or cancelled) meanwhile: nothing to appeal
     service = session.get(Service, request.service_id)
     district = session.get(District, request.district_id)
     progress = rules.progress(application_day, request.due_date, m.today, m.calendar)
@@ -165,7 +169,10 @@ def _act(
     )
 
 
-def _mark_for_appeal(session: Session, request: DoorstepRequest, now: dt.datetime) -> None:
+def mark_for_appeal(*, session: Session, request: DoorstepRequest, now: dt.datetime) -> bool:
+    """Mark the open request for the state's appeal at `now` (audited), unless it is marked
+    already. Whether it is marked now: False when it was delivered or cancelled since it was
+    read (the conditional update matched no row, and the row read again says so)."""
     table = DoorstepRequest.__table__  # type: ignore[attr-defined]
     result = session.execute(
         sa.update(table)
@@ -178,18 +185,21 @@ def _mark_for_appeal(session: Session, request: DoorstepRequest, now: dt.datetim
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return  # marked by another run, or delivered, meanwhile
+        # Marked by another run (its alert is raised once, by its key), or closed, meanwhile.
+        again = session.get(DoorstepRequest, request.id, populate_existing=True)
+        return again is not None and again.appeal_marked_at is not None
     audit.record(
         session=session,
         actor=ACTOR,
         entity="request",
         entity_id=request.id,
-        action="marked_for_appeal",
+        action=MARKED,
         at=now,
         due_date=request.due_date.isoformat() if request.due_date else None,
         status=request.status.value,
     )
     session.expire(request)
+    return True
 
 
 def _detail(

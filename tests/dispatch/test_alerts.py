@@ -30,10 +30,12 @@ from dispatch.errors import NotFound
 from dispatch.fieldwork import service as field
 from dispatch.ledger import service as ledger_service
 from dispatch.money import rupees
+from dispatch.pendency import service as pendency
 from dispatch.pendency.rules import WorkCalendar
 from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
+from dispatch.requests.rules import RequestStatus
 from dispatch.states.models import Holiday
 from dispatch.taskruns.service import error_summary
 from tests import factories
@@ -234,6 +236,35 @@ def test_each_stage_is_alerted_once_and_the_passed_request_marked_for_appeal(
             .where(col(Alert.request_id).in_([r.id for r in march.values()]))
         ).one()
     assert counted == 6  # each once
+
+
+def test_a_request_delivered_as_it_is_marked_is_neither_marked_nor_alerted(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task reads the request open and past its limit; another transaction delivers it
+    before the conditional mark (PostgreSQL lets that happen): the mark matches no row, and no
+    appeal alert says it was "not delivered"."""
+    request, _ = history.book(
+        session, district_code=DISTRICT, at=local(MON, 10), service_code="FARD_COPY", window=None
+    )
+    rid = request.id or 0
+    table = DoorstepRequest.__table__  # type: ignore[attr-defined]
+    real_stage = rules.stage
+
+    def stage_then_delivered(*args: object, **kwargs: object) -> Stage | None:
+        found = real_stage(*args, **kwargs)  # type: ignore[arg-type]
+        delivered = {"status": RequestStatus.COMPLETED.value}
+        session.execute(sa.update(table).where(table.c.id == rid).values(**delivered))
+        return found
+
+    monkeypatch.setattr(rules, "stage", stage_then_delivered)
+    moment = pendency.moment(session=session, state_code="JK", now=FIRST_CHECK)
+    assert deadlines._act(session, rid, moment, S, FIRST_CHECK) is None
+    session.expire_all()
+    assert request_service.get(session=session, request_id=rid).appeal_marked_at is None
+    assert session.exec(select(Alert).where(Alert.request_id == rid)).first() is None
+    marks = audit.history(session=session, entity="request", entity_id=rid)
+    assert deadlines.MARKED not in {e.action for e in marks}
 
 
 def test_an_alert_raised_meanwhile_by_another_run_is_not_raised_again(
