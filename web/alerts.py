@@ -77,8 +77,10 @@ def subject_url(alert: Alert) -> str:
 
 def what(alert: Alert) -> str:
     """The alert's detail as the row shows it: a request's reference, service and district
-    have their own columns, so only what is said of them ("6 of 7 working days gone, ...")."""
-    _subject, said, rest = alert.detail.partition(" — ")  # `dispatch.alerts.deadlines`' form
+    have their own columns, so only what is said of them ("6 of 7 working days gone, ...").
+    The last dash ends the subject: a service's or district's name may hold one, what is said
+    never does."""
+    _subject, said, rest = alert.detail.rpartition(" — ")  # `dispatch.alerts.deadlines`' form
     if alert.request_id is None or not said:
         return alert.detail
     return rest[:1].upper() + rest[1:]

@@ -126,6 +126,10 @@ def test_open_alerts_are_listed_newest_first_with_links_and_no_citizen(
         detail="JK-16-000001-1 · Ration Card: Add Member · Kathua — its time limit ended",
     )
     assert alerts.what(said) == "Its time limit ended"  # the subject has its own columns
+    dashed = said.model_copy(
+        update={"detail": "JK-16-000001-1 · Domicile — Renewal · Kathua — 3 of 4 working days gone"}
+    )
+    assert alerts.what(dashed) == "3 of 4 working days gone"  # a dash in the service's name
     name, phone = kathua["citizen"]
     assert name not in page and phone not in page and phone[3:] not in page
 
