@@ -49,6 +49,7 @@ from sqlmodel import Session
 
 from dispatch import validation
 from dispatch.agents.models import Agent
+from dispatch.alerts import deadlines
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
@@ -505,25 +506,40 @@ def plan_lines(
     ]
 
 
+#: The appeal mark's audit record as the timeline titles it (`dispatch.alerts.deadlines`).
+_MARKED_TITLE = deadlines.MARKED.replace("_", " ")
+
+
+def _is_appeal_mark(entry: timeline.Entry) -> bool:
+    return entry.kind is timeline.EntryKind.AUDIT and entry.title == _MARKED_TITLE
+
+
 def _history(
     session: Session, found: DoorstepRequest, local: LocalTime, may_callbacks: bool
 ) -> list[timeline.Entry | PlanLine]:
     """One history, oldest first: the request's records (`dispatch.requests.timeline`) with
-    its plan changes and the appeal mark among them (at the same moment, records first)."""
+    its plan changes and the appeal mark among them (at the same moment, records first). The
+    appeal mark is one line, the page's own (its audit record gives who made it)."""
     assert found.id is not None
+    records = timeline.timeline(session=session, request_id=found.id)
     lines: list[timeline.Entry | PlanLine] = [
-        *timeline.timeline(session=session, request_id=found.id),
-        *plan_lines(session=session, request_id=found.id, local=local, may_callbacks=may_callbacks),
+        *plan_lines(session=session, request_id=found.id, local=local, may_callbacks=may_callbacks)
     ]
-    if found.appeal_marked_at is not None:
-        lines.append(
-            PlanLine(
-                at=found.appeal_marked_at,
-                kind=HistoryKind.APPEAL,
-                title="Marked for the state's appeal",
-            )
+    if found.appeal_marked_at is None:
+        return sorted([*records, *lines], key=lambda e: e.at)
+    marks = [e for e in records if _is_appeal_mark(e)]
+    ended = f"{found.due_date:%a %d %b %Y}" if found.due_date is not None else ""
+    lines.append(
+        PlanLine(
+            at=found.appeal_marked_at,
+            kind=HistoryKind.APPEAL,
+            title="Marked for the state's appeal",
+            actor=marks[0].actor if marks else None,
+            detail=f"its legal time limit ended on {ended}, undelivered" if ended else "",
         )
-    return sorted(lines, key=lambda e: e.at)
+    )
+    kept = [e for e in records if not _is_appeal_mark(e)]
+    return sorted([*kept, *lines], key=lambda e: e.at)
 
 
 def _detail_context(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dispatch.agents.models import Agent
+from dispatch.alerts import deadlines
 from dispatch.audit.models import AuditEntry
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
@@ -31,6 +32,7 @@ from dispatch.ledger.models import EntryKind
 from dispatch.notifications import service as notification_service
 from dispatch.notifications.service import OutboxSender
 from dispatch.planning import reassign as planning_reassign
+from dispatch.planning import service as planning_service
 from dispatch.requests import rules as request_rules
 from dispatch.requests import search
 from dispatch.requests import service as request_service
@@ -417,6 +419,16 @@ def test_the_history_says_in_words_what_each_plan_change_moved_why_and_who_was_t
         )
         names = {a.id: a.name for a in s.exec(select(Agent))}
     with write_session(engine) as s:
+        # Its window can no longer be met: the plan leaves it out, and it is re-offered.
+        found = request_service.get(session=s, request_id=rid)
+        early = dt.datetime.combine(now.date(), dt.time(5, 0), IST).astimezone(dt.UTC)
+        found.window_start, found.window_end = early, early + dt.timedelta(minutes=30)
+        s.add(found)
+        planning_service.follow_progress(
+            session=s, district_id=found.district_id, day=now.date(), actor="test"
+        )
+        s.refresh(found)
+        assert found.agent_id is None, "left out of the plan"
         done = reoffer.reoffer(
             session=s,
             settings=factories.SETTINGS,
@@ -482,20 +494,30 @@ def test_the_plan_change_causes_read_as_words() -> None:
 
 
 def test_a_request_marked_for_the_appeal_says_so_with_the_day(app: FastAPI, engine: Engine) -> None:
+    """The facts say the day; the history says it once (the mark's own line, by the task that
+    made it, not its audit record beside it)."""
     now = DAYS["timeline"]
     _at(app, now)
     request = _booked(engine, "RMB", now)
     marked = dt.datetime(2034, 3, 21, 18, 45, tzinfo=dt.UTC)  # 22 March in India
     with write_session(engine) as s:
         found = request_service.get(session=s, request_id=request.id or 0)
-        found.appeal_marked_at = marked
-        s.add(found)
+        assert deadlines.mark_for_appeal(session=s, request=found, now=marked)
+        due = request_service.get(session=s, request_id=request.id or 0).due_date
+    assert due is not None
     client = signed_in(app, engine, Role.SUPERVISOR)
     response = client.get(f"/requests/{request.id}")
     assert "Marked for the state's appeal on Wed 22 Mar 2034</dd>" in response.text
     assert 'id="request-appeal"' in response.text
     entries = response.context["entries"]  # type: ignore[attr-defined]
-    assert any(e.kind == web_requests.HistoryKind.APPEAL and e.at == marked for e in entries)
+    [mark] = [e for e in entries if e.at == marked]
+    assert (mark.kind, mark.title, mark.actor) == (
+        web_requests.HistoryKind.APPEAL,
+        "Marked for the state's appeal",
+        deadlines.ACTOR,
+    )
+    assert mark.detail == f"its legal time limit ended on {due:%a %d %b %Y}, undelivered"
+    assert "marked for appeal" not in response.text  # the audit record's own line
     unmarked = _booked(engine, "RMB", now)
     assert 'id="request-appeal"' not in client.get(f"/requests/{unmarked.id}").text
 
