@@ -68,10 +68,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             refuse_demo_staff(app.state.engine)
         scheduler = None
         if settings.scheduler:
-            from web.worker import build_scheduler
+            from web.worker import build_scheduler, start_scheduler
 
             scheduler = build_scheduler(settings)
-            scheduler.start()
+            start_scheduler(scheduler, settings, engine=app.state.engine)
         yield
         if scheduler is not None:
             from web.worker import stop_scheduler

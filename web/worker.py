@@ -2,10 +2,12 @@
 
 `make run` embeds it in the web process (`create_app` starts it in the app's lifespan); a
 deployment with several web processes runs `doorstep worker` once instead and sets
-DOORSTEP_SCHEDULER=false for the web. Every task is given the settings the scheduler was built
-with (never the environment's), and opens its engine from them. The tasks are plain functions
-of `dispatch` (idempotent, one unit per transaction, carrying on past a failed unit); `TASKS`
-says which, how often, and their names for supervisors.
+DOORSTEP_SCHEDULER=false for the web. Should two start anyway, only the one holding the
+scheduler's lease runs its tasks; the other stands by (`web.scheduler_lease`). Every task is
+given the settings the scheduler was built with (never the environment's), and opens its engine
+from them. The tasks are plain functions of `dispatch` (idempotent, one unit per transaction,
+carrying on past a failed unit); `TASKS` says which, how often, and their names for
+supervisors.
 
 The solver holds the GIL, so no solve runs in this process's threads: `zone-solves` (every two
 seconds: the zone-days whose changes have settled) and `evening-plan` (tomorrow's full plan of
@@ -47,6 +49,7 @@ from apscheduler.events import (
 )
 from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
@@ -58,6 +61,7 @@ from dispatch.fieldwork import tasks as field_tasks
 from dispatch.processes import die_with_parent
 from dispatch.taskruns import service as task_runs
 from web import solving
+from web.scheduler_lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +328,8 @@ class RunRecorder:
             log.exception("could not record the scheduler's event %s", event)
 
     def _next_run(self, job_id: str) -> dt.datetime | None:
+        if getattr(self.scheduler, "state", None) == STATE_STOPPED:
+            return None  # shutting down: its job store's lock may be held while it waits
         job = self.scheduler.get_job(job_id)
         when: dt.datetime | None = job.next_run_time if job is not None else None
         return when
@@ -433,12 +439,31 @@ def record_runs(scheduler: BackgroundScheduler, engine: Callable[[], Engine]) ->
 # --- stopping ---------------------------------------------------------------------------------
 
 
+_keepers: dict[int, LeaseKeeper] = {}
+
+
+def start_scheduler(
+    scheduler: BackgroundScheduler, settings: Settings, *, engine: Engine | None = None
+) -> LeaseKeeper:
+    """Start the scheduler as the one scheduler: it runs its tasks while this process holds
+    the scheduler's lease, and stands by (paused) while another process does
+    (`web.scheduler_lease`)."""
+    keeper = LeaseKeeper(scheduler, lambda: engine or _engine(settings.database_url), runner())
+    _keepers[id(scheduler)] = keeper
+    keeper.start()
+    return keeper
+
+
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:
     """Stop the scheduler: nothing new starts; a re-plan run already running ends within its
     time limit before the process exits, and zone solves handed out and not started are
     dropped (their leases lapse and they are handed out again). No child outlives the
-    process, even one killed outright (`die_with_parent`)."""
+    process, even one killed outright (`die_with_parent`). The scheduler's lease is given up,
+    so a scheduler standing by takes over at once."""
     made = {id(job.args[0]): job.args[0] for job in scheduler.get_jobs() if job.args}
+    keeper = _keepers.pop(id(scheduler), None)
+    if keeper is not None:
+        keeper.stop()
     scheduler.shutdown(wait=False)
     for settings in made.values():
         _stop_solvers(settings)
@@ -455,8 +480,9 @@ def _stop_solvers(settings: Settings) -> None:
 
 def run_forever(settings: Settings | None = None) -> None:
     """`doorstep worker`: run the scheduler until SIGTERM or Ctrl-C."""
-    scheduler = build_scheduler(settings or get_settings())
-    scheduler.start()
+    settings = settings or get_settings()
+    scheduler = build_scheduler(settings)
+    start_scheduler(scheduler, settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
