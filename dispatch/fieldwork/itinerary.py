@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -259,17 +258,14 @@ def told_agent(
     booking with the agent they took the visit over from, or the next agent's taking it after
     it left them — is not theirs to have been told, nor is a change of another day (a visit
     rescheduled to another day of theirs: the message saying it left this day does not tell
-    them of it on the other): hence this change-by-change look rather than `notified`, which
-    notes every change of the request (since a time). Returns how many changes it noted."""
-    who = f"agent:{agent_id}"
-    entry: dict[str, Any] = {"who": who, "how": "sms", "id": message_id, "at": now.isoformat()}
-    count = 0
-    for change in plan_changes.for_request(session=session, request_id=request_id):
-        if change.day != on or agent_id not in (change.from_agent_id, change.to_agent_id):
-            continue
-        if any(n.get("who") == who for n in change.notified):
-            continue
-        change.notified = [*change.notified, entry]
-        session.add(change)
-        count += 1
-    return count
+    them of it on the other). Returns how many changes it noted."""
+    return plan_changes.notified(
+        session=session,
+        request_id=request_id,
+        who=f"agent:{agent_id}",
+        how="sms",
+        ref=message_id,
+        at=now,
+        day=on,
+        agent_id=agent_id,
+    )

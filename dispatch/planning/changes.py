@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dispatch.db import utcnow
@@ -113,14 +114,21 @@ def notified(
     how: str,
     ref: int | None,
     at: dt.datetime | None = None,
-    since: dt.datetime | None = None,
+    day: dt.date | None = None,
+    agent_id: int | None = None,
 ) -> int:
-    """Note on the request's changes not yet told to `who` (made at or after `since`, if
-    given) that `who` was told by `how` (`ref`: the message or call-back id). Returns how
-    many changes it noted."""
+    """Note on the request's changes not yet told to `who` that `who` was told by `how` (`ref`:
+    the message or call-back id); only the changes of `day` and those that concern `agent_id`
+    (the visit came to them or left them), when given. Returns how many changes it noted."""
     stmt = select(PlanChange).where(PlanChange.request_id == request_id)
-    if since is not None:
-        stmt = stmt.where(col(PlanChange.at) >= since)
+    if day is not None:
+        stmt = stmt.where(PlanChange.day == day)
+    if agent_id is not None:
+        stmt = stmt.where(
+            sa.or_(
+                col(PlanChange.from_agent_id) == agent_id, col(PlanChange.to_agent_id) == agent_id
+            )
+        )
     entry: dict[str, Any] = {"who": who, "how": how, "id": ref, "at": (at or utcnow()).isoformat()}
     count = 0
     for change in session.exec(stmt.order_by(col(PlanChange.id))):
