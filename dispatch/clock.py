@@ -34,3 +34,9 @@ def clock_for(settings: Settings) -> Clock:
     if settings.clock_start is None:
         return SystemClock()
     return _shifted(settings.clock_start)
+
+
+def time_of_day(text: str) -> dt.time:
+    """A setting's local time of day, "HH:MM" (`itinerary_at`, `reminder_at`, ...)."""
+    hours, minutes = text.split(":")
+    return dt.time(int(hours), int(minutes))

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dispatch.calls import service as call_service
+from dispatch.clock import time_of_day
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.geography.models import District
@@ -142,10 +143,10 @@ def plan_tomorrow(
         for state in session.exec(select(State)):
             tz = ZoneInfo(state.timezone)
             local = now.astimezone(tz)
-            if local.time() < _at(settings.evening_plan_at):
+            if local.time() < time_of_day(settings.evening_plan_at):
                 continue
             tomorrow = local.date() + dt.timedelta(days=1)
-            evening = dt.datetime.combine(local.date(), _at(settings.evening_plan_at), tz)
+            evening = dt.datetime.combine(local.date(), time_of_day(settings.evening_plan_at), tz)
             rows = session.exec(
                 select(col(ZonePlan.district_id))
                 .join(District, col(District.id) == col(ZonePlan.district_id))
@@ -161,11 +162,6 @@ def plan_tomorrow(
             ).all()
             due += [(int(d), tomorrow) for d in rows]
     return _hand_out(engine, due, now, timing, submit, settings.evening_plan_seconds, evening=True)
-
-
-def _at(text: str) -> dt.time:
-    hours, minutes = text.split(":")
-    return dt.time(int(hours), int(minutes))
 
 
 def _hand_out(

@@ -30,6 +30,7 @@ from dispatch.alerts import rules
 from dispatch.alerts import service as alert_service
 from dispatch.alerts.models import AlertKind
 from dispatch.audit import service as audit
+from dispatch.clock import time_of_day
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.ledger import days as fee_days
@@ -45,7 +46,7 @@ def reconcile_due_days(*, engine: Engine, settings: Settings, now: dt.datetime) 
     """In every state, for each day due (`rules.fees_days_due`: yesterday once the state's
     reconciliation time has come, and the days before it a missed run left) that is not yet
     reconciled, oldest first: one alert per flagged agent-day. The ids of the alerts raised."""
-    at = rules.clock_time(settings.fees_reconcile_at)
+    at = time_of_day(settings.fees_reconcile_at)
     with read_session(engine) as session:
         zones = {
             s.code: ZoneInfo(s.timezone)

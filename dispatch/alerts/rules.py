@@ -112,12 +112,6 @@ def fees_key(agent_id: int, day: dt.date) -> str:
     return f"{AlertKind.FEES.value}:{agent_id}:{day.isoformat()}"
 
 
-def clock_time(text: str) -> dt.time:
-    """A setting's "HH:MM" as a time of day."""
-    hours, minutes = text.split(":")
-    return dt.time(int(hours), int(minutes))
-
-
 #: How many days back a missed fee reconciliation is caught up (older days: the fees pages).
 FEES_LOOKBACK_DAYS = 7
 

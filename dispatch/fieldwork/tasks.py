@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from dispatch.clock import time_of_day
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import feedback, itinerary, notices
@@ -26,11 +27,6 @@ from dispatch.ports import CallPlacer
 from dispatch.states.models import State
 
 log = logging.getLogger(__name__)
-
-
-def _clock(text: str) -> dt.time:
-    hours, minutes = text.split(":")
-    return dt.time(int(hours), int(minutes))
 
 
 def _timezones(engine: Engine) -> dict[str, ZoneInfo]:
@@ -101,7 +97,7 @@ def inform_agents(*, engine: Engine, settings: Settings, now: dt.datetime) -> li
     days = {
         now.astimezone(tz).date()
         for tz in _timezones(engine).values()
-        if now.astimezone(tz).time() >= _clock(settings.itinerary_at)
+        if now.astimezone(tz).time() >= time_of_day(settings.itinerary_at)
     }
     for on in sorted(days):
         queued += itineraries(engine=engine, settings=settings, on=on, now=now)
@@ -152,7 +148,7 @@ def send_reminders(*, engine: Engine, settings: Settings, now: dt.datetime) -> l
     queued: list[int] = []
     for code, tz in _timezones(engine).items():
         local = now.astimezone(tz)
-        if local.time() < _clock(settings.reminder_at):
+        if local.time() < time_of_day(settings.reminder_at):
             continue
         tomorrow = local.date() + dt.timedelta(days=1)
         with read_session(engine) as session:

@@ -25,6 +25,7 @@ from dispatch.alerts import service as alert_service
 from dispatch.alerts.models import Alert, AlertKind
 from dispatch.alerts.rules import Stage
 from dispatch.audit import service as audit
+from dispatch.clock import time_of_day
 from dispatch.db import read_session, write_session
 from dispatch.errors import NotFound
 from dispatch.fieldwork import service as field
@@ -111,7 +112,7 @@ def test_keys_and_the_reconciliation_hour() -> None:
     assert rules.request_key(AlertKind.DEADLINE_NEAR, 123) == "deadline_near:r123"
     assert rules.request_key(AlertKind.APPEAL, 7) == "appeal:r7"
     assert rules.fees_key(7, dt.date(2030, 6, 2)) == "fees:7:2030-06-02"
-    six = rules.clock_time("06:00")
+    six = time_of_day("06:00")
     june = [dt.date(2030, 6, d) for d in range(1, 11)]
     before = rules.fees_days_due(dt.datetime(2030, 6, 10, 5, 59, tzinfo=IST), six)
     assert before == june[2:8]  # 3 to 8 June: yesterday waits for six o'clock
