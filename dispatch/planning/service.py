@@ -362,8 +362,7 @@ def release(*, session: Session, request_id: int, actor: str, cause: str = "rele
     request = request_service.get(session=session, request_id=request_id)
     if request.window_start is None:
         return
-    clock = zone.local_clock(session, request.district_id, request.window_start.date())
-    day = request.window_start.astimezone(clock.tz).date()
+    day = local_day(session=session, request=request)
     zd = zone.load(session, request.district_id, day)
     vid = zone.visit_id(request_id)
     routes = tuple(
