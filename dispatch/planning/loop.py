@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -87,22 +88,13 @@ def claim(
 ) -> Claim | None:
     """Lease the zone-day to one solver; None if a live lease holds it (another dispatcher
     claimed it first). `force` claims a zone-day that is not pending (the evening's plan)."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
     lapsed = now - dt.timedelta(seconds=timing.lease_s)
     token = uuid.uuid4().hex
-    conditions = [
-        table.c.district_id == district_id,
-        table.c.day == day,
-        sa.or_(table.c.solve_claimed_at.is_(None), table.c.solve_claimed_at <= lapsed),
-    ]
+    conditions = [sa.or_(_T.c.solve_claimed_at.is_(None), _T.c.solve_claimed_at <= lapsed)]
     if not force:
-        conditions.append(table.c.version > table.c.improved_version)
-    result = session.execute(
-        sa.update(table).where(*conditions).values(solve_claimed_at=now, solve_token=token)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        conditions.append(_T.c.version > _T.c.improved_version)
+    if not _update(session, district_id, day, *conditions, solve_claimed_at=now, solve_token=token):
         return None
-    _expire(session, district_id, day)
     return Claim(district_id, day, token)
 
 
@@ -117,62 +109,46 @@ def begin(*, session: Session, claim: Claim, now: dt.datetime) -> bool:
     spent waiting in a queue does not eat into the solve's own, and the attempt is counted
     (a job that never began costs none). False (start nothing) if the lease is no longer the
     claim's: it lapsed in the queue and was handed to another."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    result = session.execute(
-        sa.update(table)
-        .where(
-            table.c.district_id == claim.district_id,
-            table.c.day == claim.day,
-            table.c.solve_token == claim.token,
-        )
-        .values(solve_claimed_at=now, solve_attempts=table.c.solve_attempts + 1)
+    return _update(
+        session,
+        claim.district_id,
+        claim.day,
+        _T.c.solve_token == claim.token,
+        solve_claimed_at=now,
+        solve_attempts=_T.c.solve_attempts + 1,
     )
-    _expire(session, claim.district_id, claim.day)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def release(*, session: Session, claim: Claim) -> bool:
     """End `claim`'s lease without an improved save (nothing to improve, the solve failed, or
     no solver took it): the zone-day may be handed out again at once. False if the lease was no
     longer theirs."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    result = session.execute(
-        sa.update(table)
-        .where(
-            table.c.district_id == claim.district_id,
-            table.c.day == claim.day,
-            table.c.solve_token == claim.token,
-        )
-        .values(solve_claimed_at=None, solve_token=None)
+    return _update(
+        session,
+        claim.district_id,
+        claim.day,
+        _T.c.solve_token == claim.token,
+        solve_claimed_at=None,
+        solve_token=None,
     )
-    _expire(session, claim.district_id, claim.day)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def settle(*, session: Session, claim: Claim, version: int) -> bool:
     """Mark the zone-day as needing nothing (no visits left to plan in `version`), if the
     lease is still the claim's and the plan still that version (a booking meanwhile makes it
     pending still). Whether it was settled."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    district_id, day = claim.district_id, claim.day
-    result = session.execute(
-        sa.update(table)
-        .where(
-            table.c.district_id == district_id,
-            table.c.day == day,
-            table.c.version == version,
-            table.c.solve_token == claim.token,
-        )
-        .values(
-            improved_version=table.c.version,
-            pending_since=None,
-            solve_claimed_at=None,
-            solve_token=None,
-            solve_attempts=0,
-        )
+    return _update(
+        session,
+        claim.district_id,
+        claim.day,
+        _T.c.version == version,
+        _T.c.solve_token == claim.token,
+        improved_version=_T.c.version,
+        pending_since=None,
+        solve_claimed_at=None,
+        solve_token=None,
+        solve_attempts=0,
     )
-    _expire(session, district_id, day)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_pending(
@@ -188,36 +164,26 @@ def mark_pending(
     out still wait to be re-offered. Nothing to do for a day with no plan yet (the next booking
     makes one). `new_change=False` (the solver's own re-offers still owed) keeps the count of
     attempts, so a re-offer that keeps failing is not retried without end."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    attempts = 0 if new_change else table.c.solve_attempts
-    session.execute(
-        sa.update(table)
-        .where(table.c.district_id == district_id, table.c.day == day, table.c.version > 0)
-        .values(
-            improved_version=sa.case(
-                (table.c.improved_version >= table.c.version, table.c.version - 1),
-                else_=table.c.improved_version,
-            ),
-            pending_since=sa.func.coalesce(table.c.pending_since, now),
-            updated_at=now,
-            solve_attempts=attempts,
-        )
-        .execution_options(synchronize_session=False)
+    _update(
+        session,
+        district_id,
+        day,
+        _T.c.version > 0,
+        improved_version=sa.case(
+            (_T.c.improved_version >= _T.c.version, _T.c.version - 1),
+            else_=_T.c.improved_version,
+        ),
+        pending_since=sa.func.coalesce(_T.c.pending_since, now),
+        updated_at=now,
+        solve_attempts=0 if new_change else _T.c.solve_attempts,
     )
-    _expire(session, district_id, day)
 
 
 def mark_planned_ahead(
     *, session: Session, district_id: int, day: dt.date, now: dt.datetime
 ) -> None:
     """Record that the evening's full plan of the zone-day was made."""
-    table = ZonePlan.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.update(table)
-        .where(table.c.district_id == district_id, table.c.day == day)
-        .values(planned_ahead_at=now)
-    )
-    _expire(session, district_id, day)
+    _update(session, district_id, day, planned_ahead_at=now)
 
 
 def held(
@@ -236,7 +202,24 @@ def held(
     return int(session.exec(stmt).one())
 
 
-def _expire(session: Session, district_id: int, day: dt.date) -> None:
+#: The zone-day rows' table: the lease is kept by conditional updates of it.
+_T = ZonePlan.__table__  # type: ignore[attr-defined]
+
+
+def _update(session: Session, district_id: int, day: dt.date, *where: Any, **values: Any) -> bool:
+    """Update the zone-day's row where `where` holds; whether it did."""
+    result = session.execute(
+        sa.update(_T)
+        .where(_T.c.district_id == district_id, _T.c.day == day, *where)
+        .values(**values)
+    )
+    forget_loaded(session, district_id, day)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def forget_loaded(session: Session, district_id: int, day: dt.date) -> None:
+    """Expire the zone-day's row if the session holds it (it changed behind the session's back;
+    expiring everything would leave the caller's other objects unreadable once it closes)."""
     loaded = session.identity_map.get(session.identity_key(ZonePlan, (district_id, day)))
     if loaded is not None:
         session.expire(loaded)

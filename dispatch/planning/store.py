@@ -17,7 +17,7 @@ from sqlmodel import Session, col, delete, select
 from dispatch.audit import service as audit
 from dispatch.db import utcnow
 from dispatch.errors import Conflict
-from dispatch.planning import changes, zone
+from dispatch.planning import changes, loop, zone
 from dispatch.planning.models import PlanStop, ZonePlan
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
@@ -86,11 +86,7 @@ def bump_version(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PlanOutdated(district_id, day, based_on)
-    # Only the zone-day's row changed behind the session's back: expiring everything would
-    # leave the caller's other objects unreadable once its session closes.
-    loaded = session.identity_map.get(session.identity_key(ZonePlan, (district_id, day)))
-    if loaded is not None:
-        session.expire(loaded)
+    loop.forget_loaded(session, district_id, day)
     return based_on + 1
 
 
