@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from sqlalchemy.engine import Engine
@@ -97,7 +97,7 @@ def solve_zone(
             loop.release(session=session, claim=claim)
         return outcome
     moved = _reoffer_dropped(engine, settings, claim, now or utcnow())
-    return SolveOutcome(**{**outcome.__dict__, "reoffered": moved})
+    return replace(outcome, reoffered=moved)
 
 
 def _solve(
