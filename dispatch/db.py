@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,13 @@ def make_engine(
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    """One engine per database URL in this process (the scheduler's tasks and the solvers'
+    processes share it instead of opening a pool each)."""
+    return make_engine(url)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

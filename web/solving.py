@@ -35,19 +35,17 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import lru_cache
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from sqlalchemy.engine import Engine
 
 from dispatch import scheduled
 from dispatch.clock import clock_for
 from dispatch.config import Settings
-from dispatch.db import make_engine
+from dispatch.db import engine_for
 from dispatch.ports import SolveJob, SolveQueue
 from dispatch.processes import die_with_parent
 from dispatch.visits import replan
@@ -66,17 +64,12 @@ SOLVE_MARGIN_S = 120.0
 REDIS_WAIT_S = 10.0
 
 
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
 def solve_job(settings: Settings, job: SolveJob) -> SolveOutcome:
     """Run one handed-out job (in whichever process got it) and log its outcome."""
     # Ids, the day and the lease's first characters: no personal data in these logs.
     log.info("solving district %s on %s (lease %s)", job.district_id, job.day, job.token[:8])
     outcome = scheduled.run_solve_job(
-        engine=_engine(settings.database_url), settings=settings, job=job
+        engine=engine_for(settings.database_url), settings=settings, job=job
     )
     log.info(
         "zone solve of district %s on %s: %s (v%s, %s assigned, %s left, %s re-offered, %.2f s)",
@@ -219,7 +212,7 @@ def queue_for(settings: Settings) -> SolveQueue:
 def hand_out_solves_task(settings: Settings) -> int:
     """Scheduled task: hand the settled zone-days to the solvers."""
     jobs = scheduled.hand_out_solves(
-        engine=_engine(settings.database_url),
+        engine=engine_for(settings.database_url),
         settings=settings,
         # The leases and the debounce compare with the database's own timestamps: wall time.
         now=dt.datetime.now(dt.UTC),
@@ -231,7 +224,7 @@ def hand_out_solves_task(settings: Settings) -> int:
 def plan_tomorrow_task(settings: Settings) -> int:
     """Scheduled task: the evening's full plan of tomorrow, zone by zone."""
     jobs = scheduled.plan_tomorrow(
-        engine=_engine(settings.database_url),
+        engine=engine_for(settings.database_url),
         settings=settings,
         now=clock_for(settings).now(),
         submit=queue_for(settings).submit,

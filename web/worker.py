@@ -36,7 +36,6 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from apscheduler.events import (
@@ -56,7 +55,7 @@ from dispatch import scheduled
 from dispatch.alerts import deadlines, fees
 from dispatch.clock import clock_for
 from dispatch.config import Settings, get_settings
-from dispatch.db import make_engine
+from dispatch.db import engine_for
 from dispatch.fieldwork import tasks as field_tasks
 from dispatch.processes import die_with_parent
 from dispatch.taskruns import service as task_runs
@@ -66,18 +65,13 @@ from web.scheduler_lease import LeaseKeeper
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
 # --- the tasks ---------------------------------------------------------------------------------
 
 
 def replan_runs_task(settings: Settings) -> int:
     """Scheduled task: the dispatchers' queued re-plans (runs in a solver child process)."""
     finished = scheduled.run_replans(
-        engine=_engine(settings.database_url), solver_engine=settings.solver_engine
+        engine=engine_for(settings.database_url), solver_engine=settings.solver_engine
     )
     for run in finished:
         log.info(
@@ -91,7 +85,7 @@ def send_sms_task(settings: Settings) -> int:
     from ivr.deps import make_sms_sender
 
     return scheduled.send_pending_sms(
-        engine=_engine(settings.database_url),
+        engine=engine_for(settings.database_url),
         sender=make_sms_sender(settings),
         now=clock_for(settings).now(),
     )
@@ -100,7 +94,7 @@ def send_sms_task(settings: Settings) -> int:
 def forget_answers_task(settings: Settings) -> int:
     """Scheduled task: drop stored IVR answers older than a day."""
     return scheduled.forget_call_answers(
-        engine=_engine(settings.database_url),
+        engine=engine_for(settings.database_url),
         before=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
     )
 
@@ -109,7 +103,9 @@ def inform_agents_task(settings: Settings) -> int:
     """Scheduled task: agents' itineraries from the morning hour on, then their changes."""
     return len(
         field_tasks.inform_agents(
-            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+            engine=engine_for(settings.database_url),
+            settings=settings,
+            now=clock_for(settings).now(),
         )
     )
 
@@ -118,7 +114,9 @@ def set_off_task(settings: Settings) -> int:
     """Scheduled task: "on the way" for the first visit of an agent's day."""
     return len(
         field_tasks.set_off_due(
-            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+            engine=engine_for(settings.database_url),
+            settings=settings,
+            now=clock_for(settings).now(),
         )
     )
 
@@ -127,7 +125,9 @@ def reminders_task(settings: Settings) -> int:
     """Scheduled task: the day-before reminders, from the evening hour on."""
     return len(
         field_tasks.send_reminders(
-            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+            engine=engine_for(settings.database_url),
+            settings=settings,
+            now=clock_for(settings).now(),
         )
     )
 
@@ -137,7 +137,7 @@ def feedback_calls_task(settings: Settings) -> int:
     from ivr.deps import make_call_placer
 
     return field_tasks.place_feedback_calls(
-        engine=_engine(settings.database_url),
+        engine=engine_for(settings.database_url),
         settings=settings,
         placer=make_call_placer(settings),
         now=clock_for(settings).now(),
@@ -148,7 +148,9 @@ def deadlines_task(settings: Settings) -> int:
     """Scheduled task: legal time limits near, reached (escalated) or passed (appeal)."""
     return len(
         deadlines.check_deadlines(
-            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+            engine=engine_for(settings.database_url),
+            settings=settings,
+            now=clock_for(settings).now(),
         )
     )
 
@@ -158,7 +160,9 @@ def fees_reconcile_task(settings: Settings) -> int:
     (and a day a stopped scheduler missed, caught up)."""
     return len(
         fees.reconcile_due_days(
-            engine=_engine(settings.database_url), settings=settings, now=clock_for(settings).now()
+            engine=engine_for(settings.database_url),
+            settings=settings,
+            now=clock_for(settings).now(),
         )
     )
 
@@ -270,7 +274,7 @@ def build_scheduler(settings: Settings, *, engine: Engine | None = None) -> Back
         )
     # The engine is opened on the first event, not here: building a scheduler connects to
     # nothing.
-    record_runs(scheduler, lambda: engine or _engine(settings.database_url))
+    record_runs(scheduler, lambda: engine or engine_for(settings.database_url))
     return scheduler
 
 
@@ -448,7 +452,7 @@ def start_scheduler(
     """Start the scheduler as the one scheduler: it runs its tasks while this process holds
     the scheduler's lease, and stands by (paused) while another process does
     (`web.scheduler_lease`)."""
-    keeper = LeaseKeeper(scheduler, lambda: engine or _engine(settings.database_url), runner())
+    keeper = LeaseKeeper(scheduler, lambda: engine or engine_for(settings.database_url), runner())
     _keepers[id(scheduler)] = keeper
     keeper.start()
     return keeper
