@@ -16,6 +16,7 @@ check wraps the whole app.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,6 +67,11 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.production:
             refuse_demo_staff(app.state.engine)
+        # What the imports and the app made lives as long as the process: collected once, then
+        # out of the garbage collector's sight, so a full collection no longer walks ~200k
+        # objects while serving (~100 ms, which landed on a caller's booking).
+        gc.collect()
+        gc.freeze()
         scheduler = None
         if settings.scheduler:
             from web.worker import build_scheduler, start_scheduler
