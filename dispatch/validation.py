@@ -1,6 +1,9 @@
 """Shared input checks used by every service function (and so by the seed loader).
 
-Each raises a subclass of `InvalidInput` that names the field and the bad value.
+Each raises a subclass of `InvalidInput` that names the field and the bad value. Also the
+maskers of personal numbers: `mask_phone` (a phone shown to someone who does not need it) and
+`mask_aadhaar` / `mask_numbers` (an Aadhaar number typed or spoken into free text is never
+stored: `dispatch.audit.guards` applies `mask_aadhaar` to every free-text column at the store).
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ import phonenumbers
 from dispatch.errors import InvalidFee, InvalidInput, InvalidPhone
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+#: Twelve digits standing alone (not inside a word or a longer number, not after a "+"),
+#: together or in groups (a space, dash or dot between any two): an Aadhaar number, Verhoeff-valid
+#: or not. `\d` also reads Devanagari and other scripts' digits, as a speech result may give them.
+AADHAAR = re.compile(r"(?<![\w+])(?<!\d[ .-])\d(?:[ .-]?\d){11}(?![ .-]?\d)(?!\w)")
+#: An Indian mobile number standing alone: ten digits from 6-9 (together, or 5 + 5), with or
+#: without +91 / 91 / 0 before them.
+MOBILE = re.compile(r"(?<![\w+])(?:\+?91[ -]?|0)?[6-9]\d{4}[ -]?\d{5}(?![ .-]?\d)(?!\w)")
 
 
 def phone(value: str, *, field: str = "phone", region: str = "IN") -> str:
@@ -30,6 +40,26 @@ def mask_phone(value: str) -> str:
     if len(value) < 7:
         return "•" * len(value)
     return f"{value[:5]}{'•' * (len(value) - 8)}{value[-3:]}"
+
+
+def mask_aadhaar(value: str) -> str:
+    """`value` with every Aadhaar-like number in it masked to `XXXX XXXX 1234` (the last four
+    digits are what the UIDAI's own masked Aadhaar shows)."""
+    return AADHAAR.sub(lambda m: "XXXX XXXX " + _digits(m.group())[-4:], value)
+
+
+def has_aadhaar(value: str) -> bool:
+    return AADHAAR.search(value) is not None
+
+
+def mask_personal_numbers(value: str) -> str:
+    """`value` with every Aadhaar number (`mask_aadhaar`) and Indian mobile number
+    (`mask_phone`) in it masked: for text kept where no personal number belongs (the audit log)."""
+    return MOBILE.sub(lambda m: mask_phone("+91" + _digits(m.group())[-10:]), mask_aadhaar(value))
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
 
 
 def fee(value: int, *, field: str) -> int:

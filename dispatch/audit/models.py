@@ -22,3 +22,8 @@ class AuditEntry(SQLModel, table=True):
     entity_id: str
     action: str
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# The store's guards (append-only audit trail, no Aadhaar number in free text) hold for every
+# session once the audit table is known.
+from dispatch.audit import guards as _guards  # noqa: E402, F401
