@@ -6,7 +6,8 @@ import json
 import statistics
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,109 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], path: str) -> Non
         except httpx.TransportError:
             time.sleep(0.2)
     raise SystemExit("the server did not start within 60 s")
+
+
+# --- real servers for the load benches ----------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on the loopback nobody listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def doorstep_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment for a `doorstep` command or server on `database_url` (scheduler off:
+    a bench measures the web process alone), plus `DOORSTEP_<NAME>` for each of `settings`."""
+    import os
+
+    env = {**os.environ, "DOORSTEP_DATABASE_URL": database_url, "DOORSTEP_SCHEDULER": "false"}
+    env.update({f"DOORSTEP_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def prepare_demo(database_url: str) -> None:
+    """`doorstep migrate` and `doorstep seed --demo` on `database_url`, as `make run` does."""
+    import sys
+
+    doorstep = [sys.executable, "-c", "from web.cli import main; raise SystemExit(main())"]
+    for args in (["migrate"], ["seed", "--demo"]):
+        done = subprocess.run(
+            [*doorstep, *args],
+            env=doorstep_env(database_url),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"doorstep {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
+@contextmanager
+def scratch_postgres(server_url: str, name: str) -> Iterator[str]:
+    """A database `name` created on the PostgreSQL server at `server_url` (any database URL on
+    it, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and dropped afterwards;
+    yields its URL."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(server_url)
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def uvicorn_server(
+    env: dict[str, str], *, workers: int = 1, log: Path | None = None
+) -> Iterator[str]:
+    """`create_app()` served by uvicorn with `workers` processes on a free loopback port, in
+    `env`; yields its base URL and stops it (and its workers) afterwards. The server's own
+    output goes to `log` (tracebacks of failed requests land there)."""
+    import sys
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    env = {**env, "DOORSTEP_PUBLIC_BASE_URL": base}
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+    try:
+        wait_until_up(base, process, "/login")
+        if workers > 1:  # every worker up, not only the first to answer
+            time.sleep(2.0)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if log is not None:
+            out.close()  # type: ignore[union-attr]
