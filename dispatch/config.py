@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     # 2030-06-03T07:30+05:30) and runs on from there, so a demo can live through a visit day.
     clock_start: dt.datetime | None = None
     scheduler: bool = True
+    # Personal data (DPDP): call answers, message bodies, callers' numbers, and the names,
+    # phones and addresses of citizens with no open request are purged once older than this
+    # many days (`dispatch.retention`), every day from `retention_purge_at` (India's time).
+    retention_days: int = Field(default=365, ge=30, le=3650)
+    retention_purge_at: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     bench_data: Path = REPO_ROOT.parent / "shared" / "bench-data"
 
     @property

@@ -58,6 +58,7 @@ from dispatch.config import Settings, get_settings
 from dispatch.db import engine_for
 from dispatch.fieldwork import tasks as field_tasks
 from dispatch.processes import die_with_parent
+from dispatch.retention import service as retention
 from dispatch.taskruns import service as task_runs
 from web import solving
 from web.scheduler_lease import LeaseKeeper
@@ -230,6 +231,7 @@ TASKS: tuple[Task, ...] = (
         "{n} alerts raised",
     ),
     Task("forget-answers", "Old phone answers forgotten", forget_answers_task, 3600, "{n} dropped"),
+    Task("retention-purge", "Old personal data purged", retention.purge_task, 3600, "{n} purged"),
 )
 TASK_BY_ID = {task.id: task for task in TASKS}
 
