@@ -38,8 +38,23 @@ def make_engine(
     static_pool: bool = False,
     connect_args: dict[str, Any] | None = None,
     pool_size: int = 5,
+    wait_s: float | None = None,
 ) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` writes."""
+    """An engine for `url`; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` writes.
+
+    `wait_s` bounds how long any transaction of the engine waits for a lock (by default
+    `DEFAULT_WAIT_MS` on SQLite and no bound on PostgreSQL); a session's own `wait_s` wins.
+    PostgreSQL connections are pinged before use (`pool_pre_ping`): a connection the server
+    dropped (a restart, a terminated backend) is replaced instead of failing a request."""
+    if wait_s is not None:
+        engine = make_engine(
+            url,
+            echo=echo,
+            static_pool=static_pool,
+            connect_args=connect_args,
+            pool_size=pool_size,
+        )
+        return engine.execution_options(**{WAIT_MS: wait_s * 1000})
     if not url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
@@ -113,6 +128,53 @@ def waited_too_long(exc: BaseException) -> bool:
             code = getattr(seen.orig, "sqlstate", None)
             if code in {"55P03", "57014"}:  # lock_not_available, query_canceled (timeouts)
                 return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+#: PostgreSQL's SQLSTATE classes and codes of a server that cannot serve now but may in a
+#: moment: connection exceptions (08), insufficient resources (53: disk full, out of
+#: memory, too many connections), an operator's intervention (57P01-57P05: the backend
+#: terminated, the server shutting down or starting), a serialization failure or deadlock.
+_PG_RETRYABLE_CLASSES = ("08", "53")
+_PG_RETRYABLE = frozenset({"57P01", "57P02", "57P03", "57P05", "40001", "40P01"})
+#: SQLite's words for a database that cannot take a write now (SQLITE_FULL, SQLITE_IOERR,
+#: SQLITE_CANTOPEN, SQLITE_READONLY on a file that went read-only).
+_SQLITE_UNAVAILABLE = (
+    "database or disk is full",
+    "disk i/o error",
+    "unable to open database file",
+    "attempt to write a readonly database",
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database could not serve the request just
+    now — a lock or pool wait that ran out (`waited_too_long`), a connection the server
+    dropped, a server restarting, a disk full — rather than that the request was wrong.
+    Whatever the transaction wrote was rolled back: the request may be sent again (every
+    command carries an idempotency key, so a commit whose answer was lost runs once)."""
+    if waited_too_long(exc):
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            code = getattr(seen.orig, "sqlstate", None)
+            if isinstance(code, str) and (
+                code in _PG_RETRYABLE or code.startswith(_PG_RETRYABLE_CLASSES)
+            ):
+                return True
+            text = str(seen.orig).lower()
+            if any(words in text for words in _SQLITE_UNAVAILABLE):
+                return True
+            # psycopg without a SQLSTATE: the connection closed or could not be made.
+            closed = any(w in text for w in ("connection", "server closed", "terminat"))
+            if closed and code is None and isinstance(seen, sa.exc.OperationalError):
+                return True
+        if isinstance(seen, sa.exc.PendingRollbackError | sa.exc.ResourceClosedError):
+            return "connection" in str(seen).lower()
         seen = seen.__cause__ or seen.__context__
     return False
 

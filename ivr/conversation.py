@@ -7,8 +7,11 @@ meets the same step twice is not mistaken for a retry. Anything else that is not
 call is — another step, an earlier or later turn, or any step of a call that has ended — is
 refused: it runs nothing (the live call is sent back to its own question; an ended one gets a
 hang-up). Whatever fails inside, the caller hears an apology and is asked again, and after
-repeated failures is put through to a person; a database that does not answer within
-`webhook_db_wait_seconds` puts them through to a person at once, well inside Twilio's 15 s.
+repeated failures is put through to a person; a database that cannot serve the step — no
+answer within `webhook_db_wait_seconds`, a connection dropped, a server restarting, a disk
+full (`dispatch.db.unavailable`) — puts them through to a person at once, well inside
+Twilio's 15 s, with nothing of the step written (its transaction rolled back). Twilio posting
+the same step again once the database is back runs it as if for the first time.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dispatch.calls import service as call_service
 from dispatch.calls.models import CallSession
 from dispatch.citizens import service as citizen_service
 from dispatch.config import Settings
-from dispatch.db import waited_too_long, write_session
+from dispatch.db import unavailable, write_session
 from dispatch.states import service as state_service
 from dispatch.states.models import State
 from ivr import languages, steps
@@ -147,8 +150,14 @@ def handle(
             )
             return Outcome(twiml, ctx.outbox)
     except Exception as exc:
-        if waited_too_long(exc):  # asking the database again would only wait again
-            log.error("call %s: step %s/%s: the database is busy", call_sid, kind, step)
+        if unavailable(exc):  # asking the database again would only wait or fail again
+            log.error(
+                "call %s: step %s/%s: the database is unavailable (%s)",
+                call_sid,
+                kind,
+                step,
+                type(exc).__name__,
+            )
             return Outcome(_apology(settings, prompts, language="hi", redirect=None))
         log.exception("call %s: step %s/%s failed", call_sid, kind, step)
         return _failed(engine, settings, prompts, call_sid, step)

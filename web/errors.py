@@ -1,5 +1,9 @@
-"""Translating errors at the edge: sign-in needed (to the form, or 401), forbidden (403), and the
-domain's 404 / 409 / 422, each with a readable message."""
+"""Translating errors at the edge: sign-in needed (to the form, or 401), forbidden (403), the
+domain's 404 / 409 / 422, each with a readable message, and a database that could not serve
+the request just now (locked past the wait, a dropped connection, a server restarting, a
+disk full: `dispatch.db.unavailable`) as a 503 page saying to try again, with `Retry-After`.
+Whatever the failed request wrote was rolled back; every form carries its idempotency key, so
+sending it again makes nothing twice."""
 
 from __future__ import annotations
 
@@ -9,13 +13,23 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from dispatch.db import unavailable
 from dispatch.errors import Conflict, DispatchError, InvalidInput, InvalidTransition, NotFound
 from web.auth import Forbidden, SignInNeeded, login_redirect_url
 from web.templating import templates
 
 logger = logging.getLogger(__name__)
+
+#: What a person reads when the database could not serve their request, and how many seconds
+#: a client is told to wait before trying again.
+UNAVAILABLE_MESSAGE = (
+    "The database is busy or out of reach just now, so nothing was saved. "
+    "Please try again in a moment: sending the same form again makes nothing twice."
+)
+RETRY_AFTER_S = 5
 
 
 def status_for(exc: DispatchError) -> int:
@@ -79,6 +93,33 @@ def install(app: FastAPI) -> None:
                 request, "error.html", {"message": message, "status": 422}, status_code=422
             )
         return JSONResponse({"error": "OutOfRange", "detail": message}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(PendingRollbackError)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        """A database that could not serve the request now: a readable 503, never a bare 500
+        (the class name only in the log: a driver's message may quote bound values)."""
+        if not unavailable(exc):
+            raise exc
+        logger.error(
+            "database unavailable (%s) on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+        )
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if _wants_html(request) or request.headers.get("hx-request"):
+            return templates.TemplateResponse(
+                request,
+                "error.html",
+                {"message": UNAVAILABLE_MESSAGE, "status": 503},
+                status_code=503,
+                headers=headers,
+            )
+        return JSONResponse(
+            {"error": "Unavailable", "detail": UNAVAILABLE_MESSAGE}, 503, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _bad_input(request: Request, exc: RequestValidationError) -> Response:

@@ -23,15 +23,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.db import unavailable
 from dispatch.errors import Conflict, DispatchError, InvalidInput, InvalidTransition, NotFound
 from dispatch.visits.once import KeyReused
 
 log = logging.getLogger(__name__)
 
+#: Seconds a client is told to wait before sending again a command the database could not take.
+RETRY_AFTER_S = 5
 MEDIA_TYPE = "application/problem+json"
 #: Where `web.api.access` leaves the client's `RateLimit-*` headers in the request's state
 #: (`scope["state"]`), for every problem answered after the key was accepted.
@@ -94,6 +98,13 @@ TYPES: dict[str, tuple[int, str, str]] = {
         "Too many failed proofs",
         "too many failed proofs lately for this phone number, or through this client whatever "
         "numbers it sent: refused until the count falls back (`Retry-After`, seconds)",
+    ),
+    "unavailable": (
+        503,
+        "Service unavailable",
+        "the database could not serve the request just now (busy, restarting, out of reach): "
+        "nothing was saved; send it again after `Retry-After` seconds with the same "
+        "Idempotency-Key",
     ),
     "server-error": (
         500,
@@ -305,6 +316,24 @@ def install(api: FastAPI) -> None:
         log.info("api: out-of-range input on %s %s", request.method, request.url.path)
         return problem_response(
             request, "invalid-input", "A number or date in the request is out of range."
+        )
+
+    @api.exception_handler(DBAPIError)
+    @api.exception_handler(PoolTimeout)
+    @api.exception_handler(PendingRollbackError)
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        """The database could not serve the request now (`dispatch.db.unavailable`): 503 with
+        `Retry-After`; anything else a driver raised is the crash net's 500."""
+        if not unavailable(exc):
+            raise exc
+        log.error("api: database unavailable (%s) on %s %s", type(exc).__name__,
+                  request.method, request.url.path)  # fmt: skip
+        return problem_response(
+            request,
+            "unavailable",
+            "The database could not take the request just now; nothing was saved. Send it "
+            f"again in {RETRY_AFTER_S} seconds with the same Idempotency-Key.",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
 
