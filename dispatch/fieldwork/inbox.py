@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dispatch import validation
+from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
 from dispatch.config import Settings
 from dispatch.errors import InvalidReference, InvalidTransition, NotFound
 from dispatch.fieldwork import access, commands, day, notices, replies
@@ -24,6 +26,16 @@ from dispatch.requests.models import DoorstepRequest
 from dispatch.visits.models import UseCase
 
 log = logging.getLogger(__name__)
+
+#: The audit entity noting a citizen's inbound SMS handled (its id is the provider's).
+INBOUND = "inbound_sms"
+
+
+def _handled(session: Session, message_id: str) -> bool:
+    stmt = select(AuditEntry.id).where(
+        AuditEntry.entity == INBOUND, AuditEntry.entity_id == message_id
+    )
+    return session.exec(stmt).first() is not None
 
 
 def handle(
@@ -39,6 +51,22 @@ def handle(
     whatever the report itself tells citizens)."""
     command = commands.parse(text, default_state=settings.default_state)
     agent = access.by_phone(session=session, phone=sender)
+    citizens_command = isinstance(command, commands.Stop | commands.Start) or (
+        isinstance(command, commands.Rating) and agent is None
+    )
+    if citizens_command and replies.citizens_with(session=session, phone=sender):
+        # A citizen's STOP, START or rating keeps no record of its own: the message's id is
+        # noted, so a retry (even after a later START, or a day later) changes nothing.
+        if _handled(session, message_id):
+            return []
+        audit.record(
+            session=session,
+            actor="citizen:sms",
+            entity=INBOUND,
+            entity_id=message_id,
+            action=type(command).__name__.lower(),
+            at=now,
+        )
     if isinstance(command, commands.Stop | commands.Start):
         sent = replies.set_opt_out(
             session=session,
