@@ -12,6 +12,7 @@ import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -138,6 +139,12 @@ class Settings(BaseSettings):
     # 2030-06-03T07:30+05:30) and runs on from there, so a demo can live through a visit day.
     clock_start: dt.datetime | None = None
     scheduler: bool = True
+    # Operations (`web.logs`, `web.metrics`, `web.health`): log lines as "json" (one object a
+    # line) or "text" (key=value), at this level; `/metrics` asks for this bearer token (unset:
+    # open in development, not served at all in production).
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    metrics_token: SecretStr | None = None
     # Personal data (DPDP): call answers, message bodies, callers' numbers, and the names,
     # phones and addresses of citizens with no open request are purged once older than this
     # many days (`dispatch.retention`), every day from `retention_purge_at` (India's time).

@@ -41,8 +41,10 @@ from web import (
     errors,
     feedback,
     fees,
+    health,
     home,
     intake,
+    metrics,
     outbox,
     pendency,
     plans,
@@ -54,6 +56,8 @@ from web import (
 )
 from web.api.app import create_api, mounted
 from web.auth import CsrfMiddleware
+from web.logs import LogContextMiddleware, RouteNoteMiddleware
+from web.metrics import MetricsMiddleware
 from web.templating import STATIC_DIR
 
 
@@ -103,7 +107,12 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             )
         )
     )
+    app.add_middleware(RouteNoteMiddleware)  # innermost: the route matched, for those outside
     app.add_middleware(CsrfMiddleware, settings=settings)
+    app.add_middleware(MetricsMiddleware)  # outside the CSRF check: refusals counted too
+    app.add_middleware(LogContextMiddleware)  # around the metrics: every line has the sid
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(staff.router)

@@ -52,6 +52,9 @@ PUBLIC = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
+        "/healthz",  # operations: nothing personal or secret (`web.health`)
+        "/readyz",
+        "/metrics",  # its own proof: a bearer token, in production (`web.metrics`)
     }
 )
 #: Twilio's signed webhooks, the agents' signed day links, the phone simulator's own calls, the
