@@ -66,6 +66,7 @@ bench: setup
 	$(PY) -m bench.journeys
 	$(PY) -m bench.console
 	$(PY) -m bench.state_day
+	$(PY) -m bench.load
 
 ## Refresh the pinned versions of every installed package.
 lock:

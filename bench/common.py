@@ -93,12 +93,14 @@ def doorstep_env(database_url: str, **settings: str) -> dict[str, str]:
     return env
 
 
-def prepare_demo(database_url: str) -> None:
-    """`doorstep migrate` and `doorstep seed --demo` on `database_url`, as `make run` does."""
+def prepare_demo(database_url: str, *, demo: bool = True) -> None:
+    """`doorstep migrate` and `doorstep seed --demo` on `database_url`, as `make run` does
+    (without `demo`: `doorstep seed --state JK`, the seed data of one state alone)."""
     import sys
 
     doorstep = [sys.executable, "-c", "from web.cli import main; raise SystemExit(main())"]
-    for args in (["migrate"], ["seed", "--demo"]):
+    seed = ["seed", "--demo"] if demo else ["seed", "--state", "JK"]
+    for args in (["migrate"], seed):
         done = subprocess.run(
             [*doorstep, *args],
             env=doorstep_env(database_url),
