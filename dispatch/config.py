@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     staff_failures_allowed: int = 5
     staff_lockout_minutes: int = 15
     staff_session_hours: int = 12
+    # Sign-in throttles (`web.signin`), over the lockout's minutes, counted in `rate_limit_url`:
+    # failed sign-ins from one client address (an office behind one address shares it), and
+    # attempts at one username.
+    sign_in_failures_per_address: int = 30
+    sign_in_attempts_per_username: int = 20
     staff_idle_minutes: int = 120
     # Where the API clients' rate limits are counted (`limits` storage URL): `memory://` counts
     # per process; `redis://host:6379/0` shares the count between processes and machines.

@@ -17,7 +17,8 @@ at a handover, the page shows that count instead of the form: the agent's own is
 Made for cheap phones on poor coverage: one small page (inline CSS, no script, no font, no
 image; under 30 KB for a full day), each form works on its own, and a form sent twice (a
 double tap, a retry after a timeout) maps to the same idempotency key, so it acts once.
-Private: `no-store`, `no-referrer`, `noindex`; neither the citizen's phone nor their name is
+Private: `no-store`, `noindex` (and `no-referrer` and a policy that lets nothing load or run
+but its own stylesheet: `web.security`); neither the citizen's phone nor their name is
 ever put in a URL or a log.
 
 Not here: the reports themselves (`dispatch.fieldwork.service`), what a day holds
@@ -71,16 +72,12 @@ router = APIRouter(prefix="/a", tags=["agents"])
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
 
-#: Every answer of this page: never cached (a shared phone, a proxy), never sent on as a
-#: Referer (the token is the agent's proof), never indexed; no script may run in it.
+#: Every answer of this page: never cached (a shared phone, a proxy), never indexed. That it is
+#: never sent on as a Referer (the token is the agent's proof) and that nothing but its own
+#: nonced stylesheet may load or run in it are `web.security`'s headers for `/a/`.
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
 }
 
 ACTIONS = ("arrived", "done", "failed", "no_show")

@@ -58,6 +58,7 @@ from web.api.app import create_api, mounted
 from web.auth import CsrfMiddleware
 from web.logs import LogContextMiddleware, RouteNoteMiddleware
 from web.metrics import MetricsMiddleware
+from web.security import SecurityHeaders
 from web.templating import STATIC_DIR
 
 
@@ -107,12 +108,14 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             )
         )
     )
+    app.state.sign_in_throttle = signin.SignInThrottle(settings)
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route matched, for those outside
     app.add_middleware(CsrfMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware)  # outside the CSRF check: refusals counted too
     app.add_middleware(LogContextMiddleware)  # around the metrics: every line has the sid
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(staff.router)

@@ -68,10 +68,17 @@ def _config(kind: type[pygal.graph.graph.Graph], title: str, **options: object) 
 #: the bottom of its own box (and further under rotated labels), where it would be cut off.
 LEGEND_ROW = 24
 _VIEWBOX = re.compile(r'viewBox="0 0 (\d+) (\d+)"')
+#: pygal's configuration script (always written, read only by its tooltips, which we do not
+#: load): the pages' Content-Security-Policy forbids inline script (`web.security`).
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
 
 
 def _render(chart: pygal.Graph, description: str, series: int) -> Markup:
     svg: str = chart.render(is_unicode=True)
+    # No inline script, and no style attribute (the policy allows neither): its one style
+    # attribute is an SVG presentation attribute as well. The <style> gets the answer's nonce
+    # in the page (`_csp.html`).
+    svg = _SCRIPT.sub("", svg).replace('style="opacity: 0"', 'opacity="0"')
     # The title is in the SVG; a description tells what the chart shows to those who cannot
     # see it (the table below it has the numbers).
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(description)}" ', 1)

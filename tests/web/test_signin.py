@@ -4,6 +4,8 @@ production refusing to start while a demo account keeps its demo password."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -251,3 +253,129 @@ def test_an_id_or_day_out_of_range_is_bad_input_not_a_crash(app: FastAPI, engine
     admin = signed_in(app, engine, Role.ADMIN)
     assert admin.submit("/admin/staff/99999999999999999999", {"unlock": "1"}).status_code == 422
     assert admin.get("/requests/99999999999999999999").status_code in {404, 422}
+
+
+def _from(app: FastAPI, address: str, *, https: bool = False) -> Console:
+    """A browser at its own client address (the throttle counts per address)."""
+    base = "https://testserver" if https else "http://testserver"
+    return Console(
+        app,
+        base_url=base,
+        follow_redirects=False,
+        headers={"accept": "text/html"},
+        client=(address, 50000),
+    )
+
+
+def _address() -> str:
+    return f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def throttled(request: pytest.FixtureRequest, settings: Settings, engine: Engine) -> FastAPI:
+    """The app with small throttles, counted in memory or in Redis (unique keys per test)."""
+    url = "memory://" if request.param == "memory" else "redis://127.0.0.1:6379/0"
+    small = settings.model_copy(
+        update={
+            "rate_limit_url": url,
+            "sign_in_failures_per_address": 4,
+            "sign_in_attempts_per_username": 6,
+            "staff_failures_allowed": 100,  # the database's lockout out of the way
+        }
+    )
+    return create_app(settings=small, engine=engine)
+
+
+def test_failed_sign_ins_from_one_address_are_throttled_whatever_the_username(
+    throttled: FastAPI, engine: Engine
+) -> None:
+    address = _address()
+    guesser = _from(throttled, address)
+    for n in range(4):  # each at another username, none of them near its own lockout
+        answer = guesser.submit("/login", {"username": f"nobody{n}", "password": "guess"})
+        assert answer.status_code == 401
+    user = make_user(engine, Role.CALL_AGENT)
+    refused = guesser.submit("/login", {"username": user.username, "password": PASSWORD})
+    assert refused.status_code == 429 and "Too many sign-in attempts" in refused.text
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert "doorstep_session" not in refused.cookies
+    # another address is not held up, and the guesser's count is kept across its browsers
+    assert (
+        _from(throttled, _address())
+        .submit("/login", {"username": user.username, "password": PASSWORD})
+        .headers["location"]
+        == "/intake"
+    )
+    again = _from(throttled, address).submit("/login", {"username": "x", "password": "y"})
+    assert again.status_code == 429
+
+
+def test_successful_sign_ins_from_one_address_are_not_counted_against_it(
+    throttled: FastAPI, engine: Engine
+) -> None:
+    """An office behind one address: its people signing in do not throttle each other."""
+    address = _address()
+    for _ in range(6):
+        user = make_user(engine, Role.CALL_AGENT)
+        answer = _from(throttled, address).submit(
+            "/login", {"username": user.username, "password": PASSWORD}
+        )
+        assert answer.status_code == 303
+
+
+def test_attempts_at_one_username_are_throttled_from_any_address(
+    throttled: FastAPI, engine: Engine
+) -> None:
+    user = make_user(engine, Role.CALL_AGENT)
+    for _ in range(6):  # from six addresses: no address reaches its own limit
+        answer = _from(throttled, _address()).submit(
+            "/login", {"username": user.username.upper(), "password": "guess"}
+        )
+        assert answer.status_code == 401
+    right = _from(throttled, _address()).submit(
+        "/login", {"username": user.username, "password": PASSWORD}
+    )
+    assert right.status_code == 429 and "doorstep_session" not in right.cookies
+
+
+def test_the_throttle_lets_sign_in_through_when_its_storage_is_down(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis unreachable: sign-in goes on (the database's lockout still holds), with a warning."""
+    down = settings.model_copy(update={"rate_limit_url": "redis://127.0.0.1:1/0"})
+    app = create_app(settings=down, engine=engine)
+    user = make_user(engine, Role.CALL_AGENT)
+    answer = _from(app, _address()).submit(
+        "/login", {"username": user.username, "password": PASSWORD}
+    )
+    assert answer.status_code == 303
+    assert "sign-in throttle not counted" in caplog.text
+
+
+def test_cookie_flags_in_development_and_production(settings: Settings, engine: Engine) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure in production; the CSRF cookie:
+    SameSite=Lax, Secure in production (readable by the page: the double-submit check)."""
+    for production, app in [
+        (False, create_app(settings=settings, engine=engine)),
+        (True, create_app(settings=Settings(**SAFE), engine=engine)),
+    ]:
+        browser = _from(app, _address(), https=production)
+        form = browser.get("/login")
+        csrf_cookie = form.headers["set-cookie"]
+        assert csrf_cookie.startswith("csrftoken=")
+        assert "SameSite=Lax" in csrf_cookie and "Path=/" in csrf_cookie
+        assert ("Secure" in csrf_cookie) is production
+        user = make_user(engine, Role.CALL_AGENT)
+        signed = browser.submit("/login", {"username": user.username, "password": PASSWORD})
+        session_cookie = signed.headers["set-cookie"]
+        assert session_cookie.startswith("doorstep_session=")
+        parts = {part.strip().split("=")[0].lower() for part in session_cookie.split(";")}
+        assert {"httponly", "samesite", "path", "max-age"} <= parts
+        assert "samesite=lax" in session_cookie.lower()
+        assert ("secure" in parts) is production
+        assert f"Max-Age={settings.staff_session_hours * 3600}" in session_cookie
+        out = browser.submit("/logout")
+        assert (
+            'doorstep_session=""' in out.headers["set-cookie"]
+            or "Max-Age=0" in (out.headers["set-cookie"])
+        )
