@@ -590,6 +590,14 @@ def _detail_context(
         "district": district,
         "service": service,
         "agent": agent,
+        # Numbers in full only for those who ring them: a citizen's for whoever rings callers
+        # back (call agents, supervisors), an agent's for whoever runs the day (dispatch).
+        "citizen_phone": citizen.phone
+        if can(request, "callbacks")
+        else validation.mask_phone(citizen.phone),
+        "agent_phone": (agent.phone if may_dispatch else validation.mask_phone(agent.phone))
+        if agent
+        else "",
         "pinned_agent": pinned,
         "pinned_by": _staff_name(found.pinned_by),
         "overdue": search.is_overdue(found.status, found.due_date, today),
