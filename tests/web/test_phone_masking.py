@@ -13,10 +13,12 @@ import uuid
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from dispatch import validation
 from dispatch.agents.models import Agent
 from dispatch.calls.models import Callback, CallbackReason
+from dispatch.citizens import service as citizen_service
 from dispatch.db import write_session
 from dispatch.requests.models import DoorstepRequest
 from dispatch.staff.rules import Permission, Role, allows
@@ -37,7 +39,7 @@ def _seeded(engine: Engine, clock: FixedClock) -> tuple[DoorstepRequest, Agent |
     waiting for the same citizen."""
     with write_session(engine) as session:
         request, _ = factories.booked_request(session, district_code="SXR", now=clock.at)
-        citizen = factories.citizen_service.get(session=session, citizen_id=request.citizen_id)
+        citizen = citizen_service.get(session=session, citizen_id=request.citizen_id)
         callback = Callback(
             state_code="JK",
             call_sid=f"CA{uuid.uuid4().hex}",
@@ -49,7 +51,7 @@ def _seeded(engine: Engine, clock: FixedClock) -> tuple[DoorstepRequest, Agent |
         session.flush()
         agent = session.get(Agent, request.agent_id) if request.agent_id else None
         if agent is None:  # any agent of the district: its pages show its number
-            agent = session.exec(factories.select(Agent).order_by(Agent.id)).first()  # type: ignore[arg-type]
+            agent = session.exec(select(Agent).order_by(col(Agent.id))).first()
         return request, agent, callback
 
 
@@ -98,7 +100,7 @@ def test_a_role_sees_a_full_number_only_where_it_needs_it(
 ) -> None:
     request, agent, callback = _seeded(engine, clock)
     with write_session(engine) as session:
-        phone = factories.citizen_service.get(session=session, citizen_id=request.citizen_id).phone
+        phone = citizen_service.get(session=session, citizen_id=request.citizen_id).phone
     console = signed_in(app, engine, role)
     day = (request.window_start or clock.at).astimezone(dt.timezone(dt.timedelta(hours=5.5))).date()
     pages = _walk(console, _urls(app, request, agent, day), role)
