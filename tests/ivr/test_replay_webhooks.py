@@ -40,7 +40,7 @@ COVERED = {
     "/ivr/sms/status",
     "/ivr/sms/incoming",
 }
-SEEDS = (7, 19, 2030)
+SEEDS = (7, 2030)
 
 
 class SidSender:
@@ -181,7 +181,7 @@ def test_every_webhook_replayed_changes_nothing(
     before = snapshot(engine)
     if mode is Mode.DAY_LATER:
         clock.at += dt.timedelta(days=1)
-    client = TestClient(app)
+    client = TestClient(app, follow_redirects=False)
     replays = schedule(recorder.posts, random.Random(seed), mode)
     answered = [(post.route, post.replay(client)) for post in replays]
     assert [a for a in answered if a[1] >= 500] == []
