@@ -29,7 +29,9 @@ def _press(page: Page, keys: str) -> str:
     before = _turn(page)
     for key in keys:
         page.click(f'#keys button[data-key="{key}"]')
-    page.wait_for_function(f"Number(document.getElementById('status').dataset.turn) > {before}")
+    page.wait_for_function(
+        f"() => Number(document.getElementById('status').dataset.turn) > {before}"
+    )
     return page.inner_text("#transcript")
 
 
@@ -43,7 +45,7 @@ def test_booking_a_visit_by_clicking_the_keypad(
     page.uncheck("#aloud")
     page.fill("#caller", caller)
     page.click("#dial")
-    page.wait_for_function("document.getElementById('status').dataset.turn === '1'")
+    page.wait_for_function("() => document.getElementById('status').dataset.turn === '1'")
     assert "For English, press 2" in page.inner_text("#transcript")
     _press(page, "2")  # English
     _press(page, "1")  # a new request
@@ -53,12 +55,14 @@ def test_booking_a_visit_by_clicking_the_keypad(
     page.fill("#speech", "near the post office")
     before = _turn(page)
     page.click("#say")
-    page.wait_for_function(f"Number(document.getElementById('status').dataset.turn) > {before}")
+    page.wait_for_function(
+        f"() => Number(document.getElementById('status').dataset.turn) > {before}"
+    )
     offer = page.inner_text("#transcript")
     assert "The earliest visit is" in offer and "To book this visit, press 1" in offer
     assert "Your visit is booked" in _press(page, "1")  # the earliest window, and fee
     page.click("#hangup")
-    page.wait_for_function("document.getElementById('status').dataset.ended === 'true'")
+    page.wait_for_function("() => document.getElementById('status').dataset.ended === 'true'")
     status = page.inner_text("#status")
     assert "logged as booked" in status and "request JK-30-" in status
     with read_session(engine) as session:
