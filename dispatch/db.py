@@ -12,6 +12,7 @@ webhook would rather fail fast and apologise than outlast Twilio's patience
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -29,6 +30,10 @@ READ_ONLY = "doorstep_read_only"
 WAIT_MS = "doorstep_wait_ms"
 #: What commands wait by default (a phone webhook waits far less: `write_session(wait_s=)`).
 DEFAULT_WAIT_MS = 30_000
+
+
+#: PostgreSQL's DETAIL (and HINT) lines of an error, which quote the values that failed.
+_DETAIL = re.compile(r"\n(DETAIL|HINT):[^\n]*")
 
 
 def make_engine(
@@ -59,10 +64,20 @@ def make_engine(
         engine = sa.create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # an error's text never quotes a phone number or a name
             pool_pre_ping=True,
             pool_size=pool_size,
             connect_args=connect_args or {},
         )
+
+        @event.listens_for(engine, "handle_error")
+        def _without_detail(context: sa.engine.ExceptionContext) -> None:
+            # PostgreSQL's DETAIL line quotes the row or key that failed ("Key (phone)=(+91...)
+            # already exists"), which hide_parameters does not reach: the error's text keeps
+            # only the first line (its `diag` keeps the rest for code that needs it).
+            for exc in (context.original_exception, context.sqlalchemy_exception):
+                if exc is not None and exc.args and isinstance(exc.args[0], str):
+                    exc.args = (_DETAIL.sub("", exc.args[0]), *exc.args[1:])
 
         @event.listens_for(engine, "begin")
         def _bounded_wait(conn: sa.Connection) -> None:
@@ -76,7 +91,7 @@ def make_engine(
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if static_pool:
         kwargs["poolclass"] = sa.StaticPool
-    engine = sa.create_engine(url, echo=echo, **kwargs)
+    engine = sa.create_engine(url, echo=echo, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
