@@ -6,7 +6,14 @@ seconds) claims the zone-days whose changes have settled and submits each as a `
 scheduler process's threads:
 
 - `LocalProcesses` (no `DOORSTEP_BROKER_URL`) runs it in a pool of child processes
-  (forkserver, ending with their parent, `dispatch.processes.die_with_parent`);
+  (forkserver, ending with their parent, `dispatch.processes.die_with_parent`). A solve still
+  running when its lease ends (`solve_lease_seconds`, from when it began) is stopped by the
+  child's own alarm (SIGALRM, whose default kills the process even inside the compiled
+  search): past its lease it could not save anyway. A child that died, killed or stopped so,
+  breaks the pool (every solve in flight in it fails): the parent gives back the lease of
+  each failed solve at once and records the failure against the zone-day
+  (`dispatch.planning.loop.record_failure`), so the next hand-out re-plans it instead of
+  waiting for the lease to lapse, and the next submission starts a new pool;
 - `DramatiqQueue` (`DOORSTEP_BROKER_URL=redis://...`) sends it as a Dramatiq message through
   Redis to the solver machines, where `doorstep solver-worker` (`web.solver_worker`) runs it.
 
@@ -30,8 +37,10 @@ Not here: which zone-days are due and the lease (`dispatch.planning.loop`), the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,7 +54,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dispatch import scheduled
 from dispatch.clock import clock_for
 from dispatch.config import Settings
-from dispatch.db import engine_for
+from dispatch.db import engine_for, utcnow, write_session
+from dispatch.planning import loop
 from dispatch.ports import SolveJob, SolveQueue
 from dispatch.processes import die_with_parent
 from dispatch.visits import replan
@@ -85,6 +95,17 @@ def solve_job(settings: Settings, job: SolveJob) -> SolveOutcome:
     return outcome
 
 
+def solve_in_child(settings: Settings, job: SolveJob) -> SolveOutcome:
+    """`solve_job` in a local solver process, stopped outright (SIGALRM's default action) if
+    it is still running when its lease ends."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, max(settings.solve_lease_seconds, 0.001))
+    try:
+        return solve_job(settings, job)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class LocalProcesses:
     """Solve in `processes` child processes of this one (the default `SolveQueue`)."""
 
@@ -102,23 +123,47 @@ class LocalProcesses:
 
     def submit(self, job: SolveJob) -> None:
         try:
-            future = self.pool.submit(solve_job, self.settings, job)
+            future = self.pool.submit(solve_in_child, self.settings, job)
         except BrokenProcessPool:
-            # A child died (killed, out of memory): the pool takes no more work. A new one;
-            # the solves the dead child held are handed out again when their leases lapse.
+            # A child died (killed, out of memory, past its lease): the pool takes no more
+            # work. A new one; the solves in flight in the old one were given back as failed.
             log.warning("a solver process died: starting the solver processes again")
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._new_pool()
-            future = self.pool.submit(solve_job, self.settings, job)
-        future.add_done_callback(_log_failure)
+            future = self.pool.submit(solve_in_child, self.settings, job)
+        future.add_done_callback(functools.partial(_settle_failure, self.settings, job))
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _log_failure(future: Future[SolveOutcome]) -> None:
-    if not future.cancelled() and (error := future.exception()) is not None:
-        log.error("a zone solve's process failed: %r", error)
+def _settle_failure(settings: Settings, job: SolveJob, future: Future[SolveOutcome]) -> None:
+    """A solve whose process failed (died, killed, stopped at its lease, or raised): its
+    lease is given back at once and the failure recorded, so the next hand-out re-plans the
+    zone-day. Nothing if the lease is no longer the job's (it saved, or another has it)."""
+    if future.cancelled() or (error := future.exception()) is None:
+        return
+    log.error(
+        "the solve of district %s on %s failed in its process: %s",
+        job.district_id,
+        job.day,
+        type(error).__name__,
+    )
+    claim = loop.Claim(job.district_id, job.day, job.token)
+    try:
+        with write_session(engine_for(settings.database_url)) as session:
+            if loop.release(session=session, claim=claim):
+                loop.record_failure(
+                    session=session,
+                    district_id=job.district_id,
+                    day=job.day,
+                    reason=f"its solver process failed: {type(error).__name__}",
+                    now=utcnow(),
+                )
+    except Exception:  # the lease lapses by itself: the zone-day is handed out again then
+        log.exception(
+            "could not give back the lease of district %s on %s", job.district_id, job.day
+        )
 
 
 def broker_address(url: str) -> tuple[str, str]:
@@ -244,6 +289,7 @@ __all__ = [
     "plan_tomorrow_task",
     "queue_for",
     "solve_actor",
+    "solve_in_child",
     "solve_job",
     "time_limit_ms",
 ]

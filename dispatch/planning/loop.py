@@ -12,7 +12,10 @@ time, by a conditional update: two dispatchers cannot both claim it); the solve 
 (a local process, a queue worker on another machine) and saves through the versioned save, which
 clears the lease and the pending mark. A solver that dies leaves the lease to lapse, and the
 zone-day is handed out again; after `max_attempts` solves begun without an improved save it is
-left alone until its next change (every change starts the count again).
+left alone until its next change (every change starts the count again). A solve that failed —
+an error, its process killed or stopped for outrunning its lease, a lease that lapsed — is
+recorded in the audit log against the zone-day (`record_failure`: entity `zone_plan`, id
+`<district id>:<day>`, action `solve_failed`); the stored plan stands meanwhile.
 
 Not here: the solve itself (`dispatch.visits.replan.solve_zone`), where it runs (`web.solving`).
 """
@@ -27,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from dispatch.audit import service as audit
 from dispatch.geography.models import District
 from dispatch.planning.models import ZonePlan
 
@@ -90,12 +94,42 @@ def claim(
     claimed it first). `force` claims a zone-day that is not pending (the evening's plan)."""
     lapsed = now - dt.timedelta(seconds=timing.lease_s)
     token = uuid.uuid4().hex
+    before = session.get(ZonePlan, (district_id, day), populate_existing=True)
+    lost = before is not None and before.solve_token is not None
     conditions = [sa.or_(_T.c.solve_claimed_at.is_(None), _T.c.solve_claimed_at <= lapsed)]
     if not force:
         conditions.append(_T.c.version > _T.c.improved_version)
     if not _update(session, district_id, day, *conditions, solve_claimed_at=now, solve_token=token):
         return None
+    if lost:  # a lease left to lapse: its solver stopped (or is still at it, and will not save)
+        record_failure(
+            session=session,
+            district_id=district_id,
+            day=day,
+            reason="the previous solve's lease lapsed",
+            now=now,
+        )
     return Claim(district_id, day, token)
+
+
+#: Who the loop's own audit records name.
+ACTOR = "planner:loop"
+
+
+def record_failure(
+    *, session: Session, district_id: int, day: dt.date, reason: str, now: dt.datetime
+) -> None:
+    """Note in the audit log that a solve of the zone-day failed, and why (no personal data:
+    a reason in our words, an error's class)."""
+    audit.record(
+        session=session,
+        actor=ACTOR,
+        entity="zone_plan",
+        entity_id=f"{district_id}:{day.isoformat()}",
+        action="solve_failed",
+        at=now,
+        reason=reason[:200],
+    )
 
 
 def holds(*, session: Session, claim: Claim) -> bool:

@@ -87,14 +87,24 @@ def solve_zone(
     with write_session(engine) as session:
         if not loop.begin(session=session, claim=claim, now=utcnow()):
             return SolveOutcome(claim.district_id, claim.day, SolveStatus.LOST)
+    error: str | None = None
     try:
         outcome = _solve(engine, settings, claim, limit, evening)
-    except Exception:
+    except Exception as exc:
         log.exception("re-planning district %s on %s failed", claim.district_id, claim.day)
         outcome = SolveOutcome(claim.district_id, claim.day, SolveStatus.FAILED)
+        error = type(exc).__name__
     if outcome.status is not SolveStatus.SAVED:
         with write_session(engine) as session:
-            loop.release(session=session, claim=claim)
+            released = loop.release(session=session, claim=claim)
+            if released and error is not None:
+                loop.record_failure(
+                    session=session,
+                    district_id=claim.district_id,
+                    day=claim.day,
+                    reason=f"the solve failed: {error}",
+                    now=utcnow(),
+                )
         return outcome
     moved = _reoffer_dropped(engine, settings, claim, now or utcnow())
     return replace(outcome, reoffered=moved)
