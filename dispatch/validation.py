@@ -19,6 +19,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 #: together or in groups (a space, dash or dot between any two): an Aadhaar number, Verhoeff-valid
 #: or not. `\d` also reads Devanagari and other scripts' digits, as a speech result may give them.
 AADHAAR = re.compile(r"(?<![\w+])(?<!\d[ .-])\d(?:[ .-]?\d){11}(?![ .-]?\d)(?!\w)")
+#: Fields of `text` that hold a person's own words (where an Aadhaar number is masked).
+WORDS = frozenset({"name", "landmark", "note", "reason", "comment"})
 #: An Indian mobile number standing alone: ten digits from 6-9 (together, or 5 + 5), with or
 #: without +91 / 91 / 0 before them.
 MOBILE = re.compile(r"(?<![\w+])(?:\+?91[ -]?|0)?[6-9]\d{4}[ -]?\d{5}(?![ .-]?\d)(?!\w)")
@@ -71,7 +73,12 @@ def fee(value: int, *, field: str) -> int:
 
 
 def text(value: str | None, *, field: str, max_length: int = 200, required: bool = True) -> str:
+    """Text, stripped and checked. In a person's words (`WORDS`: a name, a landmark, a note) an
+    Aadhaar number is masked (`mask_aadhaar`) here already, so that what a service compares is
+    what the store keeps; codes (a CSC ID is 12 digits) are kept as typed."""
     cleaned = (value or "").strip()
+    if field in WORDS:
+        cleaned = mask_aadhaar(cleaned)
     if required and not cleaned:
         raise InvalidInput(field, value, "is required")
     if len(cleaned) > max_length:
