@@ -273,7 +273,11 @@ async def _calls(
     settings = Settings(public_base_url=base, twilio_auth_token=TOKEN)
     apologies = _apology_texts()
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=level.calls + 5, max_keepalive_connections=level.calls)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: one it has just closed
+    # would fail a webhook that never reached it (Twilio opens connections of its own).
+    limits = httpx.Limits(
+        max_connections=level.calls + 5, max_keepalive_connections=level.calls, keepalive_expiry=2
+    )
     deadline = time.monotonic() + duration_s
 
     async def line(i: int, line_rng: random.Random) -> None:

@@ -267,7 +267,7 @@ class Booker:
             if page is None:
                 return
             fields = form_of(page.text)
-            if page.status_code != 200 or not fields.offers:
+            if not fields.offers:  # fresh windows after a window taken come with a 409
                 self.tally.failed[f"console: HTTP {page.status_code}, no window shown"] += 1
                 return
             posted = {**fields.fields, "offer": fields.offers[0], "csrftoken": csrf}
