@@ -79,24 +79,54 @@ def _seed(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web import logs
+
     settings = get_settings()
     settings.refuse_unsafe()  # before uvicorn: one clear line, not a failed app factory
     if settings.production:
         from web.app import refuse_demo_staff
 
         refuse_demo_staff(make_engine(settings.database_url))
-    uvicorn.run("web.app:create_app", factory=True, host=args.host, port=args.port)
+    if args.workers > 1:
+        _metrics_dir()
+    # Uvicorn applies the same logging configuration as the worker's, to its own loggers too
+    # (and again in each worker process).
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logs.config(settings),
+    )
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
-    import logging
+def _metrics_dir() -> None:
+    """Several web processes sum their HTTP figures through prometheus-client's multiprocess
+    directory (`web.metrics`): PROMETHEUS_MULTIPROC_DIR if set (emptied of the figures of a
+    previous run), else a new one, given to the worker processes by their environment."""
+    import tempfile
+    from pathlib import Path
 
+    from web.metrics import MULTIPROC_ENV
+
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorstep-metrics-")
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from web import logs
     from web.worker import run_forever
 
     settings = get_settings()
     settings.refuse_unsafe()
-    logging.basicConfig(level=logging.INFO)
+    logs.configure(settings)
     run_forever(settings)
     return 0
 
@@ -114,7 +144,7 @@ def _solver_worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    solver_worker.configure_logging()
+    solver_worker.configure_logging(settings)
     return solver_worker.run(settings, processes=args.processes, threads=args.threads)
 
 
@@ -350,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=1,
+        help="web processes (default 1; with more, set DOORSTEP_SCHEDULER=false and run "
+        "`doorstep worker` once)",
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("worker", help="run the scheduled tasks (one process per deployment)")

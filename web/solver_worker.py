@@ -36,10 +36,9 @@ from dramatiq import Worker
 
 from dispatch.config import Settings
 from dispatch.processes import die_with_parent
-from web import solving
+from web import logs, solving
 
 log = logging.getLogger(__name__)
-LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 #: How long a stopping worker lets the solve in hand finish.
 STOP_WAIT_S = 180.0
 #: A child that fails (exits with an error, not killed) sooner than this after it started is
@@ -83,8 +82,9 @@ def run(settings: Settings, *, processes: int, threads: int) -> int:
     return _supervise(settings, processes=processes, threads=threads, stop=stop)
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+def configure_logging(settings: Settings) -> None:
+    """The logging of every Doorstep process (`web.logs`), in this one and its children."""
+    logs.configure(settings)
 
 
 def _on_signals(stop: threading.Event) -> None:
@@ -100,7 +100,7 @@ def _on_signals(stop: threading.Event) -> None:
 
 def _child(settings: Settings, threads: int) -> None:
     die_with_parent()  # ignores Ctrl-C (the parent decides) and leaves with the parent
-    configure_logging()
+    configure_logging(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     serve(settings, threads=threads, stop=stop)
