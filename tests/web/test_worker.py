@@ -51,6 +51,7 @@ def test_the_scheduler_has_every_task_and_gives_them_its_settings() -> None:
         "deadlines",
         "fees-reconcile",
         "forget-answers",
+        "retention-purge",
     }
     for job in scheduler.get_jobs():
         assert job.args == (settings,)  # not the environment's settings
