@@ -131,6 +131,14 @@ COMMON: dict[int | str, dict[str, Any]] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         },
     },
+    503: {
+        "model": Problem,
+        "description": "`unavailable`: the database could not serve the request now (nothing"
+        " was saved); resend after `Retry-After`, with the same `Idempotency-Key`",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
 }
 
 
