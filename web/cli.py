@@ -13,7 +13,9 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from dispatch import backup as backups
 from dispatch import migrate as migrations
 from dispatch import seed as seed_loader
 from dispatch.config import UnsafeSettings, get_settings
@@ -355,6 +357,29 @@ def _api_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    """Back the database up into a file, while the server runs."""
+    url = get_settings().database_url
+    done = backups.backup(url=url, target=args.file)
+    print(f"{done.kind} database backed up to {done.path} ({done.size} bytes, {_schema(done)})")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    """Restore a backup file into the (empty) database; stop the server first."""
+    url = get_settings().database_url
+    done = backups.restore(url=url, source=args.file, force=args.force)
+    print(f"{done.path} restored into the {done.kind} database ({_schema(done)})")
+    if not done.current:
+        print("the backup's schema is older than this code: run `doorstep migrate` next")
+    return 0
+
+
+def _schema(done: backups.Outcome) -> str:
+    newest = ", the newest" if done.current else ", not the newest"
+    return f"schema {done.revision or 'none'}{newest}"
+
+
 def _call(args: argparse.Namespace) -> int:
     from web import phone
 
@@ -447,6 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", default=None, help="state code (default: DOORSTEP_DEFAULT_STATE)")
     p.add_argument("--rate", type=int, default=60, help="requests a minute (create; default 60)")
     p.set_defaults(func=_api_client)
+
+    p = sub.add_parser(
+        "backup", help="back the database up into a file (SQLite online backup, or pg_dump)"
+    )
+    p.add_argument("file", type=Path, help="the backup file to write (replaced if it exists)")
+    p.set_defaults(func=_backup)
+
+    p = sub.add_parser(
+        "restore", help="restore a backup file into an empty database (stop the server first)"
+    )
+    p.add_argument("file", type=Path, help="a file `doorstep backup` made")
+    p.add_argument(
+        "--force", action="store_true", help="replace what the database holds (it is lost)"
+    )
+    p.set_defaults(func=_restore)
 
     p = sub.add_parser("call", help="call the IVR from this terminal (the phone simulator)")
     p.add_argument("--from", dest="caller", required=True, help="your number, e.g. +919812345678")
