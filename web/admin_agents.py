@@ -266,11 +266,21 @@ def _form_context(
         "longest_leave": agent_rules.LONGEST_LEAVE_DAYS,
         "history": [],
         "ahead": [],
+        "version": 0,
+        "conflict": "",
+        "leave_versions": {},
         "tz": tz,
     }
     if agent is not None and agent.id is not None:
+        context["version"] = agent_service.agent_version(session=session, agent_id=agent.id)
         start, _ = _day_bounds(today, tz)
         context["leave"] = agent_service.leave_from(session=session, agent_id=agent.id, day=today)
+        context["leave_versions"] = {
+            leave.day: agent_service.leave_version(
+                session=session, agent_id=agent.id, day=leave.day
+            )
+            for leave in context["leave"]
+        }
         context["history"] = admin_history.rows(
             agent_service.history(session=session, agent_id=agent.id), tz, LABELS, _note
         )
@@ -312,6 +322,22 @@ def _page(request: Request, context: dict[str, Any], status_code: int = 200) -> 
     return templates.TemplateResponse(
         request, "admin_agents/edit.html", context, status_code=status_code
     )
+
+
+def _conflict(
+    request: Request,
+    session: Session,
+    user: StaffUser,
+    now: dt.datetime,
+    agent: Agent,
+    message: str,
+) -> HTMLResponse:
+    """The agent's page as it is now, saying why nothing was done (409)."""
+    block = geography_service.get_block(session=session, block_id=agent.block_id)
+    context = _form_context(
+        session, user, now, agent, _form_of(agent, block.code), {}, conflict=message
+    )
+    return _page(request, context, 409)
 
 
 @router.get("/admin/agents/new", response_class=HTMLResponse)
@@ -448,6 +474,7 @@ def agent_update(
     daily_cap: Annotated[str, Form(max_length=4)] = "",
     travel_mode: Annotated[str, Form(max_length=24)] = "",
     active: Annotated[str, Form(max_length=3)] = "",
+    version: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     agent = _agent_of(session, user, agent_id)
     now = clock.now()
@@ -496,9 +523,24 @@ def agent_update(
                 daily_cap=daily_cap,
                 travel_mode=travel_mode,
                 active=active == "on",
+                version=version,
             )
             if errors:
                 raise InvalidAgent(errors)
+    except agent_service.EditedMeanwhile:
+        # A form drawn before another save (sent again, or left open): nothing changed; the
+        # agent as they are now, to start again from.
+        session.expire_all()
+        return _conflict(
+            request,
+            session,
+            user,
+            now,
+            _agent_of(session, user, agent_id),
+            "Nothing was saved: this agent was changed by someone else since this form was "
+            "opened. Here is the agent as they are now; make your change again if it is "
+            "still needed.",
+        )
     except InvalidAgent as exc:
         session.expire_all()
         agent = _agent_of(session, user, agent_id)
@@ -595,19 +637,39 @@ def agent_leave(
 
 @router.post("/admin/agents/{agent_id}/leave/remove", response_class=HTMLResponse)
 def agent_leave_remove(
+    request: Request,
     agent_id: RowId,
     user: Administrator,
     session: WriteSessionDep,
     clock: ClockDep,
     day: Annotated[str, Form(max_length=10)] = "",
+    leave_version: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     agent = _agent_of(session, user, agent_id)
     try:
         chosen = dt.date.fromisoformat(day)
     except ValueError:
         raise InvalidInput("day", day, "choose a day of leave") from None
+    gone = f"/admin/agents/{agent_id}?done=leave_removed#leave"
+    if leave_version is not None and leave_version != agent_service.leave_version(
+        session=session, agent_id=agent_id, day=chosen
+    ):
+        # The form names the leave it was drawn for: that leave taken back already (the form
+        # sent again), it does not take back leave put in since for the same day.
+        on_leave = agent_service.leave_from(session=session, agent_id=agent_id, day=chosen)
+        if not any(leave.day == chosen for leave in on_leave):
+            return RedirectResponse(gone, status_code=303)
+        return _conflict(
+            request,
+            session,
+            user,
+            clock.now(),
+            agent,
+            "Nothing was taken back: the leave on this day was put in again since this page "
+            "was opened. Here it is as it stands now.",
+        )
     today = clock.now().astimezone(_zone(session, agent.state_code)).date()
     if chosen < today:
         raise InvalidInput("day", day, "leave already taken cannot be taken back")
     roster.end_leave(session=session, actor=actor_of(user), agent_id=agent_id, days=[chosen])
-    return RedirectResponse(f"/admin/agents/{agent_id}?done=leave_removed#leave", status_code=303)
+    return RedirectResponse(gone, status_code=303)

@@ -24,7 +24,7 @@ from dispatch.agents.rules import AgentForm, InvalidAgent, LeaveDays, Problems, 
 from dispatch.audit import service as audit
 from dispatch.audit.models import AuditEntry
 from dispatch.catalogue.service import SKILLS
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.geography import service as geography_service
 from dispatch.geography.models import Block, District
 from dispatch.requests.models import DoorstepRequest
@@ -190,14 +190,26 @@ def update(
     daily_cap: int | str | None = None,
     travel_mode: str | None = None,
     active: bool | None = None,
+    version: int | None = None,
 ) -> Changes:
     """Change what is given (None keeps a field; `break_start=""` removes the break), after
     checking the agent as it would be: every bad field named at once (`InvalidAgent`), nothing
     changed then. A new block without coordinates moves the agent's start to its centre.
     Audited with the changed fields' values before and after (a phone masked there only: two
     numbers may mask alike). A failure once fields are set (the phone taken by another save
-    since it was checked: `InvalidAgent` too) leaves the agent as it was."""
+    since it was checked: `InvalidAgent` too) leaves the agent as it was.
+
+    `version` is the agent's `version` a form was drawn at: if the agent was changed since
+    and this would change anything, `EditedMeanwhile` and nothing changed (a form sent
+    again, or left open while another admin saved, cannot undo a later change); one that
+    asks for the agent as they are now changes nothing either way."""
     agent = get(session=session, agent_id=agent_id)
+    current = None
+    if version is not None:
+        # Held until the commit on PostgreSQL (SQLite's writes are serial): two saves drawn
+        # at the same version cannot both pass the check.
+        session.exec(select(Agent.id).where(Agent.id == agent_id).with_for_update()).one()
+        current = agent_version(session=session, agent_id=agent_id)
     state = state_service.get(session=session, code=agent.state_code)
     before = _fields(session, agent)
     problems = Problems()
@@ -250,6 +262,8 @@ def update(
             changed = [k for k in CHANGEABLE if before[k] != after[k]]
             old = _masked({k: before[k] for k in changed})
             new = _masked({k: after[k] for k in changed})
+            if changed and current is not None and version != current:
+                raise EditedMeanwhile(agent_id, current)  # the savepoint undoes what was set
             if changed:
                 session.add(agent)
                 audit.record(
@@ -269,6 +283,29 @@ def update(
             raise
         raise InvalidAgent({"phone": "another agent has this phone"}) from None
     return Changes(agent, old, new)
+
+
+class EditedMeanwhile(Conflict):
+    """An edit drawn at an older version of the agent that would change something: nothing
+    was changed; `current` is the version the form must be drawn at again."""
+
+    def __init__(self, agent_id: int, current: int) -> None:
+        self.current = current
+        super().__init__(ENTITY, agent_id, "changed by someone else since this form was drawn")
+
+
+def agent_version(*, session: Session, agent_id: int) -> int:
+    """The agent's version as an edit form carries it: the id of the latest audit entry that
+    made or changed the agent's own fields (0 before any). Leave is not part of it: a form left
+    open while the agent was put on leave still saves."""
+    latest = session.exec(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.entity == ENTITY,
+            AuditEntry.entity_id == str(agent_id),
+            col(AuditEntry.action).in_(("create", "update")),
+        )
+    ).one()
+    return int(latest or 0)
 
 
 @dataclass(frozen=True)
@@ -391,6 +428,19 @@ def history(*, session: Session, agent_id: int | None) -> list[AuditEntry]:
 
 
 # --- leave -------------------------------------------------------------------------------------
+
+
+def leave_version(*, session: Session, agent_id: int, day: dt.date) -> int:
+    """The id of the audit entry that put in the agent's leave on `day` (the latest naming the
+    day; 0 if none): a form to take that leave back carries it, so that, sent again after the
+    leave was taken back and put in anew, it does not take back the new leave."""
+    entries = audit.history(session=session, entity=ENTITY, entity_id=agent_id)
+    for entry in reversed(entries):
+        if entry.action == "leave" and day.isoformat() in entry.detail.get("after", {}).get(
+            "days", []
+        ):
+            return entry.id or 0
+    return 0
 
 
 def add_leave(
