@@ -181,6 +181,12 @@ def _context(
         "form_key": str(uuid.uuid4()),
         "history": history,
         "notice": "",
+        "conflict": "",
+        "version": (
+            catalogue_service.service_version(session=session, service_id=service.id)
+            if service is not None and service.id is not None
+            else 0
+        ),
     }
     context.update(extra)
     return context
@@ -302,6 +308,7 @@ def service_update(
     documents_hi: Lines = "",
     aliases: Lines = "",
     active: Annotated[str, Form(max_length=3)] = "",
+    version: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     service = _service_of(session, user, service_id)
     typed = {
@@ -343,7 +350,19 @@ def service_update(
             documents_hi=documents_hi,
             aliases=aliases,
             active=active == "on",
+            version=version,
         )
+    except catalogue_service.EditedMeanwhile:
+        # A form drawn before another save (sent again, or left open): nothing changed; the
+        # service as it is now, to start again from.
+        session.expire_all()
+        service = _service_of(session, user, service_id)
+        conflict = (
+            "Nothing was saved: this service was changed by someone else since this form was "
+            "opened. Here it is as it is now; make your change again if it is still needed."
+        )
+        context = _context(session, user, service, _form_of(service), {}, conflict=conflict)
+        return _page(request, context, 409)
     except InvalidService as exc:
         session.expire_all()
         service = _service_of(session, user, service_id)

@@ -16,7 +16,7 @@ from dispatch.audit import service as audit
 from dispatch.audit.models import AuditEntry
 from dispatch.catalogue import rules
 from dispatch.catalogue.models import Service, ServiceCategory
-from dispatch.errors import NotFound
+from dispatch.errors import Conflict, NotFound
 from dispatch.requests.models import DoorstepRequest
 from dispatch.states import service as state_service
 from dispatch.states.models import State
@@ -123,6 +123,7 @@ def update(
     documents_hi: str | Sequence[str] | None = None,
     aliases: str | Sequence[str] | None = None,
     active: bool | None = None,
+    version: int | None = None,
 ) -> Changes:
     """Change what is given (None keeps a field; "" empties a text field — for the time limit
     "no limit", for the skill "none"), after checking the service as it would be: every bad
@@ -133,8 +134,18 @@ def update(
 
     What a change to the visit's minutes, skill or being offered does to the live plans is not
     here but in the use case `dispatch.visits.catalogue_admin.update_service`, which calls
-    this."""
+    this.
+
+    `version` is the service's `service_version` a form was drawn at: if the service was
+    changed since and this would change anything, `EditedMeanwhile` and nothing changed (a
+    form sent again, or left open while another admin saved, cannot undo a later change)."""
     service = get(session=session, service_id=service_id)
+    current = None
+    if version is not None:
+        # Held until the commit on PostgreSQL (SQLite's writes are serial): two saves drawn
+        # at the same version cannot both pass the check.
+        session.exec(select(Service.id).where(Service.id == service_id).with_for_update()).one()
+        current = service_version(session=session, service_id=service_id)
     state = state_service.get(session=session, code=service.state_code)
     before = snapshot(service)
 
@@ -166,6 +177,9 @@ def update(
     changed = [k for k in after if before[k] != after[k]]
     if not changed:
         return Changes(service, {}, {})
+    if current is not None and version != current:
+        session.expire(service)  # what was set above is dropped, not written
+        raise EditedMeanwhile(service_id, current)
     session.add(service)
     old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}
     audit.record(
@@ -179,6 +193,26 @@ def update(
     )
     session.flush()
     return Changes(service, old, new)
+
+
+class EditedMeanwhile(Conflict):
+    """An edit drawn at an older version of the service that would change something: nothing
+    was changed; `current` is the version the form must be drawn at again."""
+
+    def __init__(self, service_id: int, current: int) -> None:
+        self.current = current
+        super().__init__(ENTITY, service_id, "changed by someone else since this form was drawn")
+
+
+def service_version(*, session: Session, service_id: int) -> int:
+    """The service's version as an edit form carries it: the id of its latest audit entry
+    (made or changed; 0 before any)."""
+    latest = session.exec(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.entity == ENTITY, AuditEntry.entity_id == str(service_id)
+        )
+    ).one()
+    return int(latest or 0)
 
 
 @dataclass(frozen=True)
