@@ -3,7 +3,8 @@ account switched off or given a new password. Each change is audited by `dispatc
 its fields before and after, and the latest changes are listed under the accounts. A refused
 form comes back as typed (422) with the message beside the field it is about. Each form carries
 a hidden random key drawn with the page: the same form sent again (a double click, a retried
-request) answers as the first did and changes nothing again."""
+request) answers as the first did and changes nothing again; an unlock only unlocks an account
+locked out at that moment, so the unlock sent again audits nothing twice."""
 
 from __future__ import annotations
 
@@ -129,7 +130,12 @@ def staff_update(
     if target is None or target.state_code != user.state_code:  # another state's: not ours
         raise NotFound(staff_service.STAFF, user_id)
     if unlock:
-        staff_service.unlock(session=session, user_id=user_id, actor=staff_service.actor_of(user))
+        # Only an account locked out now: the form sent again after the unlock (or a day
+        # later) finds nothing to unlock and audits nothing a second time.
+        settings = request.app.state.settings
+        if staff_service.locked(session=session, settings=settings, username=target.username):
+            actor = staff_service.actor_of(user)
+            staff_service.unlock(session=session, user_id=user_id, actor=actor)
         return RedirectResponse(f"/admin/staff?done=unlocked+{target.username}", status_code=303)
     if user_id == user.id and (active == "off" or (role is not None and role is not user.role)):
         return _page(
