@@ -139,8 +139,9 @@ class LocalProcesses:
 
 def _settle_failure(settings: Settings, job: SolveJob, future: Future[SolveOutcome]) -> None:
     """A solve whose process failed (died, killed, stopped at its lease, or raised): its
-    lease is given back at once and the failure recorded, so the next hand-out re-plans the
-    zone-day. Nothing if the lease is no longer the job's (it saved, or another has it)."""
+    lease is given back at once, the failure recorded and the solve counted as failed (for as
+    long as it held the lease), so the next hand-out re-plans the zone-day. Nothing if the
+    lease is no longer the job's (it saved, or another has it)."""
     if future.cancelled() or (error := future.exception()) is None:
         return
     log.error(
@@ -152,14 +153,12 @@ def _settle_failure(settings: Settings, job: SolveJob, future: Future[SolveOutco
     claim = loop.Claim(job.district_id, job.day, job.token)
     try:
         with write_session(engine_for(settings.database_url)) as session:
-            if loop.release(session=session, claim=claim):
-                loop.record_failure(
-                    session=session,
-                    district_id=job.district_id,
-                    day=job.day,
-                    reason=f"its solver process failed: {type(error).__name__}",
-                    now=utcnow(),
-                )
+            loop.fail(
+                session=session,
+                claim=claim,
+                reason=f"its solver process failed: {type(error).__name__}",
+                now=utcnow(),
+            )
     except Exception:  # the lease lapses by itself: the zone-day is handed out again then
         log.exception(
             "could not give back the lease of district %s on %s", job.district_id, job.day

@@ -17,6 +17,11 @@ an error, its process killed or stopped for outrunning its lease, a lease that l
 recorded in the audit log against the zone-day (`record_failure`: entity `zone_plan`, id
 `<district id>:<day>`, action `solve_failed`); the stored plan stands meanwhile.
 
+Every solve is also counted, with its wall time, where it settles — the transaction of its save
+or its release, on whichever machine ran it, or the hand-out that finds its lease lapsed
+(`record_solve`, into `ZoneSolveStat`): by status (`SolveStatus`'s values, and `lapsed`) and
+duration bucket, for the metrics every process reads alike (`web.metrics`).
+
 Not here: the solve itself (`dispatch.visits.replan.solve_zone`), where it runs (`web.solving`).
 """
 
@@ -32,7 +37,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.audit import service as audit
 from dispatch.geography.models import District
-from dispatch.planning.models import ZonePlan
+from dispatch.planning.models import ZonePlan, ZoneSolveStat
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ def claim(
     token = uuid.uuid4().hex
     before = session.get(ZonePlan, (district_id, day), populate_existing=True)
     lost = before is not None and before.solve_token is not None
+    began = before.solve_claimed_at if before is not None else None  # read before it changes
     conditions = [sa.or_(_T.c.solve_claimed_at.is_(None), _T.c.solve_claimed_at <= lapsed)]
     if not force:
         conditions.append(_T.c.version > _T.c.improved_version)
@@ -108,6 +114,11 @@ def claim(
             day=day,
             reason="the previous solve's lease lapsed",
             now=now,
+        )
+        record_solve(
+            session=session,
+            status=LAPSED,
+            seconds=(now - began).total_seconds() if began is not None else 0.0,
         )
     return Claim(district_id, day, token)
 
@@ -130,6 +141,65 @@ def record_failure(
         at=now,
         reason=reason[:200],
     )
+
+
+def fail(
+    *, session: Session, claim: Claim, reason: str, now: dt.datetime, seconds: float | None = None
+) -> bool:
+    """A solve of `claim` failed (raised, or its process died): give its lease back, record
+    the failure and count the solve (`seconds` long, or since it began by the lease's time).
+    Nothing, and False, if the lease was no longer the claim's (it saved, or another has it)."""
+    row = session.get(ZonePlan, (claim.district_id, claim.day), populate_existing=True)
+    began = row.solve_claimed_at if row is not None and row.solve_token == claim.token else None
+    if not release(session=session, claim=claim):
+        return False
+    record_failure(
+        session=session, district_id=claim.district_id, day=claim.day, reason=reason, now=now
+    )
+    if seconds is None:
+        seconds = (now - began).total_seconds() if began is not None else 0.0
+    record_solve(session=session, status=FAILED, seconds=seconds)
+    return True
+
+
+#: How a solve ended, as counted beside `dispatch.visits.replan.SolveStatus`'s own: it failed
+#: (raised, or its process died), or its lease lapsed before it settled (counted by the
+#: hand-out that takes the zone-day over: the solver died, its message was lost, or it is still
+#: searching past its lease and will end `lost`).
+FAILED = "failed"
+LAPSED = "lapsed"
+#: The upper bounds of the solves' duration buckets (seconds): a re-plan searches for 2 s by
+#: default, up to 3 times; the evening's plan 20 s; a lease lasts 120 s.
+SOLVE_BUCKETS_S = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+#: The bucket of the solves longer than the last bound.
+OVER_MS = 2**31 - 1
+
+
+def bucket_ms(seconds: float) -> int:
+    """The duration bucket (its upper bound in milliseconds) a solve of `seconds` falls in."""
+    for bound in SOLVE_BUCKETS_S:
+        if seconds <= bound:
+            return round(bound * 1000)
+    return OVER_MS
+
+
+def record_solve(*, session: Session, status: str, seconds: float) -> None:
+    """Count one solve that ended `status` after `seconds`, in the caller's transaction (its
+    save or release): one conditional update of the outcome's bucket, made on its first use."""
+    status, seconds = str(status), max(0.0, seconds)  # a plain string: drivers dump enums apart
+    le_ms = bucket_ms(seconds)
+    key = (_S.c.status == status, _S.c.le_ms == le_ms)
+    add = {"solves": _S.c.solves + 1, "seconds": _S.c.seconds + seconds}
+    counted = session.execute(sa.update(_S).where(*key).values(**add))
+    if counted.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.execute(
+                sa.insert(_S).values(status=status, le_ms=le_ms, solves=1, seconds=seconds)
+            )
+    except sa.exc.IntegrityError:  # made meanwhile by another solve's first of its kind
+        session.execute(sa.update(_S).where(*key).values(**add))
 
 
 def holds(*, session: Session, claim: Claim) -> bool:
@@ -238,6 +308,8 @@ def held(
 
 #: The zone-day rows' table: the lease is kept by conditional updates of it.
 _T = ZonePlan.__table__  # type: ignore[attr-defined]
+#: The solves' counts.
+_S = ZoneSolveStat.__table__  # type: ignore[attr-defined]
 
 
 def _update(session: Session, district_id: int, day: dt.date, *where: Any, **values: Any) -> bool:

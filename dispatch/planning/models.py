@@ -38,6 +38,25 @@ class ZonePlan(SQLModel, table=True):
     planned_ahead_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ZoneSolveStat(SQLModel, table=True):
+    """The dispatch loop's zone solves, counted by how they ended and how long they took: one
+    row per outcome and duration bucket, added to in the transaction where each solve settles
+    (`dispatch.planning.loop.record_solve`), so every process reads the same counts
+    (`web.metrics`). A handful of rows (outcomes x buckets), never one per solve."""
+
+    __tablename__ = "zone_solve_stat"
+    __table_args__ = (sa.PrimaryKeyConstraint("status", "le_ms"),)
+
+    #: How the solve ended: `dispatch.visits.replan.SolveStatus`'s values, or `lapsed`.
+    status: str = Field(max_length=20)
+    #: The duration bucket's upper bound in milliseconds (`loop.SOLVE_BUCKETS_S`), or
+    #: `loop.OVER_MS` for the solves longer than the last bound.
+    le_ms: int
+    solves: int = 0
+    #: The solves' wall time, summed.
+    seconds: float = 0.0
+
+
 class PlanStop(SQLModel, table=True):
     """One visit in one version of a plan: which agent, in what order, arriving when."""
 

@@ -12,13 +12,17 @@ Whatever happens, the lease is given back (an improved save ends it; otherwise
 `loop.release`), so the loop can hand the zone-day out again.
 
 It never raises for a plan that moved on or a lease that lapsed: those are outcomes. An
-unexpected error is logged and returned as `failed`, the lease released.
+unexpected error is logged and returned as `failed`, the lease released. Each outcome is
+counted with the solve's wall time (from its start to the transaction that settles it) in
+that same transaction — the save, the settle of an empty zone-day, or the release
+(`loop.record_solve`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -47,7 +51,7 @@ class SolveStatus(StrEnum):
     EMPTY = "empty"  # nothing to plan: the zone-day was marked settled
     OUTDATED = "outdated"  # the plan kept changing under every search: back to the loop
     LOST = "lost"  # the lease was no longer this claim's (it lapsed; another solver has it)
-    FAILED = "failed"  # an unexpected error, logged
+    FAILED = loop.FAILED  # an unexpected error, logged
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,10 @@ class SolveOutcome:
     assigned: int = 0
     unassigned: int = 0
     searches: int = 0
+    #: The searches' wall time.
     wall_s: float = 0.0
+    #: The whole solve's, from its start to the transaction that settled it (as counted).
+    elapsed_s: float = 0.0
     reoffered: list[int] = field(default_factory=list)
 
 
@@ -84,40 +91,57 @@ def solve_zone(
     """Re-plan the claimed zone-day (see the module). `evening`: the evening's full plan of
     tomorrow (its changes' cause)."""
     limit = settings.replan_seconds if time_limit_s is None else time_limit_s
+    started = time.monotonic()
     with write_session(engine) as session:
         if not loop.begin(session=session, claim=claim, now=utcnow()):
+            # Its lease lapsed while it waited, or a message delivered twice: count it.
+            loop.record_solve(session=session, status=SolveStatus.LOST, seconds=0.0)
             return SolveOutcome(claim.district_id, claim.day, SolveStatus.LOST)
     error: str | None = None
     try:
-        outcome = _solve(engine, settings, claim, limit, evening)
+        outcome = _solve(engine, settings, claim, limit, evening, started)
     except Exception as exc:
         log.exception("re-planning district %s on %s failed", claim.district_id, claim.day)
         outcome = SolveOutcome(claim.district_id, claim.day, SolveStatus.FAILED)
         error = type(exc).__name__
-    if outcome.status is not SolveStatus.SAVED:
+    if outcome.status not in (SolveStatus.SAVED, SolveStatus.EMPTY):
+        # Saved and empty solves ended their lease and were counted in their own transaction.
         with write_session(engine) as session:
-            released = loop.release(session=session, claim=claim)
-            if released and error is not None:
-                loop.record_failure(
-                    session=session,
-                    district_id=claim.district_id,
-                    day=claim.day,
-                    reason=f"the solve failed: {error}",
-                    now=utcnow(),
-                )
+            outcome = replace(outcome, elapsed_s=time.monotonic() - started)
+            if error is None:
+                loop.release(session=session, claim=claim)
+            elif loop.fail(
+                session=session,
+                claim=claim,
+                reason=f"the solve failed: {error}",
+                now=utcnow(),
+                seconds=outcome.elapsed_s,
+            ):
+                return outcome  # released, recorded and counted
+            # A solve that raised after its lease went is counted all the same.
+            loop.record_solve(session=session, status=outcome.status, seconds=outcome.elapsed_s)
+        return outcome
+    if outcome.status is SolveStatus.EMPTY:
         return outcome
     moved = _reoffer_dropped(engine, settings, claim, now or utcnow())
     return replace(outcome, reoffered=moved)
 
 
 def _solve(
-    engine: Engine, settings: Settings, claim: loop.Claim, limit: float, evening: bool
+    engine: Engine,
+    settings: Settings,
+    claim: loop.Claim,
+    limit: float,
+    evening: bool,
+    started: float,
 ) -> SolveOutcome:
     wall = 0.0
     for search in range(1, SEARCHES + 1):
         with read_session(engine) as session:
             if not loop.holds(session=session, claim=claim):
-                return SolveOutcome(claim.district_id, claim.day, SolveStatus.LOST, searches=search)
+                return SolveOutcome(
+                    claim.district_id, claim.day, SolveStatus.LOST, searches=search, wall_s=wall
+                )
             zd = planning.prepare_replan(
                 session=session, district_id=claim.district_id, day=claim.day
             )
@@ -126,7 +150,16 @@ def _solve(
             with write_session(engine) as session:
                 if not loop.settle(session=session, claim=claim, version=zd.version):
                     continue  # a booking came meanwhile (or the lease went): read again
-            return SolveOutcome(claim.district_id, claim.day, SolveStatus.EMPTY, searches=search)
+                elapsed = time.monotonic() - started
+                loop.record_solve(session=session, status=SolveStatus.EMPTY, seconds=elapsed)
+            return SolveOutcome(
+                claim.district_id,
+                claim.day,
+                SolveStatus.EMPTY,
+                searches=search,
+                wall_s=wall,
+                elapsed_s=elapsed,
+            )
         result = planning.improve(zd, time_limit_s=limit, engine=settings.solver_engine)
         wall += result.wall_s
         try:
@@ -135,7 +168,7 @@ def _solve(
                 # and was handed to another never saves over it.
                 if not loop.holds(session=session, claim=claim):
                     return SolveOutcome(
-                        claim.district_id, claim.day, SolveStatus.LOST, searches=search
+                        claim.district_id, claim.day, SolveStatus.LOST, searches=search, wall_s=wall
                     )
                 saved = planning.save_replan(
                     session=session, zd=zd, result=result, actor=ACTOR, cause=cause
@@ -152,6 +185,8 @@ def _solve(
                         now=utcnow(),
                         new_change=False,
                     )
+                elapsed = time.monotonic() - started
+                loop.record_solve(session=session, status=SolveStatus.SAVED, seconds=elapsed)
         except PlanOutdated:
             log.info(
                 "district %s on %s changed while re-planning: again", claim.district_id, claim.day
@@ -166,8 +201,11 @@ def _solve(
             unassigned=saved.unassigned,
             searches=search,
             wall_s=wall,
+            elapsed_s=elapsed,
         )
-    return SolveOutcome(claim.district_id, claim.day, SolveStatus.OUTDATED, searches=SEARCHES)
+    return SolveOutcome(
+        claim.district_id, claim.day, SolveStatus.OUTDATED, searches=SEARCHES, wall_s=wall
+    )
 
 
 def _cause(session: Session, claim: loop.Claim) -> str:

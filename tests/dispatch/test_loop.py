@@ -5,6 +5,8 @@ a visit no agent can make is re-offered."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -20,7 +22,7 @@ from dispatch.db import read_session, utcnow, write_session
 from dispatch.notifications.models import OutboxMessage
 from dispatch.planning import loop, zone
 from dispatch.planning import service as planning
-from dispatch.planning.models import PlanChange, PlanChangeKind, PlanStop, ZonePlan
+from dispatch.planning.models import PlanChange, PlanChangeKind, PlanStop, ZonePlan, ZoneSolveStat
 from dispatch.ports import SolveJob
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import RequestStatus
@@ -509,3 +511,127 @@ def test_settling_an_empty_zone_day_needs_its_version_and_the_lease(engine: Engi
         assert loop.settle(session=s, claim=claim, version=version)
     row = _row(engine, *zd)
     assert row.improved_version == row.version and row.pending_since is None
+
+
+# --- every solve counted where it settles (the metrics read these: `web.metrics`) -------------
+
+
+def _solves(engine: Engine) -> dict[str, tuple[int, float]]:
+    """Solves and their seconds by how they ended, summed over the duration buckets."""
+    with read_session(engine) as s:
+        rows = s.exec(select(ZoneSolveStat)).all()
+    out: dict[str, tuple[int, float]] = {}
+    for r in rows:
+        n, sec = out.get(r.status, (0, 0.0))
+        out[r.status] = (n + r.solves, sec + r.seconds)
+    return out
+
+
+def _grew(before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]]) -> dict[
+    str, tuple[int, float]
+]:  # fmt: skip
+    """What each status gained, the statuses that gained nothing left out."""
+    grown = {}
+    for status, (n, sec) in after.items():
+        n0, sec0 = before.get(status, (0, 0.0))
+        if n != n0:
+            grown[status] = (n - n0, sec - sec0)
+    return grown
+
+
+def test_a_solve_falls_in_the_smallest_bucket_that_holds_it() -> None:
+    assert loop.bucket_ms(0.0) == loop.bucket_ms(0.25) == 250
+    assert loop.bucket_ms(0.2501) == 500
+    assert loop.bucket_ms(loop.SOLVE_BUCKETS_S[-1]) == round(loop.SOLVE_BUCKETS_S[-1] * 1000)
+    assert loop.bucket_ms(loop.SOLVE_BUCKETS_S[-1] + 0.001) == loop.OVER_MS
+    assert SolveStatus.FAILED == loop.FAILED  # one word for a failure, wherever it is counted
+
+
+def test_every_solve_is_counted_once_where_it_settles(engine: Engine) -> None:
+    """A lease left to lapse is counted by the claim that takes the zone-day over (for as long
+    as it was held), the stale solver's run as lost, the fresh one as saved with its wall time,
+    and a zone-day with nothing left to plan as empty."""
+    now = dt.datetime(2027, 2, 1, 7, 0, tzinfo=IST)
+    ids = _book(engine, now, 2)
+    zd = _zone(engine, ids[0])
+    at = utcnow()
+    held = TIMING.lease_s + 7
+    with write_session(engine) as s:
+        stale = loop.claim(session=s, district_id=zd[0], day=zd[1], now=at, timing=TIMING)
+        assert stale is not None and loop.begin(session=s, claim=stale, now=at)
+    before = _solves(engine)
+    later = at + dt.timedelta(seconds=held)
+    with write_session(engine) as s:
+        fresh = loop.claim(session=s, district_id=zd[0], day=zd[1], now=later, timing=TIMING)
+    assert fresh is not None
+    assert _grew(before, _solves(engine)) == {loop.LAPSED: (1, pytest.approx(held))}
+
+    before = _solves(engine)
+    lost = scheduled.run_solve_job(
+        engine=engine, settings=SETTINGS, job=SolveJob(zd[0], zd[1], stale.token, 0.3)
+    )
+    assert lost.status is SolveStatus.LOST
+    assert _grew(before, _solves(engine)) == {"lost": (1, 0.0)}
+
+    before = _solves(engine)
+    saved = scheduled.run_solve_job(
+        engine=engine, settings=SETTINGS, job=SolveJob(zd[0], zd[1], fresh.token, 0.3)
+    )
+    assert saved.status is SolveStatus.SAVED
+    assert 0 < saved.wall_s <= saved.elapsed_s
+    assert _grew(before, _solves(engine)) == {"saved": (1, pytest.approx(saved.elapsed_s))}
+
+    with write_session(engine) as s:
+        for request_id in ids:
+            planning.cancel(session=s, request_id=request_id, actor="test", reason="test")
+        emptied = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert emptied is not None
+    before = _solves(engine)
+    empty = replan.solve_zone(engine=engine, settings=SETTINGS, claim=emptied, now=now)
+    assert empty.status is SolveStatus.EMPTY and _row(engine, *zd).solve_token is None
+    assert _grew(before, _solves(engine)) == {"empty": (1, pytest.approx(empty.elapsed_s))}
+
+
+def test_a_solve_that_raised_counts_as_failed_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = dt.datetime(2027, 2, 2, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise MemoryError("the search ran out of memory")
+
+    monkeypatch.setattr(replan.planning, "improve", broken)
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    before = _solves(engine)
+    failed = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert failed.status is SolveStatus.FAILED and _row(engine, *zd).solve_token is None
+    assert _grew(before, _solves(engine)) == {"failed": (1, pytest.approx(failed.elapsed_s))}
+    with write_session(engine) as s:  # given back already: failing it again counts nothing
+        assert not loop.fail(session=s, claim=claim, reason="again", now=utcnow())
+    assert _grew(before, _solves(engine)) == {"failed": (1, pytest.approx(failed.elapsed_s))}
+
+
+def test_two_first_solves_of_a_kind_are_both_counted(engine: Engine) -> None:
+    """The first solve of an outcome and bucket makes its row; another writing the same row's
+    first at the same time adds to it instead (PostgreSQL: its insert waits, then conflicts)."""
+    status = f"test-{uuid.uuid4().hex[:8]}"
+    done = threading.Event()
+
+    def second() -> None:
+        with write_session(engine) as s:
+            loop.record_solve(session=s, status=status, seconds=0.1)
+        done.set()
+
+    with write_session(engine) as s:
+        loop.record_solve(session=s, status=status, seconds=0.2)
+        other = threading.Thread(target=second)
+        other.start()
+        assert not done.wait(0.3)  # it waits for this transaction's row
+    other.join(10)
+    assert done.is_set()
+    with read_session(engine) as s:
+        [row] = s.exec(select(ZoneSolveStat).where(ZoneSolveStat.status == status)).all()
+    assert (row.le_ms, row.solves, row.seconds) == (250, 2, pytest.approx(0.3))
