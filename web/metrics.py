@@ -13,7 +13,10 @@ Two kinds of figures, each from where it is true:
   `sum()` adds them up.
 - **The business, read from the database on each scrape** (`DatabaseCollector`): requests by
   status and channel, bookings, the SMS outbox by status, the dispatchers' re-plan runs and
-  their durations, zone-days waiting for the solver, the scheduled tasks' runs and failures,
+  their durations, the dispatch loop's zone solves by outcome with their time and its
+  distribution (counted where each solve settles, on whichever machine ran it:
+  `dispatch.planning.loop.record_solve`), zone-days waiting for the solver, the scheduled
+  tasks' runs and failures,
   and the quality of the current plans (open visits unplaced, late and by how many minutes, at
   risk). Every process and every machine reads the same rows, so they all answer the same
   figures whichever one is scraped (aggregate them with `max()`, not `sum()`); counting them
@@ -42,6 +45,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
     SummaryMetricFamily,
 )
@@ -55,10 +59,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dispatch.config import Settings
 from dispatch.db import WAIT_MS, read_session, utcnow
 from dispatch.notifications.models import OutboxMessage
-from dispatch.planning.models import ReplanRun, ReplanStatus, ZonePlan
+from dispatch.planning import loop
+from dispatch.planning.models import ReplanRun, ReplanStatus, ZonePlan, ZoneSolveStat
 from dispatch.requests.models import DoorstepRequest, RequestEvent
 from dispatch.requests.rules import RequestStatus
 from dispatch.taskruns.models import TaskRun
+from dispatch.visits.replan import SolveStatus
 from web.deps import EngineDep, SettingsDep
 from web.logs import path_params, route_template
 
@@ -260,6 +266,7 @@ class DatabaseCollector(Collector):
             sum_value=seconds,
         )
         yield duration
+        yield from self._zone_solves(session)
         waiting = session.exec(
             select(func.count()).where(col(ZonePlan.improved_version) < col(ZonePlan.version))
         ).one()
@@ -268,6 +275,47 @@ class DatabaseCollector(Collector):
             "Zone-days whose plan changed since the solver last improved it.",
             value=waiting,
         )
+
+    def _zone_solves(self, session: Any) -> Iterator[Metric]:
+        """The dispatch loop's zone solves by how they ended: counts, seconds, and a histogram
+        of their durations (per outcome: a saved solve's time is its searches', a lapsed one's
+        at least its lease). Every outcome is shown from zero, so a first failure is a rise."""
+        rows = session.exec(
+            select(ZoneSolveStat.status, ZoneSolveStat.le_ms, ZoneSolveStat.solves,
+                   ZoneSolveStat.seconds)
+        ).all()  # fmt: skip
+        statuses = sorted({*(str(s) for s in SolveStatus), loop.LAPSED, *(r[0] for r in rows)})
+        bounds = [round(b * 1000) for b in loop.SOLVE_BUCKETS_S]
+        solves = CounterMetricFamily(
+            "doorstep_zone_solves",
+            "Zone solves of the dispatch loop by how they ended (saved, empty, outdated, lost, "
+            "failed, lapsed), wherever they ran.",
+            labels=["status"],
+        )
+        seconds = CounterMetricFamily(
+            "doorstep_zone_solve_seconds",
+            "Wall time of the zone solves (start to the transaction that settled them), summed, "
+            "by how they ended.",
+            labels=["status"],
+        )
+        histogram = HistogramMetricFamily(
+            "doorstep_zone_solve_duration_seconds",
+            "Wall time of the zone solves by how they ended.",
+            labels=["status"],
+        )
+        for status in statuses:
+            mine = [(le_ms, n, s) for st, le_ms, n, s in rows if st == status]
+            count, total = sum(n for _, n, _ in mine), sum(s for _, _, s in mine)
+            solves.add_metric([status], count)
+            seconds.add_metric([status], total)
+            # A row whose bound is no longer one of ours counts in the next bound above it.
+            buckets = [
+                (str(b / 1000), sum(n for le_ms, n, _ in mine if le_ms <= b)) for b in bounds
+            ]
+            histogram.add_metric([status], [*buckets, ("+Inf", count)], sum_value=total)
+        yield solves
+        yield seconds
+        yield histogram
 
     def _tasks(self, session: Any) -> Iterator[Metric]:
         runs = CounterMetricFamily(

@@ -19,14 +19,15 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from dispatch.config import REPO_ROOT, Settings
-from dispatch.db import write_session
+from dispatch.db import utcnow, write_session
+from dispatch.ports import SolveJob
 from dispatch.requests import service as request_service
 from dispatch.requests.models import DoorstepRequest
 from dispatch.requests.rules import Channel
 from tests import factories
 from tests.conftest import registered_seed_dir
 from tests.ivr.caller import phone
-from tests.ivr.conftest import MONDAY_MORNING
+from tests.ivr.conftest import IST, MONDAY_MORNING
 from web.app import create_app
 from web.metrics import DatabaseCollector, registry_for
 
@@ -258,3 +259,127 @@ def test_no_personal_data_in_the_figures(app: FastAPI, engine: Engine, caller: s
     assert caller not in text and caller.removeprefix("+91") not in text
     assert reference not in text and f'citizen_id="{citizen_phone}"' not in text
     assert isinstance(booked, DoorstepRequest) and booked.channel is Channel.CONSOLE
+
+
+# --- the dispatch loop's zone solves ----------------------------------------------------------
+
+SOLVING = Settings(
+    database_url="sqlite://",
+    scheduler=False,
+    replan_seconds=0.3,
+    replan_quiet_seconds=0,
+    replan_most_wait_seconds=0,
+    solve_lease_seconds=120,
+)
+
+
+def database_figures(engine: Engine) -> Samples:
+    """One scrape of the database's figures (what every process answers alike)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(engine))
+    return parse(generate_latest(registry).decode())
+
+
+def claimed_zone_day(engine: Engine, now: dt.datetime, bookings: int) -> SolveJob:
+    """Bookings into one zone-day, then the loop's claim of it as a solver's job."""
+    from dispatch.planning import loop
+    from dispatch.visits import replan
+
+    zone_days = set()
+    with write_session(engine) as session:
+        for n in range(bookings):
+            booked, _ = factories.booked_request(session, district_code="SXR", now=now, choice=n)
+            assert booked.window_start is not None
+            zone_days.add((booked.district_id, booked.window_start.astimezone(IST).date()))
+    [(district_id, day)] = zone_days
+    with write_session(engine) as session:
+        claim = loop.claim(
+            session=session,
+            district_id=district_id,
+            day=day,
+            now=utcnow(),
+            timing=replan.timing_of(SOLVING),
+        )
+    assert claim is not None
+    return SolveJob(district_id, day, claim.token, SOLVING.replan_seconds)
+
+
+def test_a_zone_solve_shows_with_its_time_in_every_scrape(engine: Engine) -> None:
+    """A real zone solve, run as a solver process or machine runs it (`run_solve_job`), is in
+    the database's figures: one more saved solve, its wall time in the seconds and in the
+    histogram's bucket that holds it, nothing else."""
+    from dispatch import scheduled
+    from dispatch.planning import loop
+    from dispatch.visits.replan import SolveStatus
+
+    job = claimed_zone_day(engine, dt.datetime(2027, 3, 1, 7, 0, tzinfo=IST), 3)
+    before = database_figures(engine)
+    outcome = scheduled.run_solve_job(engine=engine, settings=SOLVING, job=job)
+    after = database_figures(engine)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert outcome.status is SolveStatus.SAVED and 0 < outcome.wall_s <= outcome.elapsed_s
+    assert grew("doorstep_zone_solves_total", status="saved") == 1
+    assert grew("doorstep_zone_solve_seconds_total", status="saved") == pytest.approx(
+        outcome.elapsed_s
+    )
+    assert grew("doorstep_zone_solve_duration_seconds_count", status="saved") == 1
+    assert grew("doorstep_zone_solve_duration_seconds_sum", status="saved") == pytest.approx(
+        outcome.elapsed_s
+    )
+    holds = min(b for b in loop.SOLVE_BUCKETS_S if outcome.elapsed_s <= b)
+    for bound in loop.SOLVE_BUCKETS_S:
+        bucket = grew("doorstep_zone_solve_duration_seconds_bucket", status="saved", le=str(bound))
+        assert bucket == (1 if bound >= holds else 0)
+    assert grew("doorstep_zone_solve_duration_seconds_bucket", status="saved", le="+Inf") == 1
+    others = {
+        dict(labels)["status"]
+        for (name, labels) in after
+        if name == "doorstep_zone_solves_total" and grew(name, **dict(labels)) != 0
+    }
+    assert others == {"saved"}
+    # Every outcome is shown from zero: a first failure is a rise, not a new series.
+    shown = {
+        dict(labels)["status"] for (name, labels) in after if name == "doorstep_zone_solves_total"
+    }
+    assert {str(s) for s in SolveStatus} | {loop.LAPSED} <= shown
+
+
+def test_a_solve_whose_process_died_counts_as_failed(engine: Engine) -> None:
+    """`web.solving` settles a solve whose process failed (killed, stopped at its lease): one
+    failed solve, as long as it held its lease; settled again (the lease is back), nothing."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from dispatch.planning import loop
+    from dispatch.visits.replan import SolveOutcome
+    from tests.web.test_faults_solver import settings_for
+    from web import solving
+
+    job = claimed_zone_day(engine, dt.datetime(2027, 3, 2, 7, 0, tzinfo=IST), 2)
+    claim = loop.Claim(job.district_id, job.day, job.token)
+    with write_session(engine) as session:  # the solver began 40 s ago, then died
+        assert loop.begin(session=session, claim=claim, now=utcnow() - dt.timedelta(seconds=40))
+    died: Future[SolveOutcome] = Future()
+    died.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+    before = database_figures(engine)
+    solving._settle_failure(settings_for(engine), job, died)
+    after = database_figures(engine)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("doorstep_zone_solves_total", status="failed") == 1
+    assert 40 <= grew("doorstep_zone_solve_seconds_total", status="failed") < 100
+    assert grew("doorstep_zone_solve_duration_seconds_bucket", status="failed", le="30.0") == 0
+    assert grew("doorstep_zone_solve_duration_seconds_bucket", status="failed", le="60.0") == 1
+    solving._settle_failure(settings_for(engine), job, died)  # the lease is back: nothing
+    again = database_figures(engine)
+    assert {k: v for k, v in again.items() if "zone_solve" in k[0]} == {
+        k: v for k, v in after.items() if "zone_solve" in k[0]
+    }
