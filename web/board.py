@@ -218,8 +218,19 @@ def _board(session: Session, where: Where) -> plan_board.Board:
     )
 
 
-def _routes_context(where: Where, board: plan_board.Board) -> dict[str, Any]:
+def _routes_context(session: Session, where: Where, board: plan_board.Board) -> dict[str, Any]:
+    assert where.district.id is not None
     return {
+        # Each lock form carries the version of its route's lock, so an old form sent again
+        # after the lock changed does nothing (`route_locks.LockChangedMeanwhile`).
+        "lock_versions": {
+            r.agent.id: route_locks.route_version(
+                session=session, district_id=where.district.id, day=where.day, agent_id=r.agent.id
+            )
+            for r in board.routes
+            if r.agent.id is not None
+        },
+        "conflict": "",
         "where": where,
         "tz": where.tz,
         "board": board,
@@ -268,6 +279,13 @@ def board_page(
     day: dt.date | None = None,
 ) -> HTMLResponse:
     where = _where(session, clock, user, district, day)
+    return _full_page(request, session, settings, where)
+
+
+def _full_page(
+    request: Request, session: Session, settings: Settings, where: Where, conflict: str = ""
+) -> HTMLResponse:
+    """The board page (409 with `conflict` said above the routes when a form was stale)."""
     shown = _board(session, where)
     assert where.district.id is not None
     run = replan_runs.latest(session=session, district_id=where.district.id, day=where.day)
@@ -279,10 +297,12 @@ def board_page(
         "day": where.day,
         "first_day": first,
         "last_day": last,
-        **_routes_context(where, shown),
+        **_routes_context(session, where, shown),
         **_run_context(settings, run, where.district, where.day),
+        "conflict": conflict,
     }
-    return templates.TemplateResponse(request, "board/page.html", context)
+    status = 409 if conflict else 200
+    return templates.TemplateResponse(request, "board/page.html", context, status_code=status)
 
 
 @router.get("/board/routes", response_class=HTMLResponse)
@@ -307,7 +327,8 @@ def board_routes(
     if seen and seen == now:
         return Response(status_code=204)
     shown = _board(session, where)
-    return templates.TemplateResponse(request, "board/_routes.html", _routes_context(where, shown))
+    context = _routes_context(session, where, shown)
+    return templates.TemplateResponse(request, "board/_routes.html", context)
 
 
 @router.get("/board/data")
@@ -389,30 +410,45 @@ def board_lock(
     request: Request,
     user: Dispatcher,
     engine: EngineDep,
+    settings: SettingsDep,
     clock: ClockDep,
     district: Annotated[str, Form(max_length=8)],
     day: Annotated[dt.date, Form()],
     agent_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     action: Annotated[Literal["lock", "unlock"], Form()],
+    version: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     """Lock or unlock an agent's route of the district-day (audited; an agent of another
-    state is not found, one of another district of the state is refused)."""
+    state is not found, one of another district of the state is refused). A form drawn before
+    the route's lock last changed does nothing: the routes as they are now, with a 409."""
+    conflict = ""
     with write_session(engine) as session:
         where = _where(session, clock, user, district, day)
         assert where.district.id is not None
         command = route_locks.lock if action == "lock" else route_locks.unlock
-        command(
-            session=session,
-            district_id=where.district.id,
-            day=where.day,
-            agent_id=agent_id,
-            actor=staff_service.actor_of(user),
-        )
-    if not request.headers.get("hx-request"):
+        try:
+            command(
+                session=session,
+                district_id=where.district.id,
+                day=where.day,
+                agent_id=agent_id,
+                actor=staff_service.actor_of(user),
+                version=version,
+            )
+        except route_locks.LockChangedMeanwhile:
+            session.rollback()
+            conflict = (
+                "Nothing was changed: this route was locked or unlocked by someone else since "
+                "the board was drawn. Here it is as it is now."
+            )
+    if not conflict and not request.headers.get("hx-request"):
         target = f"/board?district={where.district.code}&day={where.day.isoformat()}"
         return RedirectResponse(f"{target}#route-{agent_id}", status_code=303)
     with read_session(engine) as session:
+        where = _where(session, clock, user, district, day)  # afresh: a rollback expired it
+        if not request.headers.get("hx-request"):
+            return _full_page(request, session, settings, where, conflict)
         shown = _board(session, where)
-        return templates.TemplateResponse(
-            request, "board/_routes.html", _routes_context(where, shown)
-        )
+        # htmx swaps a 200 only: its answer is the routes as they are now, saying so.
+        context = {**_routes_context(session, where, shown), "conflict": conflict}
+        return templates.TemplateResponse(request, "board/_routes.html", context)

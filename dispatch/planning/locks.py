@@ -21,11 +21,12 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from dispatch.agents.models import Agent
 from dispatch.audit import service as audit
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.audit.models import AuditEntry
+from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.geography.models import Block, District
 from dispatch.planning import store
 from dispatch.planning.models import RouteLock
@@ -69,15 +70,61 @@ def _check_agent(session: Session, district_id: int, agent_id: int) -> Agent:
     return agent
 
 
+class LockChangedMeanwhile(Conflict):
+    """A lock or unlock asked from a form drawn before the route's lock last changed (the
+    form sent again, or left open while another dispatcher changed it): nothing done."""
+
+    def __init__(self, district_id: int, day: dt.date, agent_id: int) -> None:
+        key = _entity_id(district_id, day, agent_id)
+        super().__init__(
+            ENTITY, key, "locked or unlocked by someone else since this form was drawn"
+        )
+
+
+def route_version(*, session: Session, district_id: int, day: dt.date, agent_id: int) -> int:
+    """The version of the agent's route lock of the zone-day a lock form carries: the id of
+    its latest lock or unlock audit entry (0 before any)."""
+    latest = session.exec(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.entity == ENTITY,
+            AuditEntry.entity_id == _entity_id(district_id, day, agent_id),
+        )
+    ).one()
+    return int(latest or 0)
+
+
+def _check_version(
+    session: Session, district_id: int, day: dt.date, agent_id: int, version: int | None
+) -> None:
+    if version is None:
+        return
+    # The agent's row held (PostgreSQL) so two dispatchers' forms drawn at the same version
+    # cannot both pass; SQLite's writes are serial.
+    session.exec(select(Agent.id).where(Agent.id == agent_id).with_for_update()).one()
+    if version != route_version(
+        session=session, district_id=district_id, day=day, agent_id=agent_id
+    ):
+        raise LockChangedMeanwhile(district_id, day, agent_id)
+
+
 def lock(
-    *, session: Session, district_id: int, day: dt.date, agent_id: int, actor: str
+    *,
+    session: Session,
+    district_id: int,
+    day: dt.date,
+    agent_id: int,
+    actor: str,
+    version: int | None = None,
 ) -> RouteLock:
     """Lock the agent's route of the zone-day (a route already locked stays as it is): a new
-    version of its plan, so a plan computed without the lock is not saved."""
+    version of its plan, so a plan computed without the lock is not saved. With `version` (the
+    `route_version` a form was drawn at), a route whose lock changed since is left as it is:
+    `LockChangedMeanwhile` (an old "lock" sent again after an "unlock" does not lock again)."""
     _check_agent(session, district_id, agent_id)
     found = session.get(RouteLock, (district_id, day, agent_id))
     if found is not None:
         return found
+    _check_version(session, district_id, day, agent_id, version)
     try:
         with session.begin_nested():
             made = RouteLock(district_id=district_id, day=day, agent_id=agent_id, locked_by=actor)
@@ -107,10 +154,22 @@ def _restamped(
     )
 
 
-def unlock(*, session: Session, district_id: int, day: dt.date, agent_id: int, actor: str) -> bool:
+def unlock(
+    *,
+    session: Session,
+    district_id: int,
+    day: dt.date,
+    agent_id: int,
+    actor: str,
+    version: int | None = None,
+) -> bool:
     """Unlock the agent's route of the zone-day (a new version of its plan); False if it was
-    not locked."""
+    not locked. With `version`, as `lock`: an old "unlock" sent again after the route was
+    locked anew leaves it locked (`LockChangedMeanwhile`)."""
     _check_agent(session, district_id, agent_id)
+    if session.get(RouteLock, (district_id, day, agent_id)) is None:
+        return False
+    _check_version(session, district_id, day, agent_id, version)
     result = session.execute(
         delete(RouteLock).where(
             col(RouteLock.district_id) == district_id,
