@@ -255,6 +255,13 @@ def _htmx(request: Request) -> bool:
 def _context(session: Session, user: StaffUser, now: dt.datetime) -> dict[str, object]:
     rows = _rows(session, user, now)
     return {
+        # Each claim and release form carries the call-back's version: a form sent again after
+        # the call-back was released or claimed since does nothing.
+        "seen": {
+            r.id: callback_queue.callback_version(session=session, callback_id=r.id)
+            for r in rows
+            if r.kind == "callback"
+        },
         "rows": rows,
         "mine": [r for r in rows if r.mine],
         "outcomes": list(CallbackOutcome),
@@ -351,6 +358,7 @@ def claim(
     user: CallbackStaff,
     session: WriteSessionDep,
     clock: ClockDep,
+    seen: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     now = clock.now()
     actor = staff_service.actor_of(user)
@@ -361,6 +369,7 @@ def claim(
             callback_id=callback_id,
             actor=actor,
             now=now,
+            version=seen,
         )
     except DispatchError as exc:
         session.rollback()
@@ -393,12 +402,17 @@ def release(
     user: CallbackStaff,
     session: WriteSessionDep,
     clock: ClockDep,
+    seen: Annotated[int | None, Form(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
     now = clock.now()
     try:
         _own_callback(session, user, callback_id)
         callback_queue.release_callback(
-            session=session, callback_id=callback_id, actor=staff_service.actor_of(user), now=now
+            session=session,
+            callback_id=callback_id,
+            actor=staff_service.actor_of(user),
+            now=now,
+            version=seen,
         )
     except DispatchError as exc:
         session.rollback()

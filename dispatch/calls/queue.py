@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dispatch import validation
 from dispatch.audit import service as audit
+from dispatch.audit.models import AuditEntry
 from dispatch.calls import rules
 from dispatch.calls.models import Callback, CallbackStatus, CallSession, CallStatus
 from dispatch.catalogue.models import Service
@@ -60,6 +61,32 @@ def get_callback(*, session: Session, callback_id: int) -> Callback:
     return callback
 
 
+class ClaimChangedMeanwhile(Conflict):
+    """A claim or release from a form drawn before the call-back was last claimed, released
+    or closed (the form sent again, or left open): nothing done."""
+
+    def __init__(self, callback_id: int) -> None:
+        super().__init__(CALLBACK, callback_id, "claimed or released since this page was drawn")
+
+
+def callback_version(*, session: Session, callback_id: int) -> int:
+    """The version of a call-back's claim a claim or release form carries: the id of its
+    latest audit entry (0 before any)."""
+    latest = session.exec(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.entity == CALLBACK, AuditEntry.entity_id == str(callback_id)
+        )
+    ).one()
+    return int(latest or 0)
+
+
+def _stale(session: Session, callback: Callback, version: int | None) -> bool:
+    assert callback.id is not None
+    return version is not None and version != callback_version(
+        session=session, callback_id=callback.id
+    )
+
+
 def claim_callback(
     *,
     session: Session,
@@ -67,15 +94,25 @@ def claim_callback(
     actor: str,
     now: dt.datetime | None = None,
     lapse: dt.timedelta = rules.CLAIM_LAPSES_AFTER,
+    version: int | None = None,
 ) -> Callback:
     """`actor` takes an open call-back to ring the caller back. One person holds it at a time:
     while someone else's claim is younger than `lapse`, `Conflict`; an older one is taken over.
     Claiming one's own again renews it; a closed call-back cannot be claimed
-    (`InvalidTransition`). Conditional, so two people claiming at once cannot both win."""
+    (`InvalidTransition`). Conditional, so two people claiming at once cannot both win.
+
+    With `version` (the `callback_version` the form was drawn at), a call-back claimed,
+    released or closed since is left as it is: held by `actor` already, it is returned as it
+    is (a double click renews nothing); otherwise `ClaimChangedMeanwhile` (an old claim sent
+    again after the release does not take the call-back back)."""
     now = now or utcnow()
     callback = get_callback(session=session, callback_id=callback_id)
     if callback.status is not CallbackStatus.OPEN:
         raise InvalidTransition(callback.status, "claimed", "the call-back is closed")
+    if _stale(session, callback, version):
+        if callback.claimed_by == actor:
+            return callback
+        raise ClaimChangedMeanwhile(callback_id)
     before = callback.claimed_by
     if not rules.may_hold(
         claimed_by=before, claimed_at=callback.claimed_at, actor=actor, now=now, lapse=lapse
@@ -96,14 +133,23 @@ def claim_callback(
 
 
 def release_callback(
-    *, session: Session, callback_id: int, actor: str, now: dt.datetime | None = None
+    *,
+    session: Session,
+    callback_id: int,
+    actor: str,
+    now: dt.datetime | None = None,
+    version: int | None = None,
 ) -> Callback:
     """`actor` gives their call-back back to the queue (to try again later, or for someone
     else). Releasing one nobody holds changes nothing; one held by someone else is a
-    `Conflict` (it was taken over meanwhile)."""
+    `Conflict` (it was taken over meanwhile). With `version`, a call-back claimed or released
+    since the form was drawn is left as it is (`ClaimChangedMeanwhile`: an old release sent
+    again does not release a later claim)."""
     callback = get_callback(session=session, callback_id=callback_id)
     if callback.status is not CallbackStatus.OPEN or callback.claimed_by is None:
         return callback
+    if _stale(session, callback, version):
+        raise ClaimChangedMeanwhile(callback_id)
     if callback.claimed_by != actor:
         raise Conflict(CALLBACK, callback_id, f"{holder_name(callback.claimed_by)} holds it now")
     _conditional_update(session, callback, claimed_by=None, claimed_at=None)
