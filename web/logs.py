@@ -394,6 +394,16 @@ class KeyValueFormatter(logging.Formatter):
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
 
 
+#: Libraries whose INFO lines are noise: at WARNING at least.
+QUIET_LOGGERS = ("apscheduler",)
+
+
+def quieter(level: str, floor: str) -> str:
+    """The stricter of two level names."""
+    names = logging.getLevelNamesMapping()
+    return level if names.get(level, 0) >= names[floor] else floor
+
+
 def config(settings: Settings) -> dict[str, Any]:
     """The one logging configuration (`logging.config.dictConfig`) of every Doorstep process."""
     formatter: dict[str, Any]
@@ -428,6 +438,12 @@ def config(settings: Settings) -> dict[str, Any]:
             },
             # Replaced by `web.access` (route templates, not raw paths: no tokens logged).
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # A line for every 2-second run of every task ("Running job ...", "executed
+            # successfully"): the task runs' record (`/tasks`, the metrics) says it better.
+            **{
+                name: {"level": quieter(level, "WARNING"), "handlers": [], "propagate": True}
+                for name in QUIET_LOGGERS
+            },
         },
     }
 

@@ -203,7 +203,7 @@ def test_serve_logs_json_lines_with_uvicorns_own(tmp_path: Path) -> None:
 @pytest.fixture
 def kept_logging() -> Iterator[None]:
     """The test may configure logging for the whole process: put it back afterwards."""
-    names = ["", *logs.UVICORN_LOGGERS, "uvicorn.access"]
+    names = ["", *logs.UVICORN_LOGGERS, "uvicorn.access", *logs.QUIET_LOGGERS]
     saved = {
         name: (list(lg.handlers), lg.level, lg.propagate, lg.disabled)
         for name in names
@@ -253,3 +253,4 @@ def test_the_workers_apply_the_same_configuration(
         "uvicorn's logger too",
     ]
     assert logging.getLogger().handlers[0].formatter.__class__.__name__ == "JsonFormatter"
+    assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING  # noise
