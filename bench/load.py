@@ -2,7 +2,7 @@
 workers and on the default SQLite set-up with one, then the console and `/api/v1` booking into
 one zone-day at once.
 
-    .venv/bin/python -m bench.load [--parts pg sqlite] [--calls 200] [--workers 2]
+    .venv/bin/python -m bench.load [--parts pg sqlite] [--calls 200 ...] [--workers 2]
         [--levels 10 25 50 100 200] [--duration 0] [--think 1 4]
         [--sessions 6] [--api-clients 6] [--bookings 5] [--pg-url URL] [--name load]
         [--no-demo]
@@ -12,16 +12,17 @@ SQLite one under var/bench/, the PostgreSQL one a scratch database `doorstep_loa
 on `--pg-url`'s server and dropped afterwards. `create_app()` is served by `uvicorn --workers`
 (`doorstep serve` has no workers option) with the scheduler off. Then:
 
-1. The phone line (`pg`: `--calls` callers at once, `--workers` processes; `sqlite`: one
-   worker, the concurrency ramped through `--levels`). Each caller rings the signed webhooks
-   as Twilio does and books a visit end to end (language, menu, service by key or speech, PIN
-   code, village, landmark, the first window offered, the confirmation, the status callback),
-   pausing `--think` seconds before each answer (real callers listen 5-15 s: this is harsher
-   than the same number of real calls). With `--duration S` each line calls again until S
-   seconds have passed. Measured at the caller, per webhook: p50 / p99 / max per step,
-   throughput, and what went wrong: an HTTP error or no answer within 20 s (Twilio gives up
-   at 15 s), TwiML that does not parse, the apology (`error` prompt) and a person offered.
-   A level holds when no webhook went wrong and every step's p99 is within 300 ms.
+1. The phone line (`pg`: `--calls` callers at once, `--workers` processes, several numbers
+   ramp; `sqlite`: one worker, the concurrency ramped through `--levels`). Each caller rings
+   the signed webhooks as Twilio does and books a visit end to end (language, menu, service
+   by key or speech, PIN code, village, landmark, the first window offered, the
+   confirmation, the status callback), pausing `--think` seconds before each answer (real
+   callers listen 5-15 s: this is harsher than the same number of real calls). With
+   `--duration S` each line calls again until S seconds have passed. Measured at the
+   caller, per webhook: p50 / p99 / max per step, throughput, and what went wrong: an HTTP
+   error or no answer within 20 s (Twilio gives up at 15 s), TwiML that does not parse, the
+   apology (`error` prompt) and a person offered. A level holds when no webhook went wrong
+   and every step's p99 is within 300 ms.
 2. The bookings (on each database served): `--sessions` console sessions (call agents signed
    in) and `--api-clients` API clients each book `--bookings` new citizens at once in one
    district, each taking the first window offered (the same windows, the same zone-day);
@@ -464,7 +465,9 @@ def run_database(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=["pg", "sqlite"], default=["pg", "sqlite"])
-    parser.add_argument("--calls", type=int, default=200, help="concurrent calls on PostgreSQL")
+    parser.add_argument(
+        "--calls", type=int, nargs="+", default=[200], help="PostgreSQL's concurrent calls (a ramp)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
     parser.add_argument(
         "--levels", type=int, nargs="+", default=[10, 25, 50, 100, 200], help="SQLite's ramp"
@@ -491,9 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "pg" in args.parts:
         with scratch_postgres(args.pg_url, f"doorstep_load_{os.getpid()}") as url:
-            figures["postgresql"] = run_database(
-                "postgresql", url, args.workers, [args.calls], args
-            )
+            figures["postgresql"] = run_database("postgresql", url, args.workers, args.calls, args)
     if "sqlite" in args.parts:
         db = REPO_ROOT / "var" / "bench" / f"{args.name}.db"
         db.parent.mkdir(parents=True, exist_ok=True)
