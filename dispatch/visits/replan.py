@@ -108,17 +108,17 @@ def solve_zone(
         # Saved and empty solves ended their lease and were counted in their own transaction.
         with write_session(engine) as session:
             outcome = replace(outcome, elapsed_s=time.monotonic() - started)
-            if error is None:
-                loop.release(session=session, claim=claim)
-            elif loop.fail(
+            if error is not None and loop.fail(
                 session=session,
                 claim=claim,
                 reason=f"the solve failed: {error}",
                 now=utcnow(),
                 seconds=outcome.elapsed_s,
             ):
-                return outcome  # released, recorded and counted
-            # A solve that raised after its lease went is counted all the same.
+                return outcome  # given back, recorded and counted
+            if error is None:
+                loop.release(session=session, claim=claim)
+            # Outdated, lost (nothing to give back), or failed after its lease went: counted.
             loop.record_solve(session=session, status=outcome.status, seconds=outcome.elapsed_s)
         return outcome
     if outcome.status is SolveStatus.EMPTY:

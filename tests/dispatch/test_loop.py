@@ -635,3 +635,28 @@ def test_two_first_solves_of_a_kind_are_both_counted(engine: Engine) -> None:
     with read_session(engine) as s:
         [row] = s.exec(select(ZoneSolveStat).where(ZoneSolveStat.status == status)).all()
     assert (row.le_ms, row.solves, row.seconds) == (250, 2, pytest.approx(0.3))
+
+
+def test_a_solve_outrun_by_bookings_counts_as_outdated(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A booking lands during every search: the solve gives the zone-day back, counted once as
+    outdated with the time of its three searches and more."""
+    now = dt.datetime(2027, 2, 3, 7, 0, tzinfo=IST)
+    zd = _zone(engine, _book(engine, now, 2)[0])
+    improve = planning.improve
+
+    def booking_lands_every_time(*args: object, **kwargs: object) -> object:
+        result = improve(*args, **kwargs)  # type: ignore[arg-type]
+        _book(engine, now, 1)
+        return result
+
+    monkeypatch.setattr(replan.planning, "improve", booking_lands_every_time)
+    with write_session(engine) as s:
+        claim = loop.claim(session=s, district_id=zd[0], day=zd[1], now=utcnow(), timing=TIMING)
+    assert claim is not None
+    before = _solves(engine)
+    outdated = replan.solve_zone(engine=engine, settings=SETTINGS, claim=claim, now=now)
+    assert outdated.status is SolveStatus.OUTDATED and outdated.searches == replan.SEARCHES
+    assert 0 < outdated.wall_s <= outdated.elapsed_s and _row(engine, *zd).solve_token is None
+    assert _grew(before, _solves(engine)) == {"outdated": (1, pytest.approx(outdated.elapsed_s))}
