@@ -10,6 +10,7 @@ runs two test processes at once); the restart test starts a Redis of its own on 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -400,7 +401,7 @@ def test_a_solver_process_killed_is_replaced_and_sigterm_stops_them_all(
 
     def ready() -> list[int]:  # the pid of each process that logged it was ready
         lines = [line for line in worker.text().splitlines() if "solver process ready" in line]
-        return [int(line.split()[2]) for line in lines]
+        return [int(json.loads(line)["process"]) for line in lines]  # JSON lines (web.logs)
 
     with solver_workers(database, broker_url, tmp_path, 1, processes=2) as [worker]:
         first = ready()
