@@ -152,8 +152,9 @@ def _callbacks(desk: Console, engine: Engine) -> None:
         session.add(callback)
         session.flush()
         callback_id = callback.id
-    for action in ("claim", "release", "claim"):
-        _ok(desk.submit(f"/callbacks/{callback_id}/{action}"))
+    for action in ("claim", "release", "claim"):  # each form as the queue page draws it
+        seen = _ok(desk.get("/callbacks")).context["seen"][callback_id]
+        _ok(desk.submit(f"/callbacks/{callback_id}/{action}", {"seen": str(seen)}))
     form = {"outcome": "resolved_on_phone", "note": "documents explained"}
     _ok(desk.submit(f"/callbacks/{callback_id}/close", form))
 
