@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -134,32 +136,34 @@ def scratch_postgres(server_url: str, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def uvicorn_server(
+def doorstep_server(
     env: dict[str, str], *, workers: int = 1, log: Path | None = None
 ) -> Iterator[str]:
-    """`create_app()` served by uvicorn with `workers` processes on a free loopback port, in
-    `env`; yields its base URL and stops it (and its workers) afterwards. The server's own
-    output goes to `log` (tracebacks of failed requests land there)."""
+    """`doorstep serve --workers N` (uvicorn with `workers` processes, the logging and, with
+    several, Prometheus' multiprocess directory set up as in production) on a free loopback
+    port, in `env`; yields its base URL and stops it (and its workers) afterwards. The
+    server's own output goes to `log` (tracebacks of failed requests land there)."""
     import sys
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
-        "-m",
-        "uvicorn",
-        "web.app:create_app",
-        "--factory",
+        "-c",
+        "from web.cli import main; raise SystemExit(main())",
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
     ]
     env = {**env, "DOORSTEP_PUBLIC_BASE_URL": base}
+    metrics = None
+    if workers > 1:  # the workers' metrics files, in a folder of the run's own
+        metrics = Path(tempfile.mkdtemp(prefix="doorstep-bench-metrics-"))
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
     try:
@@ -176,3 +180,5 @@ def uvicorn_server(
             process.wait(timeout=5)
         if log is not None:
             out.close()  # type: ignore[union-attr]
+        if metrics is not None:
+            shutil.rmtree(metrics, ignore_errors=True)

@@ -160,6 +160,36 @@ def listening_s(verbs: list[VerbJson], *, key: str | None) -> tuple[float, bool]
     return total, key is None
 
 
+#: Seconds a caller who answers nothing waits after the last word before the line moves on
+#: (Twilio's `<Gather timeout>` when the TwiML sets none).
+GATHER_TIMEOUT_S = 5.0
+
+
+def acting_s(*, keys: str = "", words: str | None = None, locale: str = "hi-IN") -> float:
+    """Seconds a caller takes to answer once they stop listening: thinking, then pressing
+    `keys` or saying `words` (and the recogniser hearing them end)."""
+    if words is not None:
+        return THINK_S + _spoken_s(words, locale) + SPEECH_END_S
+    return THINK_S + KEY_S * len(keys)
+
+
+def answer_after_s(verbs: list[VerbJson], *, keys: str = "", words: str | None = None) -> float:
+    """The cost model for one turn, for a load that calls as people do: seconds from the
+    line's answer (`verbs`) to the caller's next request. A menu key is pressed after the
+    sentence offering it, a number or speech before the first option; no answer at all
+    (neither `keys` nor `words`) waits out every word and the gather's timeout; a turn with
+    no `<Gather>` (a `<Redirect>` after words) is fetched once its words are spoken."""
+    gather = next((v for v in verbs if v["verb"] == "gather"), None)
+    if gather is None:
+        return every_word_s(verbs)
+    if not keys and words is None:
+        timeout = float(gather.get("timeout", GATHER_TIMEOUT_S))
+        return every_word_s(verbs) + timeout
+    locale = str(gather.get("language", "hi-IN"))
+    listened, _found = listening_s(verbs, key=keys if len(keys) == 1 else None)
+    return listened + acting_s(keys=keys, words=words, locale=locale)
+
+
 class Caller:
     """One scripted caller: answers as the script says, timed as the cost model says."""
 
@@ -202,7 +232,7 @@ class Caller:
         self._listen(keys if len(keys) == 1 else None, keys, offered=not mistake)
         self.tally.answers += 1
         self.tally.keys += len(keys)
-        self.tally.acting_s += THINK_S + KEY_S * len(keys)
+        self.tally.acting_s += acting_s(keys=keys)
         self.call.press(keys)
 
     def say(self, words: str) -> None:
@@ -210,7 +240,7 @@ class Caller:
         self.tally.answers += 1
         self.tally.speech_turns += 1
         locale = str((self.call.gather or {}).get("language", "hi-IN"))
-        self.tally.acting_s += THINK_S + _spoken_s(words, locale) + SPEECH_END_S
+        self.tally.acting_s += acting_s(words=words, locale=locale)
         self.call.say(words)
 
     def choose(self, name: str) -> None:

@@ -3,22 +3,28 @@ workers and on the default SQLite set-up with one, then the console and `/api/v1
 one zone-day at once.
 
     .venv/bin/python -m bench.load [--parts pg sqlite] [--calls 200 ...] [--workers 2]
-        [--levels 10 25 50 100 200] [--duration 0] [--think 1 4]
+        [--levels 10 25 50 100 200] [--duration 0] [--pace 1 | --think MIN MAX]
         [--sessions 6] [--api-clients 6] [--bookings 5] [--pg-url URL] [--name load]
         [--no-demo]
 
 Each database is set up as `make run` does (`doorstep migrate`, `doorstep seed --demo`): the
 SQLite one under var/bench/, the PostgreSQL one a scratch database `doorstep_load_<pid>` made
-on `--pg-url`'s server and dropped afterwards. `create_app()` is served by `uvicorn --workers`
-(`doorstep serve` has no workers option) with the scheduler off. Then:
+on `--pg-url`'s server and dropped afterwards. It is served by `doorstep serve --workers N`
+(its logging, and Prometheus' multiprocess directory with several workers) with the
+scheduler off. Then:
 
 1. The phone line (`pg`: `--calls` callers at once, `--workers` processes, several numbers
    ramp; `sqlite`: one worker, the concurrency ramped through `--levels`). Each caller rings
    the signed webhooks as Twilio does and books a visit end to end (language, menu, service
    by key or speech, PIN code, village, landmark, the first window offered, the
-   confirmation, the status callback), pausing `--think` seconds before each answer (real
-   callers listen 5-15 s: this is harsher than the same number of real calls). With
-   `--duration S` each line calls again until S seconds have passed. Measured at the
+   confirmation, the status callback). By default callers answer when people would
+   (`bench.journeys`' cost model: each prompt spoken at 150 words a minute, 130 in Hindi, up
+   to the option taken, then ~2 s to think and the keys or words; `--pace 0.5` twice as
+   fast), ringing over the first 10 s: the load of that many real calls. `--think MIN MAX`
+   is the harsh mode instead: MIN-MAX s before every answer whatever was said, several
+   times the webhooks a second of as many real calls; it reports the line's capacity, the
+   highest rate (webhooks/s) of a level that held. With `--duration S` each line calls
+   again until S seconds have passed. Measured at the
    caller, per webhook: p50 / p99 / max per step, throughput, and what went wrong: an HTTP
    error or no answer within 20 s (Twilio gives up at 15 s), TwiML that does not parse, the
    apology (`error` prompt) and a person offered. A level holds when no webhook went wrong
@@ -53,15 +59,15 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import Engine
 
-from bench import load_bookings, load_integrity
+from bench import journeys, load_bookings, load_integrity
 from bench.common import (
     REPO_ROOT,
     doorstep_env,
+    doorstep_server,
     percentile,
     prepare_demo,
     scratch_postgres,
     table,
-    uvicorn_server,
     write_json,
 )
 from bench.ivr import LABELS, Route, _answer, _route
@@ -80,6 +86,8 @@ CLIENT_TIMEOUT_S = 20.0
 #: Calls per worker before the figures: a fresh worker's first answers are not a live line's.
 WARM_UP_CALLS = 3
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: Realistically paced callers ring over this many seconds (each then calls for minutes).
+RING_SPREAD_S = 10.0
 BOOKED_HI = "आपकी बुकिंग पक्की हो गई"
 TAKEN_HI = "समय अभी-अभी भर गया"
 
@@ -101,6 +109,11 @@ class Level:
     @property
     def every(self) -> list[float]:
         return [ms for values in self.by_step.values() for ms in values]
+
+    @property
+    def rate(self) -> float:
+        """Webhooks answered a second over the level's wall time."""
+        return len(self.every) / self.wall_s if self.wall_s else 0.0
 
     @property
     def worst_step(self) -> tuple[str, float]:
@@ -173,6 +186,46 @@ def _apology_texts() -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """When a simulated caller answers. By default as people do (`bench.journeys`' cost
+    model, `answer_after_s`: the prompt spoken at 150 words a minute in English, 130 in
+    Hindi, up to the option they take; ~2 s to think; keys and speech take their time),
+    times `scale` (0.5: twice as fast as people); with `think` (MIN, MAX) instead a pause
+    drawn from it whatever was said: the harsh mode, which offers the line more webhooks a
+    second than the same number of real calls would, to find its capacity."""
+
+    scale: float = 1.0
+    think: tuple[float, float] | None = None
+
+    @property
+    def realistic(self) -> bool:
+        return self.think is None
+
+    def wait_s(self, verbs: list[dict[str, Any]], answer: str, rng: random.Random) -> float:
+        """Seconds between the line's answer `verbs` and the caller's `answer` ("say:..."
+        speech, digits, "" nothing)."""
+        if self.think is not None:
+            return rng.uniform(*self.think)
+        if answer.startswith("say:"):
+            return self.scale * journeys.answer_after_s(verbs, words=answer[4:])
+        return self.scale * journeys.answer_after_s(verbs, keys=answer)
+
+    def ring_spread_s(self) -> float:
+        """Callers ring over this many seconds, not all at the same instant."""
+        return self.think[1] if self.think is not None else RING_SPREAD_S * self.scale
+
+    def describe(self) -> str:
+        if self.think is not None:
+            return f"harsh: {self.think[0]:g}-{self.think[1]:g} s before each answer"
+        return f"paced as people call (bench.journeys' model) x{self.scale:g}"
+
+    def to_json(self) -> dict[str, Any]:
+        if self.think is not None:
+            return {"mode": "harsh", "think_s": list(self.think)}
+        return {"mode": "realistic", "model": "bench.journeys", "scale": self.scale}
+
+
 class Caller:
     """One simulated call through the signed webhooks, tallied into a `Level`."""
 
@@ -226,7 +279,7 @@ class Caller:
                 self.level.to_person += 1
         return verbs
 
-    async def walk(self, route: Route, think: tuple[float, float]) -> None:
+    async def walk(self, route: Route, pacing: Pacing) -> None:
         base = self.settings.public_base_url
         by_speech = self.rng.random() < 0.5
         self.level.placed += 1
@@ -236,13 +289,14 @@ class Caller:
                 break
             last = verbs[-1]
             if last.get("verb") == "redirect":  # after an apology: asked again
+                await asyncio.sleep(pacing.wait_s(verbs, "", self.rng))
                 verbs = await self.post(str(last["text"]), "redirect")
                 continue
             if last.get("verb") != "gather":
                 break
             step = str(last["action"]).split("/answer/")[1].split("?")[0]
             answer = _answer(step, route, by_speech)
-            await asyncio.sleep(self.rng.uniform(*think))
+            await asyncio.sleep(pacing.wait_s(verbs, answer, self.rng))
             extra = (
                 {"SpeechResult": answer[4:]} if answer.startswith("say:") else {"Digits": answer}
             )
@@ -267,7 +321,7 @@ async def _calls(
     base: str,
     level: Level,
     all_routes: list[Route],
-    think: tuple[float, float],
+    pacing: Pacing,
     duration_s: float,
     seed: int,
 ) -> None:
@@ -282,10 +336,10 @@ async def _calls(
     deadline = time.monotonic() + duration_s
 
     async def line(i: int, line_rng: random.Random) -> None:
-        await asyncio.sleep(line_rng.uniform(0, think[1]))  # callers do not all ring at once
+        await asyncio.sleep(line_rng.uniform(0, pacing.ring_spread_s()))  # not all at once
         while True:
             caller = Caller(client, settings, level, random.Random(line_rng.random()), apologies)
-            await caller.walk(all_routes[i % len(all_routes)], think)
+            await caller.walk(all_routes[i % len(all_routes)], pacing)
             if time.monotonic() >= deadline:
                 return
 
@@ -297,13 +351,13 @@ def call_level(
     base: str,
     calls: int,
     all_routes: list[Route],
-    think: tuple[float, float],
+    pacing: Pacing,
     duration_s: float,
     seed: int,
 ) -> Level:
     level = Level(calls)
     started = time.perf_counter()
-    asyncio.run(_calls(base, level, all_routes, think, duration_s, seed))
+    asyncio.run(_calls(base, level, all_routes, pacing, duration_s, seed))
     level.wall_s = time.perf_counter() - started
     return level
 
@@ -398,22 +452,28 @@ def run_database(
     log.unlink(missing_ok=True)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     env = doorstep_env(database_url, twilio_auth_token=TOKEN)
-    out: dict[str, Any] = {"database": label, "workers": workers, "levels": []}
+    out: dict[str, Any] = {
+        "database": label,
+        "workers": workers,
+        "pacing": args.pacing.to_json(),
+        "levels": [],
+    }
     print(f"{label}: ready in {time.perf_counter() - started:.0f} s", flush=True)
-    with uvicorn_server(env, workers=workers, log=log) as base:
+    with doorstep_server(env, workers=workers, log=log) as base:
         # Each worker's first calls load what a live server has loaded long since (the
         # prompts, the districts' plans): not measured.
-        warm = call_level(base, WARM_UP_CALLS * workers, all_routes, (0.05, 0.2), 0.0, 1)
+        quick = Pacing(think=(0.05, 0.2))
+        warm = call_level(base, WARM_UP_CALLS * workers, all_routes, quick, 0.0, 1)
         out["warm_up_calls"] = warm.placed
         ran: list[Level] = []
         for i, calls in enumerate(levels):
             print(f"{label}: {calls} concurrent calls ...", flush=True)
-            level = call_level(base, calls, all_routes, tuple(args.think), args.duration, 1447 + i)
+            level = call_level(base, calls, all_routes, args.pacing, args.duration, 1447 + i)
             ran.append(level)
             if level.errors:
                 print("   went wrong: " + ", ".join(f"{k} x{n}" for k, n in level.errors.items()))
         calls_checked = load_integrity.check(engine, since)
-        print(f"\nThe phone line, {label}, {workers} uvicorn worker(s), think {args.think} s")
+        print(f"\nThe phone line, {label}, {workers} worker(s), {args.pacing.describe()}")
         print(table(LEVEL_HEADERS, level_rows(ran)))
         last = ran[-1]
         print(f"\nper step at {last.calls} calls:")
@@ -430,6 +490,16 @@ def run_database(
             f"holds up to {holds_to} concurrent calls (of {held}); callers who heard their "
             f"booking {heard}, IVR requests written {booked_ivr}"
         )
+        capacity = max((lv.rate for lv in ran if lv.holds), default=None)
+        if not args.pacing.realistic:
+            # Harsh pacing: what the figures mean is the rate the line held, not the calls.
+            said = f"{capacity:.1f} webhooks/s" if capacity is not None else "none of the levels"
+            missed = [f"{lv.rate:.1f}/s at {lv.calls} calls" for lv in ran if not lv.holds]
+            print(
+                f"capacity (every step's p99 <= {TARGET_P99_MS:.0f} ms, no error, no apology): "
+                f"{said}" + (f"; missed at {', '.join(missed)}" if missed else "")
+            )
+        out["capacity_webhooks_per_s"] = None if capacity is None else round(capacity, 1)
         print(integrity_line(calls_checked))
         out["levels"] = [lv.to_json() for lv in ran]
         out["holds_up_to_calls"] = holds_to
@@ -475,7 +545,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--duration", type=float, default=0.0, help="seconds each line keeps calling (0: once)"
     )
-    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 4.0), metavar=("MIN", "MAX"))
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="harsh mode: MIN-MAX s before each answer whatever was said (the line's capacity)",
+    )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="realistic mode's speed: times the journeys model's waits (0.5: twice as fast)",
+    )
     parser.add_argument("--sessions", type=int, default=6, help="console sessions booking")
     parser.add_argument("--api-clients", type=int, default=6, help="API clients booking")
     parser.add_argument("--bookings", type=int, default=5, help="bookings each (0: none)")
@@ -485,9 +567,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-demo", action="store_true", help="seed J&K alone, without --demo (a quick run)"
     )
     args = parser.parse_args(argv)
+    args.pacing = Pacing(scale=args.pace, think=tuple(args.think) if args.think else None)
     started = time.perf_counter()
     figures: dict[str, Any] = {
-        "think_s": list(args.think),
+        "pacing": args.pacing.to_json(),
         "duration_s": args.duration,
         "target_p99_ms": TARGET_P99_MS,
         "load_average_at_start": list(os.getloadavg()),
