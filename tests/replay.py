@@ -9,15 +9,22 @@ tables whose rows are the product's effects (not the seed's geography, not the b
 sessions and scheduled tasks), leaving out the columns that only say when something was last
 seen; `changes` lists the difference between two snapshots row by row.
 
-`POST_ROUTES` reads every POST route of an app (the channels' API under its mount too), so a
+`post_routes` reads every POST route of an app (the channels' API under its mount too), so a
 test can fail when a new one appears that no scenario records.
+
+`assert_replays_change_nothing` is every scenario's ending: the routes it recorded checked, each
+POST sent again as `schedule` says, and no row changed. `waiting_callback` and `ok` are the
+scenarios' shared set-up; `api_routes` and `row_counts` serve the tests that walk every route
+and check that a refused request wrote no row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
@@ -32,6 +40,10 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import dispatch.tables  # noqa: F401  (every table on the metadata)
+from dispatch.calls.models import Callback, CallbackReason
+from dispatch.db import write_session
+from tests import factories
+from tests.ivr.conftest import FixedClock
 
 #: Tables not read: the seed's geography and calendar (never written by a request), and the
 #: bookkeeping of sign-in sessions, scheduled tasks and the scheduler's lease.
@@ -217,3 +229,77 @@ def post_routes(app: FastAPI) -> set[str]:
                 yield prefix + route.path
 
     return set(walk(app.routes, ""))
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every API route of `routes`, included routers' too (mounted applications' not)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (router := getattr(route, "original_router", None)) is not None:
+            yield from api_routes(router.routes)
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Every table's row count, bookkeeping included: a refused request must not change it."""
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
+            for name in sa.inspect(conn).get_table_names()
+        }
+
+
+#: The console's sign-in: recorded before a scenario's forms, never replayed (each sign-in opens
+#: a session of its own, by design; tests/web/test_replay_routes.py says so).
+SIGN_IN = "/login"
+
+
+def assert_replays_change_nothing(
+    app: FastAPI,
+    engine: Engine,
+    clock: FixedClock,
+    recorder: Recorder,
+    *,
+    covered: set[str],
+    mode: Mode,
+    seed: int,
+) -> None:
+    """Stop recording; check the scenario sent a POST to each route of `covered` and to no
+    other (a sign-in aside); send each POST again 1-3 times as `schedule` says (after moving
+    `clock` on a day for `Mode.DAY_LATER`): no answer is a 5xx and no row changed."""
+    recorder.recording = False
+    assert {p.route for p in recorder.posts} - {SIGN_IN} == covered
+    posts = [p for p in recorder.posts if p.route != SIGN_IN]
+    before = snapshot(engine)
+    if mode is Mode.DAY_LATER:
+        clock.at += dt.timedelta(days=1)
+    client = TestClient(app, follow_redirects=False)
+    replays = schedule(posts, random.Random(seed), mode)
+    answered = [(post.route, post.replay(client)) for post in replays]
+    assert [a for a in answered if a[1] >= 500] == []
+    changed = changes(before, snapshot(engine))
+    assert not changed, "\n".join(changed)
+
+
+def ok(response: Any) -> Any:
+    """`response`, which must be a page (200) or a redirect after a form (303)."""
+    assert response.status_code in (200, 303), response.text
+    return response
+
+
+def waiting_callback(engine: Engine, *, district_code: str) -> int:
+    """A new citizen of the district waiting for a call-back (no window was free): its id."""
+    with write_session(engine) as session:
+        person = factories.citizen(session, district_code=district_code)
+        callback = Callback(
+            state_code="JK",
+            call_sid=f"CA{uuid.uuid4().hex}",
+            phone=person.phone,
+            citizen_id=person.id,
+            language="hi",
+            reason=CallbackReason.NO_WINDOW,
+        )
+        session.add(callback)
+        session.flush()
+        assert callback.id is not None
+        return callback.id

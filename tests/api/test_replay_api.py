@@ -5,8 +5,6 @@ charge, one SMS per change, no visit moved back to a window it left."""
 
 from __future__ import annotations
 
-import datetime as dt
-import random
 import uuid
 from typing import Any
 
@@ -20,7 +18,7 @@ from dispatch.requests import service as request_service
 from tests import factories
 from tests.conftest import unique_phone
 from tests.ivr.conftest import FixedClock
-from tests.replay import Mode, changes, record, schedule, snapshot
+from tests.replay import Mode, assert_replays_change_nothing, record
 
 COVERED = {
     "/api/v1/offers",
@@ -81,14 +79,6 @@ def test_every_api_post_replayed_changes_nothing(
 ) -> None:
     recorder = record(app)
     _scenario(api, engine)
-    recorder.recording = False
-    assert {p.route for p in recorder.posts} == COVERED
-    before = snapshot(engine)
-    if mode is Mode.DAY_LATER:
-        clock.at += dt.timedelta(days=1)
-    client = TestClient(app, follow_redirects=False)
-    replays = schedule(recorder.posts, random.Random(seed), mode)
-    answered = [(post.route, post.replay(client)) for post in replays]
-    assert [a for a in answered if a[1] >= 500] == []
-    changed = changes(before, snapshot(engine))
-    assert not changed, "\n".join(changed)
+    assert_replays_change_nothing(
+        app, engine, clock, recorder, covered=COVERED, mode=mode, seed=seed
+    )

@@ -6,8 +6,6 @@ one audit entry per change, no status moved back."""
 
 from __future__ import annotations
 
-import datetime as dt
-import random
 import uuid
 
 import pytest
@@ -27,7 +25,7 @@ from tests import factories
 from tests.conftest import unique_phone
 from tests.ivr.caller import heard, phone
 from tests.ivr.conftest import FixedClock
-from tests.replay import Mode, changes, record, schedule, snapshot
+from tests.replay import Mode, assert_replays_change_nothing, record
 
 #: The routes these scenarios record (tests/web/test_replay_routes.py checks every POST route
 #: of the app is some scenario's).
@@ -176,14 +174,6 @@ def test_every_webhook_replayed_changes_nothing(
     recorder = record(app)
     _calls(app, engine, clock)
     _messages(app, engine, clock)
-    recorder.recording = False
-    assert {p.route for p in recorder.posts} == COVERED
-    before = snapshot(engine)
-    if mode is Mode.DAY_LATER:
-        clock.at += dt.timedelta(days=1)
-    client = TestClient(app, follow_redirects=False)
-    replays = schedule(recorder.posts, random.Random(seed), mode)
-    answered = [(post.route, post.replay(client)) for post in replays]
-    assert [a for a in answered if a[1] >= 500] == []
-    changed = changes(before, snapshot(engine))
-    assert not changed, "\n".join(changed)
+    assert_replays_change_nothing(
+        app, engine, clock, recorder, covered=COVERED, mode=mode, seed=seed
+    )

@@ -8,10 +8,9 @@ the signature's doing)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -21,6 +20,7 @@ from dispatch.config import Settings
 from ivr import signature
 from ivr.webhooks import twilio_form
 from tests.conftest import unique_phone
+from tests.replay import api_routes, row_counts
 
 PARAMS = {
     "CallSid": "CA" + "f" * 32,
@@ -35,18 +35,10 @@ PARAMS = {
 }
 
 
-def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif (router := getattr(route, "original_router", None)) is not None:
-            yield from _routes(router.routes)
-
-
 def _twilio_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, URL path) of every route under /ivr/, its path parameters filled in."""
     found = []
-    for route in _routes(app.routes):
+    for route in api_routes(app.routes):
         if route.path.startswith("/ivr/"):
             url = re.sub(r"\{[^}]+\}", "menu", route.path)
             found += [(method, url) for method in sorted(route.methods)]
@@ -60,16 +52,6 @@ def _checks_the_signature(route: APIRoute) -> bool:
             yield from calls(dep)
 
     return twilio_form in set(calls(route.dependant))
-
-
-def _rows(engine: Engine) -> dict[str, int]:
-    """Every table's row count."""
-    with engine.connect() as conn:
-        names = sa.inspect(conn).get_table_names()
-        return {
-            name: conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
-            for name in names
-        }
 
 
 def _forgeries(settings: Settings, path: str, params: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -101,7 +83,7 @@ def _forgeries(settings: Settings, path: str, params: dict[str, str]) -> dict[st
 
 
 def test_every_twilio_route_checks_the_signature(app: FastAPI) -> None:
-    routes = [r for r in _routes(app.routes) if r.path.startswith("/ivr/")]
+    routes = [r for r in api_routes(app.routes) if r.path.startswith("/ivr/")]
     assert {r.path for r in routes} >= {
         "/ivr/voice/incoming",
         "/ivr/voice/status",
@@ -116,7 +98,7 @@ def test_forged_or_missing_signatures_get_403_and_write_nothing(
 ) -> None:
     client = TestClient(app, raise_server_exceptions=True)
     params = {**PARAMS, "From": unique_phone()}
-    before = _rows(engine)
+    before = row_counts(engine)
     answers = []
     routes = _twilio_routes(app)
     for method, path in routes:
@@ -125,7 +107,7 @@ def test_forged_or_missing_signatures_get_403_and_write_nothing(
             answers.append((method, path, name, status))
     assert len(routes) >= 7
     assert [a for a in answers if a[3] != 403] == []
-    assert _rows(engine) == before
+    assert row_counts(engine) == before
 
 
 def test_a_correctly_signed_post_is_not_refused(

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from dispatch.calls.models import Callback, CallbackReason
 from dispatch.catalogue import service as catalogue_service
 from dispatch.citizens import service as citizen_service
 from dispatch.db import read_session, write_session
@@ -30,7 +26,7 @@ from dispatch.staff.rules import Role
 from tests import factories
 from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
-from tests.replay import Mode, changes, record, schedule, snapshot
+from tests.replay import Mode, assert_replays_change_nothing, ok, record, waiting_callback
 
 IST = ZoneInfo("Asia/Kolkata")
 #: 07:30 on a Monday no other test books on.
@@ -66,11 +62,6 @@ class TimingOut:
         raise SmsOutcomeUnknown("read timed out")
 
 
-def _ok(response: Any) -> Any:
-    assert response.status_code in (200, 303), response.text
-    return response
-
-
 def _intake(desk: Console, engine: Engine) -> int:
     """A known caller booked through the intake form; the request's id."""
     with write_session(engine) as session:
@@ -89,15 +80,15 @@ def _intake(desk: Console, engine: Engine) -> int:
         "service_id": service.id,
         "address": str(address.id),
     }
-    _ok(desk.submit("/intake", form))
-    _ok(desk.htmx("POST", "/intake/citizen", data={"phone": phone[3:]}))
-    page = _ok(desk.submit("/intake/windows", form)).context["p"]
+    ok(desk.submit("/intake", form))
+    ok(desk.htmx("POST", "/intake/citizen", data={"phone": phone[3:]}))
+    page = ok(desk.submit("/intake/windows", form)).context["p"]
     form |= {
         "address": page.form.address,
         "windows_for": page.form.windows_for,
         "offer": page.offers[0].value,
     }
-    booked = _ok(desk.submit("/intake/book", form)).context["p"].result
+    booked = ok(desk.submit("/intake/book", form)).context["p"].result
     assert booked is not None and booked.request_id, "the intake booked nothing"
     with read_session(engine) as session:
         assert citizen_service.get(session=session, citizen_id=citizen_id or 0).phone == phone
@@ -105,7 +96,7 @@ def _intake(desk: Console, engine: Engine) -> int:
 
 
 def _detail(desk: Console, request_id: int) -> Any:
-    return _ok(desk.get(f"/requests/{request_id}")).context
+    return ok(desk.get(f"/requests/{request_id}")).context
 
 
 def _requests(desk: Console, engine: Engine, clock: FixedClock) -> None:
@@ -114,17 +105,17 @@ def _requests(desk: Console, engine: Engine, clock: FixedClock) -> None:
         context = _detail(desk, request_id)
         offer = context["offers"][pick]
         form = {"offer": json.dumps(offer.to_json()), "key": context["keys"]["reschedule"]}
-        _ok(desk.submit(f"/requests/{request_id}/reschedule", form))
+        ok(desk.submit(f"/requests/{request_id}/reschedule", form))
     context = _detail(desk, request_id)
     choices = [c for c in context["choices"] if c.fits]
     if choices:
         form = {"agent_id": str(choices[0].agent.id), "key": context["keys"]["reassign"]}
-        _ok(desk.submit(f"/requests/{request_id}/reassign", form))
+        ok(desk.submit(f"/requests/{request_id}/reassign", form))
     else:  # nobody else fits: the refusal is replayed too
         form = {"agent_id": "1", "key": context["keys"]["reassign"]}
         desk.submit(f"/requests/{request_id}/reassign", form)
     context = _detail(desk, request_id)
-    _ok(
+    ok(
         desk.submit(
             f"/requests/{request_id}/priority",
             {"priority": "2", "key": context["keys"]["priority"]},
@@ -134,29 +125,17 @@ def _requests(desk: Console, engine: Engine, clock: FixedClock) -> None:
         other, _ = factories.booked_request(session, district_code=DISTRICT, now=clock.now())
     context = _detail(desk, other.id or 0)
     form = {"reason": "the citizen went to the office", "key": context["keys"]["cancel"]}
-    _ok(desk.submit(f"/requests/{other.id}/cancel", form))
-    _ok(desk.submit("/requests/search", {"q": other.reference}))
+    ok(desk.submit(f"/requests/{other.id}/cancel", form))
+    ok(desk.submit("/requests/search", {"q": other.reference}))
 
 
 def _callbacks(desk: Console, engine: Engine) -> None:
-    with write_session(engine) as session:
-        person = factories.citizen(session, district_code=DISTRICT)
-        callback = Callback(
-            state_code="JK",
-            call_sid=f"CA{uuid.uuid4().hex}",
-            phone=person.phone,
-            citizen_id=person.id,
-            language="hi",
-            reason=CallbackReason.NO_WINDOW,
-        )
-        session.add(callback)
-        session.flush()
-        callback_id = callback.id
+    callback_id = waiting_callback(engine, district_code=DISTRICT)
     for action in ("claim", "release", "claim"):  # each form as the queue page draws it
-        seen = _ok(desk.get("/callbacks")).context["seen"][callback_id]
-        _ok(desk.submit(f"/callbacks/{callback_id}/{action}", {"seen": str(seen)}))
+        seen = ok(desk.get("/callbacks")).context["seen"][callback_id]
+        ok(desk.submit(f"/callbacks/{callback_id}/{action}", {"seen": str(seen)}))
     form = {"outcome": "resolved_on_phone", "note": "documents explained"}
-    _ok(desk.submit(f"/callbacks/{callback_id}/close", form))
+    ok(desk.submit(f"/callbacks/{callback_id}/close", form))
 
 
 def _outbox(desk: Console, engine: Engine) -> None:
@@ -168,7 +147,7 @@ def _outbox(desk: Console, engine: Engine) -> None:
     notification_service.send(engine=engine, message_id=message.id, sender=TimingOut())
     with read_session(engine) as session:
         assert session.get(OutboxMessage, message.id).status.value == "uncertain"  # type: ignore[union-attr]
-    _ok(desk.submit(f"/outbox/{message.id}/resend", {"status": "uncertain"}))
+    ok(desk.submit(f"/outbox/{message.id}/resend", {"status": "uncertain"}))
 
 
 @pytest.mark.parametrize("mode", list(Mode))
@@ -181,15 +160,6 @@ def test_every_desk_form_replayed_changes_nothing(
     _requests(desk, engine, clock)
     _callbacks(desk, engine)
     _outbox(desk, engine)
-    recorder.recording = False
-    assert {p.route for p in recorder.posts} == COVERED | {"/login"}
-    posts = [p for p in recorder.posts if p.route != "/login"]
-    before = snapshot(engine)
-    if mode is Mode.DAY_LATER:
-        clock.at += dt.timedelta(days=1)
-    client = TestClient(app, follow_redirects=False)
-    replays = schedule(posts, random.Random(seed), mode)
-    answered = [(post.route, post.replay(client)) for post in replays]
-    assert [a for a in answered if a[1] >= 500] == []
-    changed = changes(before, snapshot(engine))
-    assert not changed, "\n".join(changed)
+    assert_replays_change_nothing(
+        app, engine, clock, recorder, covered=COVERED, mode=mode, seed=seed
+    )

@@ -9,9 +9,7 @@ declaration, one charge collected."""
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +21,7 @@ from sqlmodel import select
 from dispatch.alerts import service as alert_service
 from dispatch.alerts.models import AlertKind
 from dispatch.audit import service as audit
-from dispatch.calls.models import Callback, CallbackReason
+from dispatch.calls.models import Callback
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import access, replies
@@ -37,7 +35,7 @@ from dispatch.staff.rules import Role
 from tests import factories
 from tests.console import Console, signed_in
 from tests.ivr.conftest import FixedClock
-from tests.replay import Mode, changes, record, schedule, snapshot
+from tests.replay import Mode, assert_replays_change_nothing, ok, record, waiting_callback
 
 IST = ZoneInfo("Asia/Kolkata")
 #: A Monday no other test books on, in a district few do.
@@ -66,11 +64,6 @@ def clock() -> FixedClock:
     return FixedClock(_at(7))
 
 
-def _ok(response: Any) -> Any:
-    assert response.status_code in (200, 303), response.text
-    return response
-
-
 def _booked(engine: Engine, clock: FixedClock) -> list[DoorstepRequest]:
     """Two visits booked at 07:00 (each read back whole)."""
     out = []
@@ -88,33 +81,21 @@ def _booked(engine: Engine, clock: FixedClock) -> list[DoorstepRequest]:
 def _board(desk: Console, engine: Engine, agent_id: int) -> None:
     """A re-plan asked for; the agent's route locked, then unlocked."""
     query = f"district={DISTRICT}&day={DAY.isoformat()}"
-    page = _ok(desk.get(f"/board?{query}")).context
+    page = ok(desk.get(f"/board?{query}")).context
     form = {"district": DISTRICT, "day": DAY.isoformat()}
-    _ok(desk.submit("/board/replan", {**form, "idempotency_key": page["idempotency_key"]}))
+    ok(desk.submit("/board/replan", {**form, "idempotency_key": page["idempotency_key"]}))
     for action in ("lock", "unlock"):
-        routes = _ok(desk.get(f"/board?{query}")).context["lock_versions"]
+        routes = ok(desk.get(f"/board?{query}")).context["lock_versions"]
         lock = {**form, "agent_id": str(agent_id), "action": action}
-        _ok(desk.submit("/board/lock", {**lock, "version": str(routes[agent_id])}))
+        ok(desk.submit("/board/lock", {**lock, "version": str(routes[agent_id])}))
 
 
 def _callback(desk: Console, engine: Engine) -> None:
     """A call-back claimed and given back to the queue (left open for someone else)."""
-    with write_session(engine) as session:
-        person = factories.citizen(session, district_code=DISTRICT)
-        callback = Callback(
-            state_code="JK",
-            call_sid=f"CA{uuid.uuid4().hex}",
-            phone=person.phone,
-            citizen_id=person.id,
-            language="hi",
-            reason=CallbackReason.NO_WINDOW,
-        )
-        session.add(callback)
-        session.flush()
-        callback_id = callback.id
+    callback_id = waiting_callback(engine, district_code=DISTRICT)
     for action in ("claim", "release"):
-        seen = _ok(desk.get("/callbacks")).context["seen"][callback_id]
-        _ok(desk.submit(f"/callbacks/{callback_id}/{action}", {"seen": str(seen)}))
+        seen = ok(desk.get("/callbacks")).context["seen"][callback_id]
+        ok(desk.submit(f"/callbacks/{callback_id}/{action}", {"seen": str(seen)}))
 
 
 def _field_day(client: TestClient, settings: Settings, visit: DoorstepRequest) -> None:
@@ -122,12 +103,12 @@ def _field_day(client: TestClient, settings: Settings, visit: DoorstepRequest) -
     assert visit.agent_id is not None
     link = f"/a/{access.day_token(settings=settings, agent_id=visit.agent_id, day=DAY)}"
     for action, fields in (("arrived", {}), ("done", {"code": visit.visit_code or ""})):
-        form_id = _ok(client.get(link)).context["form_id"]
+        form_id = ok(client.get(link)).context["form_id"]
         form = {"form_id": form_id, "request_id": str(visit.id), "action": action, **fields}
-        answer = _ok(client.post(f"{link}/report", data=form))
+        answer = ok(client.post(f"{link}/report", data=form))
         assert "stale" not in answer.headers["location"]
-    form_id = _ok(client.get(link)).context["form_id"]
-    _ok(client.post(f"{link}/takings", data={"form_id": form_id, "cash": "120", "upi": ""}))
+    form_id = ok(client.get(link)).context["form_id"]
+    ok(client.post(f"{link}/takings", data={"form_id": form_id, "cash": "120", "upi": ""}))
 
 
 def _fresh(engine: Engine, visit: DoorstepRequest) -> DoorstepRequest:
@@ -188,18 +169,18 @@ def _supervise(
             request_id=visits[0].id,
         )
     assert alert_id is not None
-    _ok(desk.submit(f"/alerts/{alert_id}/acknowledge", {"kind": "deadline_near"}))
-    page = _ok(desk.get(f"/grievances/{grievance_id}")).context
+    ok(desk.submit(f"/alerts/{alert_id}/acknowledge", {"kind": "deadline_near"}))
+    page = ok(desk.get(f"/grievances/{grievance_id}")).context
     close = {
         "note": "spoke to the agent",
         "outcome": "agent_spoken_to",
         "version": str(page["g"].version),
     }
-    _ok(desk.submit(f"/grievances/{grievance_id}/close", close))
+    ok(desk.submit(f"/grievances/{grievance_id}/close", close))
     agent_id = _fresh(engine, visits[1]).agent_id
-    key = _ok(desk.get(f"/fees/{agent_id}/{DAY}")).context["key"]
+    key = ok(desk.get(f"/fees/{agent_id}/{DAY}")).context["key"]
     form = {"cash": "200", "upi": "", "note": "at the block office", "key": key}
-    _ok(desk.submit(f"/fees/{agent_id}/{DAY}/handover", form))
+    ok(desk.submit(f"/fees/{agent_id}/{DAY}/handover", form))
 
 
 @pytest.mark.parametrize("mode", list(Mode))
@@ -219,18 +200,9 @@ def test_every_supervision_form_replayed_changes_nothing(
     _board(desk, engine, visit.agent_id)
     _callback(desk, engine)
     _supervise(desk, engine, visits, grievance_id)
-    recorder.recording = False
-    assert {p.route for p in recorder.posts} == COVERED | {"/login"}
-    posts = [p for p in recorder.posts if p.route != "/login"]
-    before = snapshot(engine)
-    if mode is Mode.DAY_LATER:
-        clock.at += dt.timedelta(days=1)
-    client = TestClient(app, follow_redirects=False)
-    replays = schedule(posts, random.Random(seed), mode)
-    answered = [(post.route, post.replay(client)) for post in replays]
-    assert [a for a in answered if a[1] >= 500] == []
-    changed = changes(before, snapshot(engine))
-    assert not changed, "\n".join(changed)
+    assert_replays_change_nothing(
+        app, engine, clock, recorder, covered=COVERED, mode=mode, seed=seed
+    )
 
 
 def test_a_lock_form_drawn_before_an_unlock_does_not_lock_again(
@@ -243,12 +215,12 @@ def test_a_lock_form_drawn_before_an_unlock_does_not_lock_again(
     desk = signed_in(app, engine, Role.SUPERVISOR)
     query = f"district={DISTRICT}&day={DAY.isoformat()}"
     form = {"district": DISTRICT, "day": DAY.isoformat(), "agent_id": str(visit.agent_id)}
-    version = _ok(desk.get(f"/board?{query}")).context["lock_versions"][visit.agent_id]
+    version = ok(desk.get(f"/board?{query}")).context["lock_versions"][visit.agent_id]
     assert f'name="version" value="{version}"' in desk.get(f"/board?{query}").text
     lock = {**form, "action": "lock", "version": str(version)}
-    _ok(desk.submit("/board/lock", lock))
-    version = _ok(desk.get(f"/board?{query}")).context["lock_versions"][visit.agent_id]
-    _ok(desk.submit("/board/lock", {**form, "action": "unlock", "version": str(version)}))
+    ok(desk.submit("/board/lock", lock))
+    version = ok(desk.get(f"/board?{query}")).context["lock_versions"][visit.agent_id]
+    ok(desk.submit("/board/lock", {**form, "action": "unlock", "version": str(version)}))
 
     stale = desk.submit("/board/lock", lock)
 
@@ -267,26 +239,14 @@ def test_a_claim_sent_again_after_the_release_leaves_the_call_back_in_the_queue(
     app: FastAPI, engine: Engine
 ) -> None:
     desk = signed_in(app, engine, Role.CALL_AGENT)
-    with write_session(engine) as session:
-        person = factories.citizen(session, district_code=DISTRICT)
-        callback = Callback(
-            state_code="JK",
-            call_sid=f"CA{uuid.uuid4().hex}",
-            phone=person.phone,
-            citizen_id=person.id,
-            language="hi",
-            reason=CallbackReason.NO_WINDOW,
-        )
-        session.add(callback)
-        session.flush()
-        callback_id = callback.id
-    seen = _ok(desk.get("/callbacks")).context["seen"][callback_id]
+    callback_id = waiting_callback(engine, district_code=DISTRICT)
+    seen = ok(desk.get("/callbacks")).context["seen"][callback_id]
     claim = {"seen": str(seen)}
-    _ok(desk.submit(f"/callbacks/{callback_id}/claim", claim))
+    ok(desk.submit(f"/callbacks/{callback_id}/claim", claim))
     again = desk.htmx("POST", f"/callbacks/{callback_id}/claim", data=claim)  # a double click
     assert again.status_code == 200
-    seen = _ok(desk.get("/callbacks")).context["seen"][callback_id]
-    _ok(desk.submit(f"/callbacks/{callback_id}/release", {"seen": str(seen)}))
+    seen = ok(desk.get("/callbacks")).context["seen"][callback_id]
+    ok(desk.submit(f"/callbacks/{callback_id}/release", {"seen": str(seen)}))
 
     late = desk.submit(f"/callbacks/{callback_id}/claim", claim)
 

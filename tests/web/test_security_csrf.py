@@ -7,45 +7,26 @@ one in htmx's header: 403 every time, and no row of any table written."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 
 from dispatch.staff.rules import Role
 from tests.console import signed_in
+from tests.replay import api_routes, row_counts
 from web.auth import CSRF_EXEMPT_PREFIXES
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif (router := getattr(route, "original_router", None)) is not None:
-            yield from _routes(router.routes)
-
-
 def _unsafe_console_routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
-    for route in _routes(app.routes):
+    for route in api_routes(app.routes):
         if route.path.startswith(CSRF_EXEMPT_PREFIXES):
             continue
         url = re.sub(r"\{[^}]+\}", "1", route.path)
         found += [(method, url) for method in sorted(route.methods & UNSAFE)]
     return found
-
-
-def _rows(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {
-            name: conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
-            for name in sa.inspect(conn).get_table_names()
-        }
 
 
 def test_every_unsafe_console_route_refuses_a_request_without_its_csrf_token(
@@ -56,7 +37,7 @@ def test_every_unsafe_console_route_refuses_a_request_without_its_csrf_token(
     form = {"username": "csrf_victim", "name": "X", "role": "admin", "password": "p" * 12}
     routes = _unsafe_console_routes(app)
     assert {("POST", "/admin/staff"), ("POST", "/intake/book"), ("POST", "/logout")} <= set(routes)
-    before = _rows(engine)
+    before = row_counts(engine)
     wrong = []
     for method, url in routes:
         attempts = {
@@ -71,5 +52,5 @@ def test_every_unsafe_console_route_refuses_a_request_without_its_csrf_token(
         wrong += [f"{method} {url} {name}: {r.status_code}" for name, r in attempts.items()]
         wrong = [w for w in wrong if not w.endswith(": 403")]
     assert len(routes) > 30 and wrong == []
-    assert _rows(engine) == before
+    assert row_counts(engine) == before
     assert admin.get("/admin/staff").status_code == 200  # the session is still there
