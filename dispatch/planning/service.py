@@ -27,6 +27,7 @@ from dispatch.config import Settings
 from dispatch.db import read_session, write_session
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.geography import service as geography_service
+from dispatch.geography.models import District
 from dispatch.planning import changes, locks, store, zone
 from dispatch.planning.models import PlanChangeKind, ZonePlan
 from dispatch.planning.store import PlanOutdated
@@ -50,6 +51,7 @@ __all__ = [
     "book",
     "cancel",
     "offer_windows",
+    "prepare_booking",
     "release",
     "replan",
     "zone_day",
@@ -270,6 +272,18 @@ def _visit_for(
         language=zone.visit_language(request.language, zd.problem.agents),
         priority=request.priority,
     )
+
+
+def prepare_booking(*, session: Session, offer: WindowOffer) -> None:
+    """Bring this process's copy of the offer's zone-day (and its slot finder) up to date
+    before a booking takes its locks. Call it first, outside them: then the booking only
+    checks the plan version it was built from (`book`), and a rebuild after a booking made
+    by another process (the cache is per process) is not done while the state's reference
+    counter and the zone-day are held, with every other booking of the state waiting. It
+    writes nothing; `book` checks everything again (an offer for no district is left to it
+    to refuse)."""
+    if session.get(District, offer.district_id) is not None:
+        _finder(session, offer.district_id, offer.day)
 
 
 def book(

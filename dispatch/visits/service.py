@@ -159,6 +159,8 @@ def book_visit(
         )
         return _result(UseCase.BOOK, request, message, visit_code=request.visit_code)
 
+    if offer is not None:  # the zone-day brought up to date before any lock is taken
+        planning.prepare_booking(session=session, offer=offer)
     return run_once(session, idempotency_key, UseCase.BOOK, asked, actor, now, run, _replay)
 
 
