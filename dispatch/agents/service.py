@@ -298,14 +298,9 @@ def agent_version(*, session: Session, agent_id: int) -> int:
     """The agent's version as an edit form carries it: the id of the latest audit entry that
     made or changed the agent's own fields (0 before any). Leave is not part of it: a form left
     open while the agent was put on leave still saves."""
-    latest = session.exec(
-        select(func.max(AuditEntry.id)).where(
-            AuditEntry.entity == ENTITY,
-            AuditEntry.entity_id == str(agent_id),
-            col(AuditEntry.action).in_(("create", "update")),
-        )
-    ).one()
-    return int(latest or 0)
+    return audit.latest_id(
+        session=session, entity=ENTITY, entity_id=agent_id, actions=("create", "update")
+    )
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,19 @@ def history(*, session: Session, entity: str, entity_id: object) -> list[AuditEn
     return list(session.exec(stmt))
 
 
+def latest_id(
+    *, session: Session, entity: str, entity_id: object, actions: Collection[str] | None = None
+) -> int:
+    """The id of the latest entry on one entity (of `actions` only, if given; 0 before any):
+    the version an edit form carries, so that a form drawn before a later change is known."""
+    stmt = select(func.max(AuditEntry.id)).where(
+        AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id)
+    )
+    if actions is not None:
+        stmt = stmt.where(col(AuditEntry.action).in_(list(actions)))
+    return int(session.exec(stmt).one() or 0)
+
+
 def count(
     *,
     session: Session,

@@ -207,12 +207,7 @@ class EditedMeanwhile(Conflict):
 def service_version(*, session: Session, service_id: int) -> int:
     """The service's version as an edit form carries it: the id of its latest audit entry
     (made or changed; 0 before any)."""
-    latest = session.exec(
-        select(func.max(AuditEntry.id)).where(
-            AuditEntry.entity == ENTITY, AuditEntry.entity_id == str(service_id)
-        )
-    ).one()
-    return int(latest or 0)
+    return audit.latest_id(session=session, entity=ENTITY, entity_id=service_id)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, select
 
 from dispatch.agents.models import Agent
 from dispatch.audit import service as audit
-from dispatch.audit.models import AuditEntry
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.geography.models import Block, District
 from dispatch.planning import store
@@ -84,13 +83,9 @@ class LockChangedMeanwhile(Conflict):
 def route_version(*, session: Session, district_id: int, day: dt.date, agent_id: int) -> int:
     """The version of the agent's route lock of the zone-day a lock form carries: the id of
     its latest lock or unlock audit entry (0 before any)."""
-    latest = session.exec(
-        select(func.max(AuditEntry.id)).where(
-            AuditEntry.entity == ENTITY,
-            AuditEntry.entity_id == _entity_id(district_id, day, agent_id),
-        )
-    ).one()
-    return int(latest or 0)
+    return audit.latest_id(
+        session=session, entity=ENTITY, entity_id=_entity_id(district_id, day, agent_id)
+    )
 
 
 def _check_version(
