@@ -50,6 +50,13 @@ class SidSender:
         return f"SM{uuid.uuid4().hex}"
 
 
+def _signed(client: TestClient, settings: Settings, path: str, params: dict[str, str]) -> None:
+    """`params` posted to `path` as Twilio sends them (signed for the public URL): a 200."""
+    headers = signed_headers(settings, settings.public_base_url + path, params)
+    response = client.post(path, data=params, headers=headers)
+    assert response.status_code == 200, response.text
+
+
 def _sms(client: TestClient, settings: Settings, sender: str, body: str) -> None:
     params = {
         "MessageSid": f"SM{uuid.uuid4().hex}",
@@ -59,11 +66,7 @@ def _sms(client: TestClient, settings: Settings, sender: str, body: str) -> None
         "Body": body,
         "NumSegments": "1",
     }
-    url = f"{settings.public_base_url}/ivr/sms/incoming"
-    response = client.post(
-        "/ivr/sms/incoming", data=params, headers=signed_headers(settings, url, params)
-    )
-    assert response.status_code == 200, response.text
+    _signed(client, settings, "/ivr/sms/incoming", params)
 
 
 def _report(client: TestClient, settings: Settings, sid: str, status: str) -> None:
@@ -75,11 +78,7 @@ def _report(client: TestClient, settings: Settings, sid: str, status: str) -> No
         "MessageStatus": status,
         "SmsStatus": status,
     }
-    url = settings.public_base_url + "/ivr/sms/status"
-    response = client.post(
-        "/ivr/sms/status", data=params, headers=signed_headers(settings, url, params)
-    )
-    assert response.status_code == 200, response.text
+    _signed(client, settings, "/ivr/sms/status", params)
 
 
 def _calls(app: FastAPI, engine: Engine, clock: FixedClock) -> None:
