@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from dispatch import validation
 from dispatch.audit import service as audit
-from dispatch.audit.models import AuditEntry
 from dispatch.calls import rules
 from dispatch.calls.models import Callback, CallbackStatus, CallSession, CallStatus
 from dispatch.catalogue.models import Service
@@ -72,12 +71,7 @@ class ClaimChangedMeanwhile(Conflict):
 def callback_version(*, session: Session, callback_id: int) -> int:
     """The version of a call-back's claim a claim or release form carries: the id of its
     latest audit entry (0 before any)."""
-    latest = session.exec(
-        select(func.max(AuditEntry.id)).where(
-            AuditEntry.entity == CALLBACK, AuditEntry.entity_id == str(callback_id)
-        )
-    ).one()
-    return int(latest or 0)
+    return audit.latest_id(session=session, entity=CALLBACK, entity_id=callback_id)
 
 
 def _stale(session: Session, callback: Callback, version: int | None) -> bool:
