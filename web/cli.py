@@ -107,7 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _metrics_dir() -> None:
     """Several web processes sum their HTTP figures through prometheus-client's multiprocess
     directory (`web.metrics`): PROMETHEUS_MULTIPROC_DIR if set (emptied of the figures of a
-    previous run), else a new one, given to the worker processes by their environment."""
+    previous run), else a new one, given to the worker processes by their environment and
+    removed when the command ends."""
     import tempfile
     from pathlib import Path
 
@@ -118,8 +119,13 @@ def _metrics_dir() -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         for stale in Path(folder).glob("*.db"):
             stale.unlink()
-    else:
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="doorstep-metrics-")
+    else:  # ours: removed when the server stops
+        import atexit
+        import shutil
+
+        made = tempfile.mkdtemp(prefix="doorstep-metrics-")
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        os.environ[MULTIPROC_ENV] = made
 
 
 def _worker(_args: argparse.Namespace) -> int:
