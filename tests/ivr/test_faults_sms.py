@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi import FastAPI
@@ -37,6 +36,7 @@ from dispatch.notifications import service as notification_service
 from dispatch.notifications.models import MessageStatus, OutboxMessage
 from ivr.sms import STATUS_CALLBACK_PATH, TwilioSmsSender
 from tests.conftest import unique_phone
+from tests.local_http import serving
 
 T0 = dt.datetime(2035, 9, 3, 4, 0, tzinfo=dt.UTC)
 #: The client's timeout here; the silent answer waits past it.
@@ -97,17 +97,9 @@ def provider() -> Iterator[Provider]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        fake.base_url = f"http://{host!s}:{port}"
+    with serving(Handler) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture

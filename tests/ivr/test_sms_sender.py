@@ -10,12 +10,11 @@ import base64
 import json
 import re
 import socket
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi import FastAPI
@@ -33,6 +32,7 @@ from ivr import twilio_api
 from ivr.deps import make_sms_sender
 from ivr.sms import STATUS_CALLBACK_PATH, TwilioSmsSender
 from tests.ivr.twilio_mock import running_twilio_mock
+from tests.local_http import serving
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
@@ -248,19 +248,9 @@ def fake_twilio() -> Iterator[FakeTwilio]:
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output quiet
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        fake.base_url = f"http://{host!s}:{port}"
+    with serving(Handler) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_send_posts_the_message_fields_with_basic_auth(fake_twilio: FakeTwilio) -> None:
