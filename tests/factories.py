@@ -11,6 +11,9 @@ from dispatch.catalogue.models import Service
 from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
+from dispatch.fieldwork import replies
+from dispatch.fieldwork import service as fieldwork
+from dispatch.fieldwork.models import Feedback
 from dispatch.geography.models import Block, District, Village
 from dispatch.planning import service as planning
 from dispatch.requests import service as request_service
@@ -126,3 +129,40 @@ def booked_request(
         now=now,
     )[choice]
     return request(session, district_code=district_code, offer=offer), offer
+
+
+def done_and_rated(
+    session: Session,
+    request: DoorstepRequest,
+    *,
+    stars: int,
+    comment: str,
+    channel: str,
+    key: str,
+    done_after: dt.timedelta,
+    rated_after: dt.timedelta,
+) -> None:
+    """A booked visit done at the door with the citizen's code `done_after` its window opened,
+    and rated `rated_after` that (a rating of 1-2 opens a grievance)."""
+    assert request.id is not None and request.agent_id is not None
+    assert request.window_start is not None
+    done_at = request.window_start + done_after
+    fieldwork.complete(
+        session=session,
+        settings=SETTINGS,
+        idempotency_key=key,
+        agent_id=request.agent_id,
+        request_id=request.id,
+        visit_code=request.visit_code or "",
+        now=done_at,
+    )
+    feedback = session.exec(select(Feedback).where(Feedback.request_id == request.id)).one()
+    replies.record_rating(
+        session=session,
+        settings=SETTINGS,
+        feedback=feedback,
+        stars=stars,
+        comment=comment,
+        channel=channel,
+        now=done_at + rated_after,
+    )

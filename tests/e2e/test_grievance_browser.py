@@ -29,9 +29,6 @@ from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Citizen
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
-from dispatch.fieldwork import replies
-from dispatch.fieldwork import service as fieldwork
-from dispatch.fieldwork.models import Feedback
 from dispatch.grievances.models import Grievance, GrievanceStatus
 from dispatch.notifications.models import OutboxMessage
 from dispatch.planning import service as planning
@@ -114,27 +111,16 @@ def _rated_in_the_past(session: Session, district: str, day: dt.date, stars: int
         now=booked_at,
     )
     request = session.get(DoorstepRequest, booked.request_id)
-    assert request is not None and request.agent_id is not None
-    assert request.window_start is not None
-    done_at = request.window_start + dt.timedelta(minutes=25)
-    fieldwork.complete(
-        session=session,
-        settings=factories.SETTINGS,
-        idempotency_key=f"test:grievance-browser:done:{request.id}",
-        agent_id=request.agent_id,
-        request_id=booked.request_id,
-        visit_code=request.visit_code or "",
-        now=done_at,
-    )
-    feedback = session.exec(select(Feedback).where(Feedback.request_id == request.id)).one()
-    replies.record_rating(
-        session=session,
-        settings=factories.SETTINGS,
-        feedback=feedback,
+    assert request is not None
+    factories.done_and_rated(
+        session,
+        request,
         stars=stars,
         comment=COMMENTS.get(stars, ""),
         channel="sms" if n % 3 else "call",
-        now=done_at + dt.timedelta(hours=3),
+        key=f"test:grievance-browser:done:{request.id}",
+        done_after=dt.timedelta(minutes=25),
+        rated_after=dt.timedelta(hours=3),
     )
 
 

@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from dispatch.db import read_session, write_session
 from dispatch.fieldwork import replies
-from dispatch.fieldwork import service as fieldwork
 from dispatch.fieldwork.models import Feedback
 from dispatch.geography.models import District
 from dispatch.grievances import service as grievances
@@ -60,28 +59,17 @@ def _rated(engine: Engine, stars: int, comment: str = "") -> DoorstepRequest:
     with write_session(engine) as s:
         request, _ = factories.booked_request(s, district_code=DISTRICT, now=BOOKED_AT)
         s.refresh(request)
-        assert request.id is not None and request.agent_id is not None
-        assert request.window_start is not None
-        done_at = request.window_start + dt.timedelta(minutes=20)
-        fieldwork.complete(
-            session=s,
-            settings=factories.SETTINGS,
-            idempotency_key=f"test:feedback-pages:done:{request.id}",
-            agent_id=request.agent_id,
-            request_id=request.id,
-            visit_code=request.visit_code or "",
-            now=done_at,
-        )
-        feedback = s.exec(select(Feedback).where(Feedback.request_id == request.id)).one()
-        replies.record_rating(
-            session=s,
-            settings=factories.SETTINGS,
-            feedback=feedback,
+        factories.done_and_rated(
+            s,
+            request,
             stars=stars,
             comment=comment,
             channel="sms",
-            now=done_at + dt.timedelta(hours=2),
+            key=f"test:feedback-pages:done:{request.id}",
+            done_after=dt.timedelta(minutes=20),
+            rated_after=dt.timedelta(hours=2),
         )
+    assert request.id is not None
     _send_queued(engine, request.id)
     return request
 

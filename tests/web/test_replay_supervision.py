@@ -24,9 +24,7 @@ from dispatch.audit import service as audit
 from dispatch.calls.models import Callback
 from dispatch.config import Settings
 from dispatch.db import read_session, write_session
-from dispatch.fieldwork import access, replies
-from dispatch.fieldwork import service as fieldwork
-from dispatch.fieldwork.models import Feedback
+from dispatch.fieldwork import access
 from dispatch.geography import service as geography_service
 from dispatch.grievances.models import Grievance
 from dispatch.planning import locks as route_locks
@@ -123,27 +121,16 @@ def _fresh(engine: Engine, visit: DoorstepRequest) -> DoorstepRequest:
 def _grievance(engine: Engine, visit: DoorstepRequest) -> int:
     """The other visit done and rated one star: its grievance."""
     visit = _fresh(engine, visit)
-    assert visit.id is not None and visit.agent_id is not None and visit.window_start
-    done_at = visit.window_start + dt.timedelta(minutes=20)
     with write_session(engine) as session:
-        fieldwork.complete(
-            session=session,
-            settings=factories.SETTINGS,
-            idempotency_key=f"test:replay-supervision:{visit.id}",
-            agent_id=visit.agent_id,
-            request_id=visit.id,
-            visit_code=visit.visit_code or "",
-            now=done_at,
-        )
-        feedback = session.exec(select(Feedback).where(Feedback.request_id == visit.id)).one()
-        replies.record_rating(
-            session=session,
-            settings=factories.SETTINGS,
-            feedback=feedback,
+        factories.done_and_rated(
+            session,
+            visit,
             stars=1,
             comment="came late",
             channel="sms",
-            now=done_at + dt.timedelta(hours=1),
+            key=f"test:replay-supervision:{visit.id}",
+            done_after=dt.timedelta(minutes=20),
+            rated_after=dt.timedelta(hours=1),
         )
     with read_session(engine) as session:
         found = session.exec(select(Grievance).where(Grievance.request_id == visit.id)).one()
