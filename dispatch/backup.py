@@ -7,8 +7,10 @@
   (`PRAGMA quick_check`) and renamed into place, so a failed backup never leaves a file that
   looks like one. A restore copies the backup into the target the same way.
 - **PostgreSQL**: `pg_dump --format=custom` (one consistent snapshot: a repeatable-read
-  transaction, so the server keeps serving) and `pg_restore --single-transaction
-  --exit-on-error` (all or nothing). Neither carries owners or grants: the restoring role owns
+  transaction, so the server keeps serving). A restore reads the file into a script first
+  (`pg_restore --file`: a damaged file fails there, the database untouched), then runs it with
+  `psql --single-transaction` and `ON_ERROR_STOP`, after dropping the old tables in the same
+  transaction when forced: all or nothing. Neither carries owners or grants: the restoring role owns
   what it restores. The password goes to the tools through the environment, never on their
   command line (where `ps` would show it).
 
@@ -26,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from dispatch.migrate import alembic_config
 
 PG_DUMP = "pg_dump"
 PG_RESTORE = "pg_restore"
+PSQL = "psql"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 #: How long the SQLite backup waits for a lock before it gives up (ms).
@@ -117,20 +121,27 @@ def restore(*, url: str, source: Path, force: bool = False) -> Outcome:
         _sqlite_check(source)
         _sqlite_copy(source, _sqlite_path(url, must_exist=False))
     else:
-        if force:
-            _pg_drop_all(url)
-        _run(
-            [
-                PG_RESTORE,
-                "--no-owner",
-                "--no-privileges",
-                "--single-transaction",
-                "--exit-on-error",
-                *_pg_args(url, flag="--dbname"),
-                str(source),
-            ],
-            url,
-        )
+        with tempfile.TemporaryDirectory(prefix="doorstep-restore-") as folder:
+            script = Path(folder) / "restore.sql"
+            restore_script = [PG_RESTORE, "--no-owner", "--no-privileges", "--exit-on-error"]
+            _run([*restore_script, "--file", str(script), str(source)], url)
+            # The old tables go in the same transaction as the restore: a failed restore leaves
+            # the database as it was.
+            drop = ["DROP SCHEMA IF EXISTS public CASCADE", "CREATE SCHEMA public"] if force else []
+            _run(
+                [
+                    PSQL,
+                    "--single-transaction",
+                    "--quiet",
+                    "--set",
+                    "ON_ERROR_STOP=1",
+                    *(arg for statement in drop for arg in ("--command", statement)),
+                    "--file",
+                    str(script),
+                    *_pg_args(url),
+                ],
+                url,
+            )
     return _outcome(kind, source, url)
 
 
@@ -210,16 +221,6 @@ def _run(command: list[str], url: str) -> None:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise BackupError(f"{command[0]} failed: {last}")
-
-
-def _pg_drop_all(url: str) -> None:
-    engine = sa.create_engine(_sync_url(url))
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        engine.dispose()
 
 
 # --- both ---------------------------------------------------------------------------------------

@@ -183,6 +183,27 @@ def test_a_restore_refuses_a_database_in_use_and_a_file_of_the_other_kind(
     again.dispose()
 
 
+def test_a_forced_restore_that_fails_leaves_the_database_as_it_was(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    """A damaged backup file (cut short) restored with --force: an error, and every row still
+    there (PostgreSQL drops the old tables in the restore's own transaction)."""
+    url = new_database()
+    engine = _seeded(url)
+    _book(engine)
+    before = _counts(engine)
+    file = tmp_path / "whole.backup"
+    backup.backup(url=url, target=file)
+    cut = tmp_path / "cut.backup"
+    cut.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    engine.dispose()
+    with pytest.raises(backup.BackupError):
+        backup.restore(url=url, source=cut, force=True)
+    again = make_engine(url)
+    assert _counts(again) == before
+    again.dispose()
+
+
 def test_the_commands_back_up_and_restore(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
