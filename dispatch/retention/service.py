@@ -174,8 +174,8 @@ def _callbacks(session: Session, cut: dt.datetime) -> int:
 
 
 def _citizens(session: Session, cut: dt.datetime) -> tuple[int, int, int]:
-    """Citizens with no open request and nothing of theirs newer than `cut`: their name, phone,
-    addresses' landmarks and coordinates, and their cancelled requests' reasons."""
+    """Citizens with no open request or grievance and nothing of theirs newer than `cut`: their
+    name, phone, addresses' landmarks and coordinates, and their cancelled requests' reasons."""
     request = sa.orm.aliased(DoorstepRequest)
     event = sa.orm.aliased(RequestEvent)
     mine = col(request.citizen_id) == col(Citizen.id)
@@ -191,6 +191,12 @@ def _citizens(session: Session, cut: dt.datetime) -> tuple[int, int, int]:
     waiting = sa.exists().where(
         col(Callback.citizen_id) == col(Citizen.id), col(Callback.status) == CallbackStatus.OPEN
     )
+    grievance = sa.orm.aliased(Grievance)
+    open_or_recent_grievance = sa.exists().where(
+        mine,
+        col(grievance.request_id) == col(request.id),
+        sa.or_(col(grievance.status) == GrievanceStatus.OPEN, col(grievance.opened_at) >= cut),
+    )
     recent_call = sa.exists().where(
         col(CallSession.citizen_id) == col(Citizen.id), col(CallSession.started_at) >= cut
     )
@@ -202,6 +208,7 @@ def _citizens(session: Session, cut: dt.datetime) -> tuple[int, int, int]:
             ~recent_event,
             ~recent_address,
             ~waiting,
+            ~open_or_recent_grievance,
             ~recent_call,
         )
     ).all()

@@ -20,6 +20,8 @@ from dispatch.citizens import service as citizen_service
 from dispatch.citizens.models import Address, Citizen
 from dispatch.config import Settings
 from dispatch.db import write_session
+from dispatch.fieldwork.models import Feedback
+from dispatch.grievances.models import Grievance
 from dispatch.ledger import service as ledger_service
 from dispatch.notifications.models import MessageStatus, OutboxMessage
 from dispatch.requests import service as request_service
@@ -180,6 +182,30 @@ def test_a_closed_citizen_is_purged_an_open_ones_untouched(session: Session) -> 
         select(OutboxMessage).where(OutboxMessage.request_id == young.id)
     ).all()
     assert young_messages and all(m.body for m in young_messages)
+
+
+def test_a_citizen_whose_grievance_is_open_is_kept(session: Session) -> None:
+    """A closed request rated poorly long ago, its grievance still open: the supervisor still
+    needs the citizen's name and number, so nothing of theirs is purged."""
+    request = _citizen_with_request(session, OUTSIDE, close=True)
+    assert request.id is not None
+    feedback = Feedback(request_id=request.id, rating=1, asked_at=OUTSIDE, answered_at=OUTSIDE)
+    session.add(feedback)
+    session.flush()
+    assert feedback.id is not None
+    session.add(
+        Grievance(
+            state_code="JK",
+            request_id=request.id,
+            feedback_id=feedback.id,
+            rating=1,
+            opened_at=OUTSIDE,
+        )
+    )
+    session.flush()
+    assert _purge(session).citizens == 0
+    person = citizen_service.get(session=session, citizen_id=request.citizen_id)
+    assert person.name == "Test Citizen" and person.phone.startswith("+91")
 
 
 def test_a_second_run_finds_nothing_and_each_run_is_audited_once(session: Session) -> None:
