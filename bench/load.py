@@ -500,14 +500,14 @@ def run_database(
                 f"{said}" + (f"; missed at {', '.join(missed)}" if missed else "")
             )
         out["capacity_webhooks_per_s"] = None if capacity is None else round(capacity, 1)
-        print(integrity_line(calls_checked))
-        out["levels"] = [lv.to_json() for lv in ran]
-        out["holds_up_to_calls"] = holds_to
-        out["callers_heard_booked"] = heard
         if heard != booked_ivr:
             calls_checked.problems.append(
                 f"{heard} callers heard their booking, {booked_ivr} IVR requests written"
             )
+        print(integrity_line(calls_checked))  # with that problem too
+        out["levels"] = [lv.to_json() for lv in ran]
+        out["holds_up_to_calls"] = holds_to
+        out["callers_heard_booked"] = heard
         out["integrity_after_calls"] = _integrity_json(calls_checked)
         if args.bookings > 0:
             print(f"\n{label}: console and API booking into one zone-day at once ...", flush=True)
