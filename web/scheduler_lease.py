@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 #: How often the lease is tried or renewed, and how long an unrenewed lease lasts.
 EVERY = dt.timedelta(seconds=10)
 TTL = dt.timedelta(seconds=60)
+#: How soon after a take-over the jobs that came due meanwhile run (then one a second).
+RESUME_AFTER = dt.timedelta(seconds=1)
 
 
 class LeaseKeeper:
@@ -78,6 +80,7 @@ class LeaseKeeper:
         if held and self.held_since is None:
             self.held_since = now
             self._standing_by = False
+            self._due_soon(now)
             self.scheduler.resume()
             log.info("this process (%s) is the scheduler", self.holder)
         elif not held and self.held_since is not None:
@@ -89,6 +92,14 @@ class LeaseKeeper:
             current = _holder(self)
             log.warning("another process (%s) is the scheduler: standing by", current)
         return held
+
+    def _due_soon(self, now: dt.datetime) -> None:
+        """Jobs that came due while this process stood by (or was paused) run soon after it
+        takes over, staggered, rather than being missed past their grace and left for a whole
+        interval: a take-over must not leave the time limits unwatched."""
+        for order, job in enumerate(self.scheduler.get_jobs()):
+            if job.next_run_time is not None and job.next_run_time <= now + RESUME_AFTER:
+                job.modify(next_run_time=now + RESUME_AFTER + dt.timedelta(seconds=order))
 
     def _run(self) -> None:
         while not self._stop.wait(self.every.total_seconds()):

@@ -4,8 +4,10 @@ nothing) while the first holds the lease, and takes over when the first stops.""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
@@ -65,3 +67,29 @@ def test_a_scheduler_that_cannot_renew_pauses_before_its_lease_could_lapse(
     finally:
         keeper.stop()
         scheduler.shutdown(wait=False)
+
+
+def test_jobs_due_while_standing_by_run_soon_after_the_take_over_not_missed(
+    engine: Engine,
+) -> None:
+    """A task due 20 minutes ago (past its 5-minute grace) while this process stood by: on
+    taking the lease it runs within seconds, and is not recorded as missed."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first, one = _keeper(engine, "host-a:1", name)
+    second, two = _keeper(engine, "host-b:2", name)
+    ran, missed = threading.Event(), threading.Event()
+    second.add_listener(lambda _e: ran.set(), EVENT_JOB_EXECUTED)
+    second.add_listener(lambda _e: missed.set(), EVENT_JOB_MISSED)
+    late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
+    second.add_job(
+        lambda: None, "interval", hours=1, id="slow", next_run_time=late, misfire_grace_time=300
+    )
+    try:
+        assert not two.running
+        one.stop()
+        first.shutdown(wait=False)
+        assert two.tick()
+        assert ran.wait(10) and not missed.is_set()
+    finally:
+        two.stop()
+        second.shutdown(wait=False)
