@@ -48,15 +48,20 @@ log = logging.getLogger("web.access")
 #: Ten or more digits, alone or in groups of spaces or hyphens, not part of a longer word (a
 #: CallSid's hex is left alone: it starts with letters).
 _NUMBER = re.compile(r"(?<![\w+])\+?\d(?:[ \-]?\d){9,}(?!\w)")
+#: A date written as the logs write it (2026-12-01, then perhaps a time): its digits are no one's.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?!\d)")
 #: Twilio's form bodies are a few hundred bytes; a larger one is passed on unread.
 _MAX_FORM_BYTES = 64 * 1024
 
 
 def mask_numbers(text: str) -> str:
-    """`text` with every run of 10+ digits masked but its last two ("+91********78")."""
+    """`text` with every run of 10+ digits masked but its last two ("+91********78"); a date
+    (and the time after it) is left as it is."""
 
     def hide(match: re.Match[str]) -> str:
         found = match.group(0)
+        if _DATE.match(found):
+            return found
         digits = sum(c.isdigit() for c in found)
         kept = 0
         out = []

@@ -67,6 +67,7 @@ def test_masking_keeps_the_last_two_digits_and_leaves_sids_alone() -> None:
     assert "***** ***78" in masked and "**** **** **12" in masked
     assert "code 4821" in masked  # short numbers (a visit code's length) are left
     assert "9812345678" not in masked and "1234 5678 9012" not in masked
+    assert logs.mask_numbers("booked at 2026-12-01 10:30:00") == "booked at 2026-12-01 10:30:00"
 
 
 def test_a_traceback_is_masked_too(lines: Lines) -> None:
